@@ -1,0 +1,43 @@
+"""Reading scan files: one front door, :func:`load`, over a registry of format readers.
+
+Each format family lives in its own module and registers its readers with
+:func:`register_reader`; importing this package registers them all.
+"""
+
+from __future__ import annotations
+
+# Reader modules register themselves on import; the order sets no priority.
+from . import (  # noqa: F401
+    archive,
+    bruker,
+    gsas,
+    pdcif,
+    raman_text,
+    raman_vendor,
+    rigaku,
+    spc,
+    stoe,
+    text,
+    unsupported,
+    xrdml,
+)
+from ._load import MAX_FILE_BYTES, MIN_POINTS, load, load_all, read_bytes
+from ._registry import READERS, RawScan, Reader, describe, register_reader, supported_suffixes
+from .metadata import Manifest, metadata_from_filename, read_manifest
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MIN_POINTS",
+    "READERS",
+    "Manifest",
+    "RawScan",
+    "Reader",
+    "describe",
+    "load",
+    "load_all",
+    "metadata_from_filename",
+    "read_bytes",
+    "read_manifest",
+    "register_reader",
+    "supported_suffixes",
+]

@@ -1,0 +1,346 @@
+"""The front door: read a file with the right reader, then check and normalise once."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DefaultRadiationWarning, LoadError, PhasetraceError, UnsupportedFormatError
+from ..scan import CU_KALPHA, Radiation, Scan, ScanMeta
+from ._registry import READERS, RawScan, Reader, readers_for, supported_suffixes
+
+__all__ = ["MAX_FILE_BYTES", "MIN_POINTS", "load", "load_all", "read_bytes"]
+
+#: Files larger than this are refused before reading: no powder pattern or
+#: Raman spectrum comes near it, and it protects against reading a disk image.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+#: A scan needs at least this many points to be analysed at all.
+MIN_POINTS = 5
+
+#: Largest 2θ a diffractometer can reach; larger x means the axis is not 2θ.
+MAX_TWO_THETA = 180.0
+
+_SCANMETA_FIELDS = {f.name for f in dataclasses.fields(ScanMeta)} - {"extra"}
+
+_KIND_NAMES = {"xrd": "an XRD pattern", "raman": "a Raman spectrum"}
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole file, with one-line errors for missing, unreadable or huge files."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise LoadError(p, "is a folder, not a scan file")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(p, f"is {size / 2**20:.0f} MiB, larger than any scan file should be")
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise LoadError(p, "no such file") from None
+    except PermissionError:
+        raise LoadError(p, "permission denied") from None
+    except OSError as exc:
+        raise LoadError(p, f"cannot be read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise LoadError(p, "is empty")
+    return data
+
+
+def load_all(
+    path: str | os.PathLike[str],
+    *,
+    kind: str | None = None,
+    format: str | None = None,  # noqa: A002 - the natural name for the option
+    radiation: Radiation | None = None,
+    laser_nm: float | None = None,
+    meta: Mapping[str, Any] | None = None,
+    parse_filename: bool = True,
+) -> list[Scan]:
+    """Read every scan a file holds (ranges, repeated measurements, archive members).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    kind : {"xrd", "raman"}, optional
+        The technique the caller expects. A file of the other technique is an
+        error rather than a silently misread scan.
+    format : str, optional
+        Name of the reader to use (see ``phasetrace formats``), bypassing
+        suffix and content detection.
+    radiation : Radiation, optional
+        Wavelengths to use instead of what the file states (e.g. from the
+        user); without it a file that states none gets :data:`CU_KALPHA` and a
+        :class:`DefaultRadiationWarning`.
+    laser_nm : float, optional
+        Raman excitation wavelength, for files whose x axis is absolute
+        wavelength and which do not state the laser.
+    meta : mapping, optional
+        Metadata that overrides what the file and its name say (a manifest
+        entry: ``system``, ``temperature_C``, ``technique``, ...).
+    parse_filename : bool
+        Take system and temperature from the file name where the file and
+        ``meta`` do not give them.
+
+    Returns
+    -------
+    list of Scan
+        In file order; ``scan.meta.index`` is the position.
+
+    Raises
+    ------
+    LoadError
+        With a one-line message naming the file and the problem.
+    """
+    p = Path(path)
+    data = read_bytes(p)
+    digest = hashlib.sha256(data).hexdigest()
+    reader_list = _choose_readers(p, data, format)
+    raws, reader = _run_readers(reader_list, data, p)
+    if not raws:
+        raise LoadError(p, f"holds no scan ({reader.description})")
+    scans = []
+    for i, raw in enumerate(raws):
+        scans.append(
+            _finalise(
+                raw,
+                path=p,
+                sha256=digest,
+                reader=reader,
+                index=i,
+                kind=kind,
+                radiation=radiation,
+                laser_nm=laser_nm,
+                meta=meta,
+                parse_filename=parse_filename,
+            )
+        )
+    return scans
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    index: int | None = None,
+    **kwargs: Any,
+) -> Scan:
+    """Read one scan from a file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    index : int, optional
+        Which scan, for a file that holds several (see :func:`load_all`).
+        Without it such a file is an error that says how many it holds.
+    **kwargs
+        Passed to :func:`load_all` (``kind``, ``format``, ``radiation``,
+        ``laser_nm``, ``meta``, ``parse_filename``).
+
+    Returns
+    -------
+    Scan
+
+    Examples
+    --------
+    >>> scan = load("pattern.xrdml")  # doctest: +SKIP
+    >>> scan.x_range, scan.meta.radiation.kalpha1  # doctest: +SKIP
+    ((10.0, 80.0), 1.540598)
+    """
+    scans = load_all(path, **kwargs)
+    if index is None:
+        if len(scans) > 1:
+            raise LoadError(
+                path,
+                f"holds {len(scans)} scans; choose one with index=0..{len(scans) - 1} "
+                "(or read them all with load_all)",
+            )
+        return scans[0]
+    if not -len(scans) <= index < len(scans):
+        raise LoadError(path, f"holds {len(scans)} scan(s); there is no index {index}")
+    return scans[index]
+
+
+def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
+    if fmt is not None:
+        if fmt not in READERS:
+            raise UnsupportedFormatError(
+                p, f"unknown format {fmt!r}; known formats: {', '.join(READERS)}"
+            )
+        return [READERS[fmt]]
+    candidates = readers_for(p.suffix.lower(), data[:4096])
+    if not candidates:
+        raise UnsupportedFormatError(
+            p,
+            f"unrecognised file type {p.suffix or '(no suffix)'!r}; "
+            f"supported: {' '.join(supported_suffixes())}",
+        )
+    return candidates
+
+
+def _run_readers(readers: list[Reader], data: bytes, p: Path) -> tuple[list[RawScan], Reader]:
+    """Try readers in order; the first that succeeds wins, else the first error is raised."""
+    first_error: PhasetraceError | None = None
+    for reader in readers:
+        try:
+            raws = reader.read(data, str(p))
+            return list(raws), reader
+        except UnsupportedFormatError as exc:
+            # A reader that recognised its format and knows the variant is unsupported
+            # has the most useful message: stop here.
+            raise exc from None
+        except PhasetraceError as exc:
+            first_error = first_error or exc
+        except RecursionError:
+            first_error = first_error or LoadError(p, f"malformed {reader.name} file (nested too deeply)")
+        except MemoryError:
+            first_error = first_error or LoadError(p, f"malformed {reader.name} file (implausible size)")
+        except Exception as exc:  # noqa: BLE001 - any parser failure becomes a one-line error
+            first_error = first_error or LoadError(
+                p, f"not a valid {reader.description} file ({type(exc).__name__}: {exc})"
+            )
+    assert first_error is not None
+    raise first_error
+
+
+def _finalise(
+    raw: RawScan,
+    *,
+    path: Path,
+    sha256: str,
+    reader: Reader,
+    index: int,
+    kind: str | None,
+    radiation: Radiation | None,
+    laser_nm: float | None,
+    meta: Mapping[str, Any] | None,
+    parse_filename: bool,
+) -> Scan:
+    from .metadata import metadata_from_filename
+
+    where = path if index == 0 else f"{path} [scan {index}]"
+    x, y, sigma = _check_arrays(raw, where)
+
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.meta.items():
+        if value is None:
+            continue
+        (fields if key in _SCANMETA_FIELDS else extra)[key] = value
+
+    # Raman axis in absolute wavelength: convert to Raman shift with the laser line.
+    if fields.get("x_unit") == "wavelength_nm":
+        laser = laser_nm if laser_nm is not None else fields.get("laser_nm")
+        if laser is None:
+            raise LoadError(
+                where,
+                "x axis is wavelength in nm and the file does not state the laser wavelength; "
+                "give it (--laser-nm / laser_nm=)",
+            )
+        x = 1e7 / float(laser) - 1e7 / x
+        fields["laser_nm"] = float(laser)
+        fields["x_unit"] = "raman_shift_cm-1"
+        extra["x_converted_from"] = "wavelength_nm"
+        if x[0] > x[-1]:
+            x, y = x[::-1], y[::-1]
+            sigma = sigma[::-1] if sigma is not None else None
+    elif laser_nm is not None:
+        fields["laser_nm"] = float(laser_nm)
+
+    the_kind = raw.kind or reader.kind or _infer_kind(x, fields.get("x_unit"))
+    if meta and meta.get("technique"):
+        tech = str(meta["technique"]).strip().lower()
+        if tech in ("xrd", "raman") and raw.kind is None and reader.kind is None:
+            the_kind = tech
+    if kind is not None and kind != the_kind:
+        lo, hi = float(x[0]), float(x[-1])
+        raise LoadError(
+            where,
+            f"is {_KIND_NAMES[the_kind]} (x {lo:g}..{hi:g}), not {_KIND_NAMES.get(kind, kind)}",
+        )
+    if the_kind == "xrd" and x[-1] > MAX_TWO_THETA:
+        raise LoadError(where, f"x reaches {x[-1]:g}, which cannot be 2θ in degrees")
+    fields["x_unit"] = "2theta_deg" if the_kind == "xrd" else "raman_shift_cm-1"
+
+    if the_kind == "xrd":
+        if radiation is not None:
+            fields["radiation"] = radiation
+        elif not isinstance(fields.get("radiation"), Radiation):
+            fields["radiation"] = CU_KALPHA
+            warnings.warn(
+                f"{where}: the file states no X-ray wavelength; assuming Cu Kα1/Kα2 "
+                f"({CU_KALPHA.kalpha1} / {CU_KALPHA.kalpha2} Å, ratio {CU_KALPHA.ratio})",
+                DefaultRadiationWarning,
+                stacklevel=3,
+            )
+    else:
+        fields.pop("radiation", None)
+
+    if parse_filename:
+        for key, value in metadata_from_filename(path).items():
+            if key in _SCANMETA_FIELDS:
+                fields.setdefault(key, value)
+            else:
+                extra.setdefault(key, value)
+    if meta:
+        for key, value in meta.items():
+            if value is None or key == "file":
+                continue
+            if key in _SCANMETA_FIELDS:
+                fields[key] = value
+            else:
+                extra[key] = value
+
+    fields.setdefault("sample", path.stem)
+    fields["step"] = float(np.median(np.diff(x)))
+    fields.update(source_path=str(path), sha256=sha256, format=reader.name, index=index)
+    return Scan(x=x, y=y, sigma=sigma, kind=the_kind, meta=ScanMeta(**fields, extra=extra))
+
+
+def _check_arrays(raw: RawScan, where: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    x, y, sigma = raw.x, raw.y, raw.sigma
+    if x.ndim != 1 or y.ndim != 1 or x.size != y.size:
+        raise LoadError(where, f"x and y differ in shape ({x.shape} vs {y.shape})")
+    if sigma is not None and sigma.shape != x.shape:
+        raise LoadError(where, "the uncertainty column differs in length from the data")
+    if x.size < MIN_POINTS:
+        raise LoadError(where, f"has {x.size} data point(s); at least {MIN_POINTS} are needed")
+    for name, arr in (("x", x), ("intensity", y), ("uncertainty", sigma)):
+        if arr is None:
+            continue
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise LoadError(where, f"{name} has a non-finite value ({arr[i]}) at point {i + 1}")
+    if sigma is not None and (sigma < 0).any():
+        raise LoadError(where, "the uncertainty column has negative values")
+    dx = np.diff(x)
+    if (dx == 0).any():
+        i = int(np.argmax(dx == 0))
+        raise LoadError(where, f"duplicate x value {x[i]:g} at points {i + 1} and {i + 2}")
+    if (dx < 0).all():
+        x, y = x[::-1], y[::-1]
+        sigma = sigma[::-1] if sigma is not None else None
+    elif (dx < 0).any():
+        i = int(np.argmax(dx < 0)) if dx[0] > 0 else int(np.argmax(dx > 0))
+        raise LoadError(
+            where, f"x is not monotonic: {x[i]:g} is followed by {x[i + 1]:g} at point {i + 2}"
+        )
+    return x, y, sigma
+
+
+def _infer_kind(x: np.ndarray, x_unit: str | None) -> str:
+    """XRD or Raman from the axis unit, else from the x range (2θ never exceeds 180°)."""
+    if x_unit in ("2theta_deg",):
+        return "xrd"
+    if x_unit in ("raman_shift_cm-1",):
+        return "raman"
+    return "raman" if x[-1] > MAX_TWO_THETA or x[0] < -5.0 else "xrd"

@@ -1,0 +1,1 @@
+"""Readers: archive (being written)."""

@@ -1,0 +1,1 @@
+"""Readers: bruker (being written)."""

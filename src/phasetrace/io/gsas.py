@@ -1,0 +1,1 @@
+"""Readers: gsas (being written)."""

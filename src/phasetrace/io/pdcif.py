@@ -1,0 +1,1 @@
+"""Readers: pdcif (being written)."""

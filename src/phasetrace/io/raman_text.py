@@ -1,0 +1,1 @@
+"""Readers: raman_text (being written)."""

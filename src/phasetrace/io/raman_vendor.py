@@ -1,0 +1,1 @@
+"""Readers: raman_vendor (being written)."""

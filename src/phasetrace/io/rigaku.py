@@ -1,0 +1,1 @@
+"""Readers: rigaku (being written)."""

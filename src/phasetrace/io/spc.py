@@ -1,0 +1,1 @@
+"""Readers: spc (being written)."""

@@ -1,0 +1,1 @@
+"""Readers: stoe (being written)."""

@@ -1,0 +1,1 @@
+"""Readers: text (being written)."""

@@ -1,0 +1,1 @@
+"""Readers: unsupported (being written)."""

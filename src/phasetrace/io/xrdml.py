@@ -1,0 +1,1 @@
+"""Readers: xrdml (being written)."""
