@@ -22,8 +22,8 @@ __all__ = ["MAX_FILE_BYTES", "MIN_POINTS", "load", "load_all", "read_bytes"]
 #: Raman spectrum comes near it, and it protects against reading a disk image.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
-#: A scan needs at least this many points to be analysed at all.
-MIN_POINTS = 5
+#: Fewer points than this cannot even describe one peak; analysis stages ask for more.
+MIN_POINTS = 3
 
 #: Largest 2θ a diffractometer can reach; larger x means the axis is not 2θ.
 MAX_TWO_THETA = 180.0
@@ -186,7 +186,7 @@ def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
     return candidates
 
 
-def _run_readers(readers: list[Reader], data: bytes, p: Path) -> tuple[list[RawScan], Reader]:
+def _run_readers(readers: list[Reader], data: bytes, p: str | Path) -> tuple[list[RawScan], Reader]:
     """Try readers in order; the first that succeeds wins, else the first error is raised."""
     first_error: PhasetraceError | None = None
     for reader in readers:

@@ -1,1 +1,397 @@
-"""Readers: text (being written)."""
+"""Generic column text: .xy, .xye, .dat, .txt, .csv, .prn (any delimiter, header lines, decimal comma).
+
+The reader finds the longest block of consecutive numeric rows with the same
+number of columns, takes column names from the line above it when there is one,
+and picks x and intensity (and an uncertainty column) by name or by position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LoadError
+from ..scan import Radiation
+from ._registry import RawScan, register_reader
+
+__all__ = ["decode_text", "parse_columns", "read_text", "write_xy"]
+
+#: Lines starting with these are comments wherever they appear.
+COMMENT_PREFIXES = ("#", "!", "%", "//", ";", "'")
+
+#: A block of fewer numeric rows is not a scan (the front door asks for more).
+MIN_ROWS = 3
+
+#: Rows a text file needs for content sniffing to call it column text.
+SNIFF_ROWS = 5
+
+#: A third column is read as uncertainties only if its median is below this
+#: fraction of the median |intensity| (uncertainties are much smaller than
+#: counts; a background or fit column is not).
+SIGMA_MAX_RATIO = 0.5
+
+_X_NAMES = (
+    r"2\s*-?\s*th(eta)?",
+    r"two_?theta",
+    r"tth",
+    r"2θ",
+    r"angle",
+    r"raman\s*shift",
+    r"shift",
+    r"wave\s*number",
+    r"wavenumber",
+    r"x",
+)
+_Y_NAMES = (r"intensity", r"counts?", r"cps", r"int", r"y", r"signal", r"i(obs)?")
+_SIGMA_NAMES = (r"sigma", r"esd", r"s\.?u\.?", r"err(or)?", r"unc(ertainty)?", r"std", r"dy")
+_RAMAN_HINTS = re.compile(r"raman|cm-1|cm\^-1|1/cm|cm⁻¹|wavenumber", re.IGNORECASE)
+_XRD_HINTS = re.compile(r"2\s*-?\s*theta|2θ|two_?theta|\btth\b|diffract", re.IGNORECASE)
+_WAVELENGTH = re.compile(
+    r"(?:wave\s*length|lambda|λ|alpha1|kalpha1|ka1)[^0-9\n]{0,20}?([0-9]+[.,][0-9]+)", re.IGNORECASE
+)
+_ANODE = re.compile(r"(?:anode|target|tube)\s*[:=]?\s*\"?(Cu|Co|Mo|Fe|Cr|Ag)\b", re.IGNORECASE)
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """Decode bytes as text (UTF-8 with or without BOM, else Latin-1); refuse binary content."""
+    if b"\x00" in data[:65536]:
+        raise LoadError(path, "is a binary file, not a text scan")
+    for enc in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = data.decode("latin-1")
+    controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if controls > max(8, len(text[:65536]) // 200):
+        raise LoadError(path, "is a binary file, not a text scan")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@dataclass
+class _Table:
+    names: list[str] | None
+    rows: np.ndarray  # (n, ncol), NaN for non-numeric cells
+    header: list[str]
+    first_line: int
+
+
+def _split(line: str, delim: str | None) -> list[str]:
+    if delim is None:
+        return line.split()
+    return [t.strip() for t in line.split(delim)]
+
+
+def _line_delimiter(line: str) -> tuple[str | None, bool]:
+    """Delimiter and decimal-comma flag for one data line."""
+    if ";" in line:
+        return ";", "," in line
+    if "\t" in line and "," not in line:
+        return None, False
+    if "\t" in line:
+        # tab-separated with commas: decimal commas if every tab field has at most one
+        fields = [f.strip() for f in line.split("\t") if f.strip()]
+        return "\t", all(f.count(",") <= 1 for f in fields) and any("," in f for f in fields)
+    if "," in line:
+        ws = line.split()
+        if len(ws) >= 2 and all(t.count(",") <= 1 for t in ws) and all(
+            _num(t.replace(",", ".")) is not None for t in ws
+        ):
+            return None, True
+        return ",", False
+    return None, False
+
+
+def _num(tok: str) -> float | None:
+    tok = tok.strip().strip('"').strip("'")
+    if not tok:
+        return None
+    try:
+        v = float(tok)
+    except ValueError:
+        # "123(4)" style standard uncertainty
+        m = re.fullmatch(r"([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\(\d+\)", tok)
+        return float(m.group(1)) if m else None
+    return v
+
+
+def _row_values(line: str) -> tuple[list[float | None], str | None, bool] | None:
+    s = line.strip()
+    if not s or s.startswith(COMMENT_PREFIXES):
+        return None
+    delim, dec_comma = _line_delimiter(s)
+    toks = _split(s, delim)
+    if delim is not None:
+        # trailing delimiter gives an empty last field; drop trailing empties only
+        while toks and toks[-1] == "":
+            toks.pop()
+    vals = [_num(t.replace(",", ".") if dec_comma else t) for t in toks]
+    if len(vals) < 1 or vals[0] is None:
+        return None
+    return vals, delim, dec_comma
+
+
+def parse_columns(text: str, path: str) -> _Table:
+    """Find the main numeric block of a text file.
+
+    Returns the numeric rows (NaN where a cell is not a number), the column
+    names if the line above the block names them, and the header lines.
+    """
+    lines = text.split("\n")
+    best: tuple[int, int] | None = None  # (start, end) exclusive
+    start = None
+    ncol = None
+    spec: tuple[str | None, bool] | None = None
+    parsed: list[list[float | None] | None] = []
+    for line in lines:
+        r = _row_values(line)
+        parsed.append(r[0] if r else None)
+    i = 0
+    n = len(lines)
+    while i <= n:
+        vals = parsed[i] if i < n else None
+        blank = i < n and not lines[i].strip()
+        if vals is not None and sum(v is not None for v in vals) >= 1:
+            if start is None:
+                start, ncol = i, len(vals)
+            elif len(vals) != ncol:
+                if best is None or (i - start) > (best[1] - best[0]):
+                    best = (start, i)
+                start, ncol = i, len(vals)
+        elif blank and start is not None:
+            pass  # blank lines inside a block (xylib's xy_text.txt) do not end it
+        else:
+            if start is not None and (best is None or (i - start) > (best[1] - best[0])):
+                best = (start, i)
+            start, ncol = None, None
+        i += 1
+    if best is None:
+        raise LoadError(path, "has no numeric data columns")
+    b0, b1 = best
+    rows = [parsed[k] for k in range(b0, b1) if parsed[k] is not None]
+    if len(rows) < MIN_ROWS:
+        raise LoadError(path, f"has only {len(rows)} numeric row(s); not a scan")
+    arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)
+    header = [ln for ln in lines[:b0] if ln.strip()]
+    names = None
+    if header:
+        last = header[-1].strip().lstrip("#!%;/' ").strip()
+        delim, _ = _line_delimiter(last)
+        if ";" in last:
+            delim = ";"
+        elif "\t" in last:
+            delim = "\t"
+        elif "," in last:
+            delim = ","
+        toks = [t for t in _split(last, delim) if t != ""]
+        if len(toks) == arr.shape[1] and all(_num(t) is None for t in toks):
+            names = toks
+    del spec
+    return _Table(names=names, rows=arr, header=header, first_line=b0 + 1)
+
+
+def _find(names: list[str], patterns: tuple[str, ...], exclude: set[int]) -> int | None:
+    low = [n.strip().strip('"').lower() for n in names]
+    for pat in patterns:
+        rx = re.compile(rf"^\s*{pat}(\s*[\(\[].*)?$", re.IGNORECASE)
+        for k, name in enumerate(low):
+            if k not in exclude and rx.match(name):
+                return k
+    for pat in patterns[:-1]:  # looser: name contains the pattern (but not single letters)
+        rx = re.compile(pat, re.IGNORECASE)
+        for k, name in enumerate(low):
+            if k not in exclude and len(pat) > 2 and rx.search(name):
+                return k
+    return None
+
+
+def _header_meta(header: list[str]) -> dict[str, object]:
+    meta: dict[str, object] = {}
+    pairs: dict[str, str] = {}
+    for ln in header[:200]:
+        s = ln.strip().lstrip("#!%;/' ").strip()
+        m = re.match(r"^([A-Za-z_][\w .()/\-]{0,60}?)\s*[:=;]\s*(.+)$", s)
+        if m:
+            pairs.setdefault(m.group(1).strip(), m.group(2).strip().strip('"'))
+    if pairs:
+        meta["header"] = pairs
+    joined = "\n".join(header[:200])
+    m = _WAVELENGTH.search(joined)
+    anode = _ANODE.search(joined)
+    if m:
+        lam = float(m.group(1).replace(",", "."))
+        if 0.05 < lam < 5.0:
+            meta["radiation"] = Radiation(lam, None, 0.0, anode.group(1).capitalize() if anode else None)
+            meta["wavelength_source"] = "text header (single wavelength; Kα2 not stated)"
+    elif anode:
+        meta["radiation"] = Radiation.from_anode(anode.group(1))
+        meta["wavelength_source"] = "anode table"
+    return meta
+
+
+def read_text(data: bytes, path: str) -> list[RawScan]:
+    """Read a column text file: x, intensity and optionally uncertainties.
+
+    Parameters
+    ----------
+    data : bytes
+        File content.
+    path : str
+        File name, for messages and for the ``.xye`` convention (third column
+        is the uncertainty).
+
+    Returns
+    -------
+    list of RawScan
+        One scan.
+    """
+    text = decode_text(data, path)
+    table = parse_columns(text, path)
+    rows, names = table.rows, table.names
+    ncol = rows.shape[1]
+    meta: dict[str, object] = _header_meta(table.header)
+    kind = None
+    context = "\n".join(table.header[-20:]) + " " + " ".join(names or [])
+    if _RAMAN_HINTS.search(context):
+        kind = "raman"
+    elif _XRD_HINTS.search(context):
+        kind = "xrd"
+
+    sigma_col: int | None = None
+    if ncol == 1:
+        raise LoadError(
+            path,
+            "has a single column of numbers; an x column (2θ or Raman shift) and an intensity "
+            "column are needed",
+        )
+    if names is not None and ncol > 2:
+        x_col = _prefer_cuka(names)
+        if x_col is not None:
+            meta["radiation"] = Radiation(1.540598, None, 0.0, "Cu")
+            meta["wavelength_source"] = f"column {names[x_col]!r} is 2θ for Cu Kα1"
+        else:
+            x_col = _find(names, _X_NAMES, set())
+        y_col = _find(names, _Y_NAMES, {x_col} if x_col is not None else set())
+        if x_col is None or y_col is None:
+            raise LoadError(
+                path,
+                f"has {ncol} columns ({', '.join(names)}); cannot tell which is x and which "
+                "is intensity",
+            )
+        sigma_col = _find(names, _SIGMA_NAMES, {x_col, y_col})
+        meta["columns"] = {"x": names[x_col], "y": names[y_col]}
+    elif ncol == 2:
+        x_col, y_col = 0, 1
+    elif ncol == 3:
+        x_col, y_col = 0, 1
+        third = rows[:, 2]
+        if path.lower().endswith(".xye"):
+            sigma_col = 2
+        elif np.all(np.isfinite(third)) and np.all(third >= 0):
+            ratio = np.median(third) / max(float(np.median(np.abs(rows[:, 1]))), 1e-300)
+            if ratio < SIGMA_MAX_RATIO:
+                sigma_col = 2
+        if sigma_col is None:
+            meta["ignored_columns"] = ["column 3 (does not look like uncertainties)"]
+    else:
+        raise LoadError(
+            path,
+            f"has {ncol} unnamed numeric columns; cannot tell which is x and which is intensity "
+            "(add a header line naming them, e.g. '2theta intensity')",
+        )
+    x = rows[:, x_col]
+    y = rows[:, y_col]
+    sigma = rows[:, sigma_col] if sigma_col is not None else None
+    if names is not None and names[x_col].lower().startswith(("wavelength", "nm")):
+        meta["x_unit"] = "wavelength_nm"
+    out = []
+    for a, b in _segments(x):
+        seg_meta = dict(meta)
+        if (a, b) != (0, x.size):
+            seg_meta["rows"] = [table.first_line + a, table.first_line + b - 1]
+        out.append(
+            RawScan(
+                x=x[a:b],
+                y=y[a:b],
+                sigma=None if sigma is None else sigma[a:b],
+                kind=kind,
+                meta=seg_meta,
+            )
+        )
+    return out
+
+
+def _segments(x: np.ndarray) -> list[tuple[int, int]]:
+    """Split concatenated scans: x that restarts lower, each piece strictly increasing.
+
+    Anything else (one monotonic run, or disorder) is one segment, left to the
+    front door to accept or reject.
+    """
+    dx = np.diff(x)
+    if not np.all(np.isfinite(dx)):
+        return [(0, x.size)]
+    drops = np.flatnonzero(dx < 0)
+    if drops.size == 0 or drops.size > 1000 or np.count_nonzero(dx > 0) < 0.9 * dx.size:
+        return [(0, x.size)]
+    edges = [0, *(drops + 1).tolist(), x.size]
+    segs = list(zip(edges[:-1], edges[1:], strict=True))
+    if all(b - a >= SNIFF_ROWS and np.all(np.diff(x[a:b]) > 0) for a, b in segs):
+        return segs
+    return [(0, x.size)]
+
+
+def _prefer_cuka(names: list[str]) -> int | None:
+    for k, n in enumerate(names):
+        if re.fullmatch(r"(2theta|twotheta|tth)_?cuka1?", n.strip().lower()):
+            return k
+    return None
+
+
+def _sniff_text(head: bytes) -> bool:
+    """Plain numeric column text: most non-empty lines are 2-3 numbers."""
+    if b"\x00" in head:
+        return False
+    try:
+        s = head.decode("utf-8")
+    except UnicodeDecodeError:
+        s = head.decode("latin-1")
+    lines = [ln for ln in s.replace("\r", "\n").split("\n")[:-1] if ln.strip()]
+    if len(lines) < SNIFF_ROWS:
+        return False
+    good = 0
+    for ln in lines:
+        r = _row_values(ln)
+        if r and 2 <= len(r[0]) <= 3 and all(v is not None for v in r[0]):
+            good += 1
+    return good >= 0.8 * len(lines)
+
+
+register_reader(
+    "text",
+    suffixes=(".xy", ".xye", ".dat", ".txt", ".csv", ".tsv", ".prn", ".asc"),
+    description="column text (x y [sigma])",
+    sniff=_sniff_text,
+    priority=90,
+)(read_text)
+
+
+def write_xy(path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None,
+             header: str | None = None) -> None:
+    """Write a column text file that :func:`read_text` reads back exactly.
+
+    Values are written with 17 significant digits (a float64 round-trips).
+    """
+    cols = [np.asarray(x, float), np.asarray(y, float)]
+    if sigma is not None:
+        cols.append(np.asarray(sigma, float))
+    with open(path, "w", encoding="utf-8") as fh:
+        if header:
+            for ln in header.splitlines():
+                fh.write(f"# {ln}\n")
+        for row in zip(*cols, strict=True):
+            fh.write(" ".join(repr(float(v)) if math.isfinite(v) else str(v) for v in row) + "\n")
