@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/demo
 REAL   ?= ../shared/data/real
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,6 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q
-
-bench: install
-	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

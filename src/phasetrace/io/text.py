@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._atomic import atomic_open
 from ..errors import LoadError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader
@@ -384,12 +385,13 @@ def write_xy(path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None =
              header: str | None = None) -> None:
     """Write a column text file that :func:`read_text` reads back exactly.
 
-    Values are written with 17 significant digits (a float64 round-trips).
+    Values are written with ``repr`` (shortest exact form, a float64 round-trips);
+    the file is replaced atomically.
     """
     cols = [np.asarray(x, float), np.asarray(y, float)]
     if sigma is not None:
         cols.append(np.asarray(sigma, float))
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
         if header:
             for ln in header.splitlines():
                 fh.write(f"# {ln}\n")
