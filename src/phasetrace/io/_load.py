@@ -187,28 +187,45 @@ def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
 
 
 def _run_readers(readers: list[Reader], data: bytes, p: str | Path) -> tuple[list[RawScan], Reader]:
-    """Try readers in order; the first that succeeds wins, else the first error is raised."""
+    """Try readers in order; the first that succeeds wins, else the most telling error is raised.
+
+    A specific (non-generic) reader whose sniffer recognised the content owns
+    the file: its error is final, so a damaged vendor file is reported as
+    such instead of being read by the generic column-text reader.
+    """
+    head = data[:4096]
     first_error: PhasetraceError | None = None
     for reader in readers:
         try:
             raws = reader.read(data, str(p))
             return list(raws), reader
         except UnsupportedFormatError as exc:
-            # A reader that recognised its format and knows the variant is unsupported
-            # has the most useful message: stop here.
+            # the reader recognised its format and knows the variant is unsupported
             raise exc from None
         except PhasetraceError as exc:
-            first_error = first_error or exc
+            error = exc
         except RecursionError:
-            first_error = first_error or LoadError(p, f"malformed {reader.name} file (nested too deeply)")
+            error = LoadError(p, f"malformed {reader.description} file (nested too deeply)")
         except MemoryError:
-            first_error = first_error or LoadError(p, f"malformed {reader.name} file (implausible size)")
+            error = LoadError(p, f"malformed {reader.description} file (implausible size)")
         except Exception as exc:  # noqa: BLE001 - any parser failure becomes a one-line error
-            first_error = first_error or LoadError(
-                p, f"not a valid {reader.description} file ({type(exc).__name__}: {exc})"
-            )
+            error = LoadError(p, f"not a valid {reader.description} file ({type(exc).__name__}: {exc})")
+        if not reader.generic and _sniffs(reader, head):
+            raise error from None
+        if reader.generic or first_error is None:
+            # nothing recognised the content: the generic reader's complaint says most
+            first_error = error
     assert first_error is not None
     raise first_error
+
+
+def _sniffs(reader: Reader, head: bytes) -> bool:
+    if reader.sniff is None:
+        return False
+    try:
+        return bool(reader.sniff(head))
+    except Exception:  # noqa: BLE001 - a sniffer must never break loading
+        return False
 
 
 def _finalise(

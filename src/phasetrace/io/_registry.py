@@ -76,6 +76,10 @@ class Reader:
         Technique the format always holds, if any.
     priority : int
         Order among readers that claim the same file (lower first).
+    generic : bool
+        A catch-all reader (column text). When a specific reader recognises a
+        file by content and then fails, its error is reported rather than
+        letting a generic reader read the file some other way.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Reader:
     sniff: SniffFunc | None = None
     kind: str | None = None
     priority: int = 50
+    generic: bool = False
 
 
 #: All registered readers by name, in registration order.
@@ -99,6 +104,7 @@ def register_reader(
     sniff: SniffFunc | None = None,
     kind: str | None = None,
     priority: int = 50,
+    generic: bool = False,
 ) -> Callable[[ReadFunc], ReadFunc]:
     """Register ``read(data, path) -> list[RawScan]`` as the reader ``name``.
 
@@ -121,6 +127,7 @@ def register_reader(
             sniff=sniff,
             kind=kind,
             priority=priority,
+            generic=generic,
         )
         return func
 

@@ -6,6 +6,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 
 from ..errors import LoadError
 
@@ -32,7 +33,7 @@ def parse_xml(data: bytes, path: str, what: str = "XML") -> ET.Element:
         raise LoadError(path, f"{what} with a DTD or entity declarations is refused")
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, UnicodeError) as exc:  # LookupError: unknown encoding
         raise LoadError(path, f"malformed {what} ({exc})") from None
 
 
@@ -46,7 +47,14 @@ def open_zip(data: bytes, path: str, what: str) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         total = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,  # an unsupported zip version or compression method
+    ) as exc:
         raise LoadError(path, f"not a valid {what} (bad zip archive: {exc})") from None
     if total > MAX_UNZIPPED_BYTES:
         raise LoadError(
@@ -66,7 +74,7 @@ def read_member(zf: zipfile.ZipFile, name: str, path: str, what: str) -> bytes:
     try:
         with zf.open(info) as fh:
             out = fh.read(MAX_UNZIPPED_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise LoadError(path, f"{what} member {name!r} cannot be decompressed ({exc})") from None
     if len(out) > MAX_UNZIPPED_BYTES:
         raise LoadError(path, f"{what} member {name!r} is implausibly large")

@@ -378,6 +378,7 @@ register_reader(
     description="column text (x y [sigma])",
     sniff=_sniff_text,
     priority=90,
+    generic=True,
 )(read_text)
 
 

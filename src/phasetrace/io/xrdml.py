@@ -327,15 +327,16 @@ def _intensities(points: ET.Element, where: str, path: str) -> tuple[np.ndarray,
                 path,
                 f"XRDML {where} has {f.size} beam attenuation factors for {y.size} intensities",
             )
-        if raw_counts:
-            y = y * f
-            meta["attenuation_applied"] = True
-        meta["max_attenuation_factor"] = float(f.max())
-    elif common is not None:
+        if f.size and (f != 1.0).any():
+            meta["max_attenuation_factor"] = float(f.max())
+            if raw_counts:
+                y = y * f
+                meta["attenuation_applied"] = True
+    elif common is not None and common != 1.0:
+        meta["max_attenuation_factor"] = common
         if raw_counts:
             y = y * common
             meta["attenuation_applied"] = True
-        meta["max_attenuation_factor"] = common
 
     time = _child(points, "commonCountingTime")
     times = _child(points, "countingTimes")
