@@ -106,3 +106,29 @@ def test_mutated_real_files_raise_only_phasetrace_errors(tmp_path, which, cut, f
     path = tmp_path / src.name
     path.write_bytes(data)
     _must_not_raise_foreign(path)
+
+
+@SETTINGS
+@given(data=scans(), suffix=st.sampled_from([".xy", ".xye", ".csv", ".dat", ".txt"]),
+       temp=st.one_of(st.none(), st.floats(20, 1200)), system=st.sampled_from([None, "pc-LCO + LLZTO", "NMC811_LLZTO"]))
+def test_save_load_round_trip_keeps_metadata(tmp_path, data, suffix, temp, system):
+    from phasetrace.io import save
+    from phasetrace.scan import CU_KALPHA, Scan, ScanMeta
+
+    x, y, sigma = data
+    kind = "xrd" if x[-1] <= 180 else "raman"
+    meta = ScanMeta(sample="round trip", system=system, temperature_C=temp,
+                    radiation=CU_KALPHA.with_source("file") if kind == "xrd" else None,
+                    laser_nm=None if kind == "xrd" else 532.0)
+    scan = Scan(x=x, y=y, sigma=sigma if suffix == ".xye" else None, kind=kind, meta=meta)
+    path = save(scan, tmp_path / f"rt{suffix}")
+    back = load_all(path, parse_filename=False)[0]
+    assert back.kind == kind
+    np.testing.assert_array_equal(back.x, x)
+    np.testing.assert_array_equal(back.y, y)
+    if suffix == ".xye":
+        np.testing.assert_array_equal(back.sigma, sigma)
+    assert back.meta.system == system
+    assert back.meta.temperature_C == temp
+    assert back.meta.radiation == scan.meta.radiation
+    assert back.meta.laser_nm == scan.meta.laser_nm

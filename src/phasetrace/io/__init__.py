@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import (  # noqa: F401
     archive,
     bruker,
+    bruker_raw,
     gsas,
     pdcif,
     raman_text,
@@ -22,13 +23,25 @@ from . import (  # noqa: F401
     xrdml,
 )
 from ._load import MAX_FILE_BYTES, MIN_POINTS, load, load_all, read_bytes
-from ._registry import READERS, RawScan, Reader, describe, register_reader, supported_suffixes
+from ._registry import (
+    READERS,
+    WRITERS,
+    RawScan,
+    Reader,
+    describe,
+    register_reader,
+    register_writer,
+    supported_suffixes,
+)
+from ._save import SaveError, save
 from .metadata import Manifest, metadata_from_filename, read_manifest
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MIN_POINTS",
     "READERS",
+    "WRITERS",
+    "SaveError",
     "Manifest",
     "RawScan",
     "Reader",
@@ -39,5 +52,7 @@ __all__ = [
     "read_bytes",
     "read_manifest",
     "register_reader",
+    "register_writer",
+    "save",
     "supported_suffixes",
 ]

@@ -176,3 +176,40 @@ def describe() -> list[Mapping[str, Any]]:
         {"name": r.name, "suffixes": list(r.suffixes), "kind": r.kind, "description": r.description}
         for r in READERS.values()
     ]
+
+
+# --------------------------------------------------------------------------- writers
+WriteFunc = Callable[[Any, str], None]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A registered file writer: ``write(scan, path)`` writes one scan to ``path``."""
+
+    name: str
+    description: str
+    suffixes: tuple[str, ...]
+    write: WriteFunc
+    kinds: tuple[str, ...] = ("xrd", "raman")
+
+
+#: All registered writers by name.
+WRITERS: dict[str, Writer] = {}
+
+
+def register_writer(
+    name: str, *, suffixes: tuple[str, ...], description: str, kinds: tuple[str, ...] = ("xrd", "raman")
+) -> Callable[[WriteFunc], WriteFunc]:
+    """Register ``write(scan, path)`` as the writer ``name`` for ``suffixes``.
+
+    The writer writes to the path it is given; :func:`phasetrace.io.save`
+    passes a temporary file and renames it, so writers need not be atomic.
+    """
+
+    def deco(func: WriteFunc) -> WriteFunc:
+        if name in WRITERS:
+            raise ValueError(f"a writer named {name!r} is already registered")
+        WRITERS[name] = Writer(name, description, tuple(s.lower() for s in suffixes), func, kinds)
+        return func
+
+    return deco

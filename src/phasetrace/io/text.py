@@ -16,7 +16,7 @@ import numpy as np
 from .._atomic import atomic_open
 from ..errors import LoadError
 from ..scan import Radiation
-from ._registry import RawScan, register_reader
+from ._registry import RawScan, register_reader, register_writer
 
 __all__ = ["decode_text", "parse_columns", "read_text", "write_xy"]
 
@@ -219,6 +219,8 @@ def _header_meta(header: list[str]) -> dict[str, object]:
         m = re.match(r"^([A-Za-z_][\w .()/\-]{0,60}?)\s*[:=;]\s*(.+)$", s)
         if m:
             pairs.setdefault(m.group(1).strip(), m.group(2).strip().strip('"'))
+    if pairs.get("phasetrace") == "scan":
+        return _phasetrace_header(pairs)
     if pairs:
         meta["header"] = pairs
     joined = "\n".join(header[:200])
@@ -232,6 +234,40 @@ def _header_meta(header: list[str]) -> dict[str, object]:
     elif anode:
         meta["radiation"] = Radiation.from_anode(anode.group(1))
         meta["wavelength_source"] = "anode table"
+    return meta
+
+
+#: Header keys that :func:`write_text` writes and :func:`read_text` restores.
+_PT_FLOAT_KEYS = ("temperature_C", "laser_nm", "counting_time")
+_PT_STR_KEYS = ("sample", "system", "technique", "atmosphere", "dwell", "instrument")
+
+
+def _phasetrace_header(pairs: dict[str, str]) -> dict[str, object]:
+    """Metadata from the header :func:`write_text` writes (exact round trip)."""
+    meta: dict[str, object] = {}
+    for key in _PT_STR_KEYS:
+        if pairs.get(key):
+            meta[key] = pairs[key]
+    for key in _PT_FLOAT_KEYS:
+        if pairs.get(key):
+            try:
+                meta[key] = float(pairs[key])
+            except ValueError:
+                pass
+    if pairs.get("kind") in ("xrd", "raman"):
+        meta["_kind"] = pairs["kind"]
+    if pairs.get("kalpha1"):
+        try:
+            a2 = pairs.get("kalpha2")
+            meta["radiation"] = Radiation(
+                float(pairs["kalpha1"]),
+                float(a2) if a2 and a2 != "none" else None,
+                float(pairs.get("kalpha2_ratio") or 0.0),
+                pairs.get("anode") or None,
+                pairs.get("radiation_source") or "file",
+            )
+        except ValueError:
+            pass
     return meta
 
 
@@ -256,11 +292,11 @@ def read_text(data: bytes, path: str) -> list[RawScan]:
     rows, names = table.rows, table.names
     ncol = rows.shape[1]
     meta: dict[str, object] = _header_meta(table.header)
-    kind = None
+    kind = meta.pop("_kind", None)
     context = "\n".join(table.header[-20:]) + " " + " ".join(names or [])
-    if _RAMAN_HINTS.search(context):
+    if kind is None and _RAMAN_HINTS.search(context):
         kind = "raman"
-    elif _XRD_HINTS.search(context):
+    elif kind is None and _XRD_HINTS.search(context):
         kind = "xrd"
 
     sigma_col: int | None = None
@@ -382,12 +418,13 @@ register_reader(
 )(read_text)
 
 
-def write_xy(path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None,
-             header: str | None = None) -> None:
-    """Write a column text file that :func:`read_text` reads back exactly.
+def write_xy(
+    path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None, header: str | None = None,
+    *, delimiter: str = " ",
+) -> None:
+    """Write columns that :func:`read_text` reads back exactly (``repr`` keeps every float64 bit).
 
-    Values are written with ``repr`` (shortest exact form, a float64 round-trips);
-    the file is replaced atomically.
+    The file is replaced atomically.
     """
     cols = [np.asarray(x, float), np.asarray(y, float)]
     if sigma is not None:
@@ -397,4 +434,45 @@ def write_xy(path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None =
             for ln in header.splitlines():
                 fh.write(f"# {ln}\n")
         for row in zip(*cols, strict=True):
-            fh.write(" ".join(repr(float(v)) if math.isfinite(v) else str(v) for v in row) + "\n")
+            fh.write(delimiter.join(repr(float(v)) if math.isfinite(v) else str(v) for v in row) + "\n")
+
+
+def text_header(scan) -> str:
+    """The ``key: value`` header :func:`write_text` writes (read back by :func:`read_text`)."""
+    m = scan.meta
+    lines = ["phasetrace: scan", f"kind: {scan.kind}"]
+    for key in _PT_STR_KEYS:
+        v = getattr(m, key)
+        if v:
+            lines.append(f"{key}: {' '.join(str(v).split())}")
+    for key in _PT_FLOAT_KEYS:
+        v = getattr(m, key)
+        if v is not None:
+            lines.append(f"{key}: {v!r}")
+    rad = m.radiation
+    if scan.kind == "xrd" and rad is not None:
+        lines += [
+            f"kalpha1: {rad.kalpha1!r}",
+            f"kalpha2: {rad.kalpha2!r}" if rad.kalpha2 is not None else "kalpha2: none",
+            f"kalpha2_ratio: {rad.ratio!r}",
+        ]
+        if rad.anode:
+            lines.append(f"anode: {rad.anode}")
+        if rad.source != "file":
+            lines.append(f"radiation_source: {rad.source}")
+    axis = "2theta_deg" if scan.kind == "xrd" else "raman_shift_cm-1"
+    lines.append(f"columns: {axis} intensity" + (" sigma" if scan.sigma is not None else ""))
+    return "\n".join(lines)
+
+
+def write_text(scan, path: str) -> None:
+    """Write a scan as column text with a metadata header; CSV for ``.csv`` files."""
+    delim = "," if str(path).lower().endswith(".csv") else " "
+    write_xy(path, scan.x, scan.y, scan.sigma, header=text_header(scan), delimiter=delim)
+
+
+register_writer(
+    "text",
+    suffixes=(".xy", ".xye", ".dat", ".txt", ".csv"),
+    description="column text with a metadata header",
+)(write_text)
