@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DefaultRadiationWarning, LoadError, PhasetraceError, UnsupportedFormatError
 from ..scan import CU_KALPHA, Radiation, Scan, ScanMeta
-from ._registry import READERS, RawScan, Reader, readers_for, supported_suffixes
+from ._registry import READERS, RawScan, Reader, readers_for
 
 __all__ = ["MAX_FILE_BYTES", "MIN_POINTS", "load", "load_all", "read_bytes"]
 
@@ -180,8 +180,8 @@ def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
     if not candidates:
         raise UnsupportedFormatError(
             p,
-            f"unrecognised file type {p.suffix or '(no suffix)'!r}; "
-            f"supported: {' '.join(supported_suffixes())}",
+            f"unrecognised file type {p.suffix or '(no suffix)'!r} and content; "
+            "'phasetrace formats' lists what phasetrace reads",
         )
     return candidates
 
