@@ -27,3 +27,25 @@ def real_file(relpath: str) -> Path:
 def real() -> type:
     """``real("xrd/formats/...")`` gives the path or skips."""
     return real_file
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_caches(tmp_path_factory):
+    """Keep the reflection cache and the user phase library inside the test session's tmp folder."""
+    saved = {k: os.environ.get(k) for k in ("PHASETRACE_CACHE", "PHASETRACE_USER_LIBRARY")}
+    os.environ["PHASETRACE_CACHE"] = str(tmp_path_factory.mktemp("reflection-cache"))
+    os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp_path_factory.mktemp("user-library"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def library():
+    """The bundled phase library (reflections cached once per session)."""
+    from phasetrace.library.phases import PhaseLibrary
+
+    return PhaseLibrary.default()

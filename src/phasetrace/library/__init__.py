@@ -1,0 +1,1 @@
+"""Reference phases: structures, simulated reflections, Raman bands, material aliases."""

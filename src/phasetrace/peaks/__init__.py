@@ -1,0 +1,1 @@
+"""Peak profiles, peak finding and peak refinement."""
