@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from phasetrace.library.formula import parse_formula
-from phasetrace.library.phases import LibraryError, PhaseLibrary, bundled_dir
+from phasetrace.library.phases import LibraryError, bundled_dir
 from phasetrace.library.reflections import ReflectionCache
 from tests.conftest import real_file
 
@@ -40,8 +40,6 @@ def test_phase_matches_its_literature_data(library, entry):
     refl = library.reflections(entry["id"], wavelength=CU_KA1)
     # formula: the CIF content reduces to the nominal formula (per formula unit, within occupancies)
     nominal = parse_formula(entry["formula"])
-    for el, n in nominal.items():
-        per_fu = refl.cell_mass and None  # noqa: F841 - readability
     cif_amounts = _cell_amounts(library, entry["id"])
     z = cif_amounts["O"] / nominal["O"] if "O" in nominal else refl.z
     assert z == pytest.approx(round(z), abs=0.02), f"non-integer Z {z}"
@@ -52,13 +50,10 @@ def test_phase_matches_its_literature_data(library, entry):
     # diagnostic reflections where the literature puts them
     tab = refl.table((CU_KA1,), two_theta_range=(5, 90))
     for check in entry["checks"]:
-        hkl = np.array(check["hkl"])
         expected = check["two_theta"]
-        d = refl.d_for_cell(None)
         # position computed from the cell for exactly this hkl
-        tt = np.degrees(2 * np.arcsin(CU_KA1 / (2 * _d_of(refl, hkl))))
+        tt = np.degrees(2 * np.arcsin(CU_KA1 / (2 * _d_of(refl, np.array(check["hkl"])))))
         assert tt == pytest.approx(expected, abs=0.15), f"{check['hkl']}"
-        del d
         if check.get("strongest"):
             strongest = tab["two_theta_1"][np.argmax(tab["intensity"])]
             assert strongest == pytest.approx(expected, abs=0.15), "strongest reflection misplaced"
