@@ -1,0 +1,147 @@
+"""The command line: JSON outputs, examples in --help, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from phasetrace import __version__
+from phasetrace.cli import main
+from phasetrace.io import load
+from tests.library.test_crystallography import NIO_CIF
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def _run(*args):
+        return runner.invoke(main, list(map(str, args)))
+
+    return _run
+
+
+def test_version(run):
+    r = run("--version")
+    assert r.exit_code == 0 and __version__ in r.output
+
+
+@pytest.mark.parametrize("command", [["info"], ["formats"], ["phases", "list"], ["phases", "show"],
+                                     ["phases", "add"], ["simulate"]])
+def test_every_command_has_help_with_example_and_json(run, command):
+    r = run(*command, "--help")
+    assert r.exit_code == 0
+    assert "Example" in r.output
+    assert "--json" in r.output
+
+
+def test_phases_list_json_by_system(run):
+    r = run("phases", "list", "--system", "pc-LCO + LLZTO", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    ids = {p["id"] for p in doc["phases"]}
+    assert {"LiCoO2", "LLZTO_cubic", "La2Zr2O7", "LaCoO3", "MgO", "Li2CO3"} <= ids
+    assert "NiO" not in ids and "LaNiO3" not in ids
+    assert all(p["formula"] for p in doc["phases"])
+
+
+def test_phases_list_by_elements_text(run):
+    r = run("phases", "list", "--elements", "Li,La,Zr,O")
+    assert r.exit_code == 0
+    assert "La2Zr2O7" in r.output and "LaCoO3" not in r.output
+
+
+def test_phases_show_json(run):
+    r = run("phases", "show", "La2Zr2O7", "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    assert doc["id"] == "La2Zr2O7" and doc["formula"] == "La2Zr2O7"
+    strongest = max(doc["reflections"], key=lambda x: x["intensity"])
+    assert strongest["hkl"] == [2, 2, 2]
+    assert strongest["two_theta_ka1"] == pytest.approx(28.6, abs=0.1)
+    assert strongest["two_theta_ka2"] > strongest["two_theta_ka1"]
+    assert doc["raman_bands"][0]["position"] == pytest.approx(304)
+
+
+def test_phases_show_silent_phase_text(run):
+    r = run("phases", "show", "NiO")
+    assert r.exit_code == 0 and "silent" in r.output
+
+
+def test_unknown_phase_is_one_line_exit_2(run):
+    r = run("phases", "show", "la2zr2o7")
+    assert r.exit_code == 2
+    assert r.output.strip() == "phasetrace: error: unknown phase 'la2zr2o7'; did you mean 'La2Zr2O7'?"
+
+
+def test_unknown_system_token(run):
+    r = run("phases", "list", "--system", "LCO + XYZ")
+    assert r.exit_code == 2 and "unknown material 'xyz'" in r.output and "Traceback" not in r.output
+
+
+def test_phases_add_then_used_everywhere(run, tmp_path):
+    cif = tmp_path / "MyNiO.cif"
+    cif.write_text(NIO_CIF)
+    r = run("phases", "add", cif, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["id"] == "MyNiO" and doc["formula"] == "NiO"
+    listed = json.loads(run("phases", "list", "--elements", "Ni,O", "--json").output)
+    assert "MyNiO" in {p["id"] for p in listed["phases"]}
+    out = tmp_path / "sim.xy"
+    r = run("simulate", "--phases", "MyNiO=1", "--out", out, "--seed", 1)
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("this is not a CIF", "cannot parse the CIF"),
+        (NIO_CIF.replace("Ni1 Ni 0 0 0 1 0.40", "Ni1 Ni 0 0 0 1.6 0.40"), "occupancy"),
+        (NIO_CIF.replace("_cell_length_a 4.1770", "_cell_length_a 41.770"), "density"),
+    ],
+)
+def test_phases_add_refuses_bad_cifs(run, tmp_path, content, message):
+    cif = tmp_path / "bad.cif"
+    cif.write_text(content)
+    r = run("phases", "add", cif)
+    assert r.exit_code == 2
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("phasetrace: error:") and message in lines[0]
+    assert "bad.cif" in lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".xy", ".csv", ".xye"])
+def test_simulate_writes_a_loadable_file(run, tmp_path, suffix):
+    out = tmp_path / f"mix{suffix}"
+    r = run("simulate", "--phases", "LLZTO_cubic=97,La2Zr2O7=3", "--out", out, "--seed", 2, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert {p["id"]: p["wt_percent"] for p in doc["phases"]} == pytest.approx({"LLZTO_cubic": 97, "La2Zr2O7": 3})
+    scan = load(out)
+    assert scan.kind == "xrd" and len(scan) == 7001
+    assert scan.meta.radiation.kalpha2 == pytest.approx(1.544426)
+
+
+def test_simulate_raman(run, tmp_path):
+    out = tmp_path / "r.txt"
+    r = run("simulate", "--technique", "raman", "--phases", "La2Zr2O7=1", "--out", out)
+    assert r.exit_code == 0, r.output
+    scan = load(out)
+    assert scan.kind == "raman" and scan.meta.laser_nm == 532.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--phases", "LLZTO_cubic", "--out", "x.xy"], "write ID=WT"),
+        (["--phases", "Nope=1", "--out", "x.xy"], "unknown phase 'Nope'"),
+        (["--phases", "NiO=1", "--out", "x.unknown"], "no writer for '.unknown'"),
+    ],
+)
+def test_simulate_bad_input(run, tmp_path, args, message):
+    args = [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+    r = run("simulate", *args)
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
