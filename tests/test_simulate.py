@@ -7,8 +7,8 @@ import pytest
 
 from phasetrace.library.crystallography import lorentz_polarisation
 from phasetrace.library.phases import LibraryError
-from phasetrace.simulate import Instrument, SimulationError, simulate_raman, simulate_xrd
 from phasetrace.scan import Radiation
+from phasetrace.simulate import Instrument, SimulationError, simulate_raman, simulate_xrd
 
 MONO = Instrument(radiation=Radiation(1.540598, None, 0.0, "Cu"))
 
