@@ -7,59 +7,23 @@ unless ``phasetrace --debug`` is given.
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from ._cli_util import (
+    EXIT_BAD_INPUT,
+    dump_json,
+    guard,
+    library_option,
+    load_library,
+    system_elements,
+)
 from .errors import PhasetraceError
-
-#: Exit code for bad input (a file, an option, a manifest).
-EXIT_BAD_INPUT = 2
-#: Exit code for a bug in phasetrace itself.
-EXIT_INTERNAL = 70
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    click.echo(f"phasetrace: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn phasetrace errors into one line and exit code 2 (tracebacks only with --debug)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return func(*args, **kwargs)
-        except PhasetraceError as exc:
-            if debug:
-                raise
-            _fail(str(exc))
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # noqa: BLE001 - never a bare traceback for users
-            if debug:
-                raise
-            _fail(
-                f"internal error ({type(exc).__name__}: {exc}); please report it, and rerun with "
-                "'phasetrace --debug ...' for the traceback",
-                EXIT_INTERNAL,
-            )
-
-    return wrapper
-
-
-def _dump_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -153,7 +117,7 @@ def _info_text(entry: dict[str, Any]) -> list[str]:
     help="X-ray anode, for files that do not state their wavelength.",
 )
 @click.option("--laser-nm", type=float, help="Raman laser wavelength, for files that do not state it.")
-@_guard
+@guard
 def info(
     files: tuple[Path, ...],
     as_json: bool,
@@ -206,7 +170,7 @@ def info(
             else:
                 click.echo(f"phasetrace: error: {entry['error']}", err=True)
     if as_json:
-        _dump_json({"files": results, "failed": failed})
+        dump_json({"files": results, "failed": failed})
     if failed:
         if not as_json and len(files) > 1:
             click.echo(f"phasetrace: {failed} of {len(files)} file(s) could not be read", err=True)
@@ -220,7 +184,7 @@ def _strip_path(message: str, path: Path) -> str:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_guard
+@guard
 def formats(as_json: bool) -> None:
     """List the file formats phasetrace reads.
 
@@ -232,7 +196,7 @@ def formats(as_json: bool) -> None:
 
     rows = describe()
     if as_json:
-        _dump_json({"formats": rows})
+        dump_json({"formats": rows})
         return
     for r in rows:
         suffixes = " ".join(r["suffixes"]) or "(by content)"
@@ -242,46 +206,6 @@ def formats(as_json: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-# --------------------------------------------------------------------------- library helpers
-def _library_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--library",
-        "libraries",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A user CIF file or a folder of CIFs to use besides the bundled phases (repeatable).",
-    )(func)
-
-
-def _load_library(libraries: tuple[Path, ...]):
-    from .library.phases import PhaseLibrary
-
-    return PhaseLibrary.default(extra=libraries)
-
-
-def _parse_elements(text: str | None) -> set[str] | None:
-    if text is None:
-        return None
-    els = {e.strip().capitalize() for e in text.replace(";", ",").replace(" ", ",").split(",") if e.strip()}
-    if not els:
-        raise click.BadParameter("give element symbols, e.g. Li,La,Zr,Co,O", param_hint="--elements")
-    return els
-
-
-def _system_elements(
-    lib, system: str | None, elements: str | None
-) -> tuple[set[str] | None, tuple[str, ...]]:
-    """Elements and always-candidates from --system or --elements (not both)."""
-    from .library.materials import resolve_system
-
-    if system and elements:
-        raise click.UsageError("give either --system or --elements, not both")
-    if system:
-        spec = resolve_system(system, lib.materials)
-        return set(spec.elements), tuple(spec.always)
-    return _parse_elements(elements), tuple(lib.materials.get("always_candidates") or ())
 
 
 # --------------------------------------------------------------------------- phases
@@ -302,9 +226,9 @@ def phases() -> None:
 @click.option("--system", help='Only phases possible in a system, e.g. "pc-NMC811 + LLZTO".')
 @click.option("--role", type=click.Choice(["host", "secondary", "contaminant", "crucible"]), multiple=True)
 @click.option("--family", multiple=True, help="Structure family, e.g. garnet, LaMO3-perovskite.")
-@_library_option
+@library_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_guard
+@guard
 def phases_list(elements, system, role, family, libraries, as_json) -> None:
     """List reference phases, optionally only those possible for a sample's elements.
 
@@ -316,8 +240,8 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
       phasetrace phases list
       phasetrace phases list --system "pc-LCO + LLZTO" --json
     """
-    lib = _load_library(libraries)
-    els, always = _system_elements(lib, system, elements)
+    lib = load_library(libraries)
+    els, always = system_elements(lib, system, elements)
     chosen = lib.select(
         elements=els,
         roles=role or None,
@@ -341,7 +265,7 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
             }
         )
     if as_json:
-        _dump_json({"elements": sorted(els) if els else None, "phases": rows})
+        dump_json({"elements": sorted(els) if els else None, "phases": rows})
         return
     if not rows:
         click.echo("no phase in the library matches")
@@ -379,9 +303,9 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
     show_default=True,
     help="Hide reflections weaker than this (strongest = 100).",
 )
-@_library_option
+@library_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_guard
+@guard
 def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) -> None:
     """Show a phase: cell, reflections (Kα1 and Kα2), Raman bands and sources.
 
@@ -391,7 +315,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
     """
     from .scan import Radiation
 
-    lib = _load_library(libraries)
+    lib = load_library(libraries)
     p = lib[phase_id]
     rad = Radiation.from_anode(anode)
     refl = lib.reflections(p, wavelength=rad.kalpha1)
@@ -425,7 +349,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         "raman_silent": bands == [],
     }
     if as_json:
-        _dump_json(out)
+        dump_json(out)
         return
     c = out["cell"]
     click.echo(f"{p.id}: {p.name} ({p.formula}), {p.role}, {p.family}")
@@ -467,7 +391,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
 @phases.command("add")
 @click.argument("cif", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_guard
+@guard
 def phases_add(cif, as_json) -> None:
     """Check a CIF and add it to your phase library, so every command uses it.
 
@@ -494,7 +418,7 @@ def phases_add(cif, as_json) -> None:
         "warnings": res.warnings,
     }
     if as_json:
-        _dump_json(out)
+        dump_json(out)
         return
     click.echo(
         f"added {out['id']} ({r.formula}, {r.space_group}, {r.density:.3f} g/cm³) as {out['stored_as']}"
@@ -559,9 +483,9 @@ def _parse_fractions(text: str) -> dict[str, float]:
 @click.option("--seed", type=int, help="Random seed for the counting noise.")
 @click.option("--no-noise", is_flag=True, help="Write expected counts without Poisson noise.")
 @click.option("--sample", help="Sample name written into the file.")
-@_library_option
+@library_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_guard
+@guard
 def simulate(
     phase_text,
     out_path,
@@ -594,7 +518,7 @@ def simulate(
     from .scan import Radiation
     from .simulate import Instrument, simulate_raman, simulate_xrd
 
-    lib = _load_library(libraries)
+    lib = load_library(libraries)
     fractions = _parse_fractions(phase_text)
     name = sample or out_path.stem
     if technique == "xrd":
@@ -636,7 +560,7 @@ def simulate(
         ],
     }
     if as_json:
-        _dump_json(out)
+        dump_json(out)
         return
     parts = ", ".join(f"{k} {v:.2f} wt%" for k, v in truth.items())
     click.echo(f"wrote {written} ({technique}, {len(scan)} points): {parts}")
