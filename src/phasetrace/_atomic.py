@@ -9,7 +9,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_text", "publish"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give a finished temporary file normal permissions (0666 less umask) and rename it to ``target``.
+
+    ``tempfile.mkstemp`` creates files readable by the owner only; outputs
+    should look like any other file the user writes.
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, target)
 
 
 @contextlib.contextmanager
@@ -27,7 +43,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iter
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .._atomic import publish
 from ..errors import PhasetraceError
 from ..scan import Scan
 from ._registry import WRITERS, Writer
@@ -53,7 +54,7 @@ def save(scan: Scan, path: str | os.PathLike[str], *, format: str | None = None)
     os.close(fd)
     try:
         writer.write(scan, tmp)
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -41,9 +41,17 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
-from ._registry import RawScan, register_reader
+from ._registry import RawScan, register_reader, register_writer
 
-__all__ = ["read_gsas", "read_gsas_exp", "read_gsas_prm", "sniff_gsas", "sniff_gsas_exp", "sniff_gsas_prm"]
+__all__ = [
+    "read_gsas",
+    "read_gsas_exp",
+    "read_gsas_prm",
+    "sniff_gsas",
+    "sniff_gsas_exp",
+    "sniff_gsas_prm",
+    "write_gsas",
+]
 
 #: GSAS records are 80 characters long.
 _RECORD = 80
@@ -537,3 +545,131 @@ def _radiation(texts: list[str]) -> tuple[Radiation | None, dict[str, Any]]:
                 "anode": anode,
             }
     return None, {}
+
+
+# --------------------------------------------------------------------------- FXYE writer
+
+#: Decimals of the short centidegree value tried first (1e-6 centidegree is far below any step).
+_CENTIDEGREE_DECIMALS = 6
+#: Tolerance when matching a radiation to the anode table (wavelengths are given to ~1e-6 Å).
+_ANODE_MATCH_TOL = 1e-9
+
+
+def _gsas_number(v: float) -> str:
+    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
+    v = float(v)
+    if v.is_integer() and abs(v) < 2.0**53:
+        return str(int(v))
+    return repr(v)
+
+
+def _centidegrees(x: np.ndarray) -> np.ndarray:
+    """2θ in centidegrees, chosen (among the neighbours of ``100·x``) so that ``c / 100`` gives ``x`` back.
+
+    Not every float64 is such a quotient; those keep ``100·x`` (one ulp away at most).
+    """
+    c = x * 100.0
+    short = np.round(c, _CENTIDEGREE_DECIMALS)  # a short decimal when it reads back the same
+    c = np.where(short / 100.0 == x, short, c)
+    for direction in (np.inf, -np.inf):
+        bad = c / 100.0 != x
+        if not bad.any():
+            break
+        alt = np.nextafter(c[bad], direction)
+        c[bad] = np.where(alt / 100.0 == x[bad], alt, c[bad])
+    return c
+
+
+def _table_anode(rad: Radiation) -> str | None:
+    """The anode whose tabulated Kα1, Kα2 and ratio are exactly this radiation's, if any."""
+    if rad.kalpha2 is None:
+        return None
+    for anode, (a1, a2, ratio) in ANODES.items():
+        if rad.anode not in (None, anode):
+            continue
+        if (
+            abs(rad.kalpha1 - a1) <= _ANODE_MATCH_TOL
+            and abs(rad.kalpha2 - a2) <= _ANODE_MATCH_TOL
+            and abs(rad.ratio - ratio) <= _ANODE_MATCH_TOL
+        ):
+            return anode
+    return None
+
+
+def _comment_value(value: object) -> str:
+    """A comment value on one Latin-1 line."""
+    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+    return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _misleads(text: str) -> bool:
+    """True when a free text would be taken for a wavelength or an anode line by :func:`read_gsas`."""
+    return bool(_WAVELENGTH.search(text) or _JADE_LA.search(text) or _ANODE_LINE.search(text))
+
+
+def write_gsas(scan, path: str) -> None:
+    """Write an XRD scan as a GSAS FXYE file (one constant-wavelength bank) that :func:`read_gsas` reads.
+
+    Records: a title, ``#`` comments (wavelength, sample, counting time,
+    instrument), ``BANK 1 n n CONST start step 0 0 FXYE`` and one record per
+    point, ``2θ(centidegrees)  y  esd``. The esd is the scan's sigma, else
+    ``sqrt(max(y, 1))``.
+
+    GSAS keeps the wavelength in the instrument-parameter file, so it is stated
+    in the file the way the reader picks it up: a radiation that is exactly an
+    anode's tabulated Kα1/Kα2 doublet is named in the title (``Cu Ka``), and is
+    read back as that doublet; any other radiation is stated as
+    ``# Wavelength (A) = <Kα1>``, read back as monochromatic Kα1 (a non-table
+    Kα2 line cannot be expressed). An assumed default wavelength is not
+    written.
+
+    Round trip: y and esd exactly; 2θ exactly wherever some float64
+    centidegree value divided by 100 gives it back (the writer picks that
+    value; true of decimal grids such as 10.00, 10.01, ...), otherwise to
+    within one unit in the last place (relative 2.2e-16).
+
+    Parameters
+    ----------
+    scan : Scan
+        An XRD scan.
+    path : str
+        The file to write.
+    """
+    x = np.asarray(scan.x, dtype=np.float64)
+    y = np.asarray(scan.y, dtype=np.float64)
+    esd = np.asarray(scan.sigma, dtype=np.float64) if scan.sigma is not None else np.sqrt(np.maximum(y, 1.0))
+    meta = scan.meta
+    rad = meta.radiation
+    if rad is not None and rad.source == "default":
+        rad = None  # an assumed wavelength is not stated in the file
+    anode = _table_anode(rad) if rad is not None else None
+    title = "phasetrace powder pattern" + (f", {anode} Ka radiation" if anode else "")
+    comments = []
+    if rad is not None and anode is None:
+        comments.append(f"# Wavelength (A) = {float(rad.kalpha1)!r}")  # the reader needs a decimal point
+    sample = _comment_value(meta.sample) if meta.sample else ""
+    if sample and not _misleads(sample):
+        comments.append(f"# Sample = {sample}")
+    if meta.counting_time:
+        comments.append(f"# Time per step (s) = {_gsas_number(meta.counting_time)}")
+    instrument = _comment_value(meta.instrument) if meta.instrument else ""
+    if instrument and not _misleads(instrument):
+        comments.append(f"# Instrument = {instrument}")
+    cx = _centidegrees(x)
+    step = float(np.median(np.diff(cx))) if x.size > 1 else 0.0
+    bank = f"BANK 1 {x.size} {x.size} CONST {_gsas_number(cx[0])} {_gsas_number(step)} 0 0 FXYE"
+    lines = [title, *comments, bank]
+    lines += [
+        f"{_gsas_number(a)} {_gsas_number(b)} {_gsas_number(c)}" for a, b, c in zip(cx, y, esd, strict=True)
+    ]
+    lines.append("")
+    with open(path, "w", encoding="latin-1", newline="\r\n") as fh:
+        fh.write("\n".join(lines))
+
+
+register_writer(
+    "gsas",
+    suffixes=(".fxye", ".gsa", ".gsas", ".gss"),
+    description="GSAS powder data (FXYE layout)",
+    kinds=("xrd",),
+)(write_gsas)

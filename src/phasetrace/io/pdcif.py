@@ -30,9 +30,9 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
-from ._registry import RawScan, register_reader
+from ._registry import RawScan, register_reader, register_writer
 
-__all__ = ["read_pdcif", "sniff_pdcif"]
+__all__ = ["read_pdcif", "sniff_pdcif", "write_pdcif"]
 
 #: Intensity tags in order of preference: raw counts first, then processed intensities.
 _Y_TAGS = (
@@ -559,3 +559,105 @@ def _anode(block: Block) -> str | None:
         if m:
             return m.group(1).capitalize()
     return None
+
+
+# --------------------------------------------------------------------------- writer
+
+#: Characters kept in a data block name (others become ``_``); CIF names hold no whitespace.
+_BLOCK_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+#: Longest data block name written (CIF 1.1 allows 75 characters).
+_BLOCK_NAME_MAX = 60
+
+
+def _cif_number(v: float) -> str:
+    """A CIF number that reads back as the same float64: positional (no exponent), shortest digits."""
+    v = float(v)
+    if v.is_integer() and abs(v) < 2.0**53:
+        return str(int(v))
+    return np.format_float_positional(v, unique=True, trim="-")
+
+
+def _cif_text(value: object) -> str:
+    """A one-line CIF character value, quoted so that the reader gives it back unchanged."""
+    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+    for q in ("'", '"'):
+        # a quote ends a quoted string only when whitespace (or the line end) follows it
+        if f"{q} " not in text and not text.endswith(q):
+            return f"{q}{text}{q}"
+    return f"\n;{text}\n;"  # a text field: the value on its own line after ';'
+
+
+def write_pdcif(scan, path: str) -> None:
+    """Write an XRD scan as a powder CIF that :func:`read_pdcif` reads back.
+
+    One data block (named after the sample) with the radiation
+    (``_diffrn_radiation_wavelength`` for monochromatic radiation, a loop of
+    Kα1 and Kα2 with ``_diffrn_radiation_wavelength_wt`` 1 and the Kα2/Kα1
+    ratio for a doublet, ``_diffrn_source_target``; nothing when the scan's
+    radiation is only the assumed default), ``_pd_block_id``
+    (``|sample||instrument``), the counting time and a loop of
+    ``_pd_meas_2theta_scan`` with ``_pd_meas_counts_total`` (non-negative
+    integer counts) or ``_pd_meas_intensity_total`` (any other values).
+    Numbers are written positionally with the shortest digits that read back
+    as the same float64, so 2θ and intensities round-trip exactly. The scan's
+    sigma is not written (a CIF uncertainty in parentheses would round the
+    intensity).
+
+    Parameters
+    ----------
+    scan : Scan
+        An XRD scan.
+    path : str
+        The file to write.
+    """
+    x = np.asarray(scan.x, dtype=np.float64)
+    y = np.asarray(scan.y, dtype=np.float64)
+    meta = scan.meta
+    sample = " ".join(str(meta.sample).split()) if meta.sample else ""
+    name = _BLOCK_NAME_UNSAFE.sub("_", sample)[:_BLOCK_NAME_MAX] or "phasetrace"
+    lines = ["#\\#CIF_1.1", "# powder pattern written by phasetrace", "", f"data_{name}", ""]
+    if sample:
+        instrument = " ".join(str(meta.instrument).split()) if meta.instrument else ""
+        block_id = f"|{sample.replace('|', '/')}||{instrument.replace('|', '/')}"
+        lines.append(f"_pd_block_id {_cif_text(block_id)}")
+    if meta.instrument:
+        lines.append(f"_diffrn_measurement_device_type {_cif_text(meta.instrument)}")
+    rad = meta.radiation
+    if rad is not None and rad.source == "default":
+        rad = None  # an assumed wavelength is not stated in the file
+    if rad is not None:
+        lines.append("_diffrn_radiation_probe x-ray")
+        if rad.anode:
+            line_name = rad.anode + " K\\a"  # CIF markup for "Kα"
+            lines.append(f"_diffrn_radiation_type {_cif_text(line_name)}")
+            lines.append(f"_diffrn_source_target {_cif_text(rad.anode)}")
+        if rad.kalpha2 is None:
+            lines.append(f"_diffrn_radiation_wavelength {_cif_number(rad.kalpha1)}")
+        else:
+            lines += [
+                "loop_",
+                "_diffrn_radiation_wavelength_id",
+                "_diffrn_radiation_wavelength",
+                "_diffrn_radiation_wavelength_wt",
+                f"1 {_cif_number(rad.kalpha1)} 1",
+                f"2 {_cif_number(rad.kalpha2)} {_cif_number(rad.ratio)}",
+            ]
+    lines.append("")
+    if meta.counting_time:
+        lines.append(f"_pd_meas_step_count_time {_cif_number(meta.counting_time)}")
+    lines.append(f"_pd_meas_number_of_points {x.size}")
+    counts = bool(np.all(y >= 0) and np.all(np.floor(y) == y))
+    y_tag = "_pd_meas_counts_total" if counts else "_pd_meas_intensity_total"
+    lines += ["", "loop_", "_pd_meas_2theta_scan", y_tag]
+    lines += [f"{_cif_number(a)} {_cif_number(b)}" for a, b in zip(x, y, strict=True)]
+    lines.append("")
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("\n".join(lines))
+
+
+register_writer(
+    "pdcif",
+    suffixes=(".cif", ".pdcif"),
+    description="powder CIF (pdCIF)",
+    kinds=("xrd",),
+)(write_pdcif)

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
-from ._registry import RawScan, register_reader
+from ._registry import RawScan, register_reader, register_writer
+from ._save import SaveError
 
-__all__ = ["read_spc", "sniff_spc"]
+__all__ = ["read_spc", "sniff_spc", "write_spc"]
 
 #: Size of the main header of a new-format file.
 MAIN_HEADER = 512
@@ -504,3 +505,165 @@ def read_spc(data: bytes, path: str) -> list[RawScan]:
                 meta["z_type"] = _XTYPES.get(ztype, f"code {ztype}")
         scans.append(RawScan(x_out, y, kind=kind, meta=meta))
     return scans
+
+
+# --------------------------------------------------------------------------- writer
+
+#: An axis counts as evenly stepped when ``linspace(first, last, n)`` (what the
+#: reader rebuilds) reproduces it to this fraction of a step; otherwise the x
+#: values are written as a float32 array (TXVALS).
+_EVEN_STEP_TOL = 1e-6
+#: ``fxtype`` codes the writer uses: Raman shift (cm⁻¹) and degrees (2θ).
+_XTYPE_RAMAN_SHIFT, _XTYPE_DEGREES = 13, 18
+#: ``fytype`` codes the writer uses: counts (integer data) and intensity.
+_YTYPE_COUNTS, _YTYPE_INTENSITY = 4, 12
+#: ``fexper`` codes the writer uses.
+_EXPER_XRD, _EXPER_RAMAN = 8, 11
+#: Largest magnitude float32 holds.
+_F32_MAX = float(np.finfo(np.float32).max)
+#: Width of the ``fcmnt`` comment field (NUL-terminated).
+_COMMENT_BYTES = 130
+#: Width of the ``fsource`` instrument field (NUL-terminated).
+_SOURCE_BYTES = 9
+
+
+def _spc_number(v: float) -> str:
+    """Positional text (no exponent) that reads back as the same float64."""
+    v = float(v)
+    if v.is_integer() and abs(v) < 2.0**53:
+        return f"{int(v)}.0"
+    return np.format_float_positional(v, unique=True, trim="-")
+
+
+def _spc_line(value: object) -> str:
+    """A log value on one Latin-1 line."""
+    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+    return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _spc_is_even(x: np.ndarray) -> bool:
+    if x.size < 2:
+        return True
+    step = (x[-1] - x[0]) / (x.size - 1)
+    return bool(np.max(np.abs(np.linspace(x[0], x[-1], x.size) - x)) <= _EVEN_STEP_TOL * abs(step))
+
+
+def _spc_log(scan) -> bytes:
+    """The log block: 64-byte header, then ``key=value`` text lines, NUL-terminated."""
+    meta = scan.meta
+    entries: list[tuple[str, str]] = [("software", "phasetrace")]
+    if meta.sample:
+        entries.append(("sample", _spc_line(meta.sample)))
+    if meta.instrument:
+        entries.append(("model", _spc_line(meta.instrument)))
+    if scan.kind == "raman" and meta.laser_nm is not None:
+        entries.append(("laser_wavelength", f"{_spc_number(meta.laser_nm)} nm"))
+    if meta.counting_time:
+        entries.append(("exposure_time", f"{_spc_number(meta.counting_time)} s"))
+    rad = meta.radiation
+    if scan.kind == "xrd" and rad is not None and rad.source != "default":
+        # informational: the SPC reader does not take X-ray wavelengths from the log
+        if rad.anode:
+            entries.append(("xray_anode", rad.anode))
+        entries.append(("xray_kalpha1_A", _spc_number(rad.kalpha1)))
+        if rad.kalpha2 is not None:
+            entries.append(("xray_kalpha2_A", _spc_number(rad.kalpha2)))
+            entries.append(("xray_kalpha2_ratio", _spc_number(rad.ratio)))
+    text = "".join(f"{k}={v}\r\n" for k, v in entries).encode("latin-1", errors="replace") + b"\0"
+    header = bytearray(LOG_HEADER)
+    struct.pack_into("<III", header, 0, LOG_HEADER + len(text), 0, LOG_HEADER)
+    return bytes(header) + text
+
+
+def write_spc(scan, path: str) -> None:
+    """Write a scan as a new-format (0x4B, little-endian) GRAMS ``.spc`` file with one spectrum.
+
+    Y is float32 (``fexp = -128``). X is the Raman shift (``fxtype`` 13) for a
+    Raman scan and degrees (``fxtype`` 18, read back as 2θ) for an XRD scan;
+    an evenly stepped axis is stored as first/last/number of points, any other
+    as a float32 X array (``TXVALS``). The log block states the laser
+    wavelength (``laser_wavelength=532.0 nm``), the exposure
+    (``exposure_time=… s``), the instrument (``model=``) and the sample; for
+    XRD it also lists the X-ray wavelengths, which the reader keeps only as
+    log entries (it takes no radiation from SPC, so a reloaded XRD scan gets
+    the documented Cu Kα default). The sample name is kept in the comment
+    field and the log, which the reader does not map to ``sample``.
+
+    Round trip: even x to within 1e-6 of a step, uneven x to float32
+    precision; y to float32 precision (exact for integer counts up to 2**24);
+    laser wavelength and exposure exactly.
+
+    Parameters
+    ----------
+    scan : Scan
+        An XRD or Raman scan.
+    path : str
+        The file to write.
+
+    Raises
+    ------
+    SaveError
+        Intensities beyond the float32 range, or an uneven x axis whose steps
+        float32 cannot resolve.
+    """
+    x = np.asarray(scan.x, dtype=np.float64)
+    y = np.asarray(scan.y, dtype=np.float64)
+    n = x.size
+    if not np.all(np.abs(y) <= _F32_MAX):
+        raise SaveError("SPC stores intensities as float32; this scan has values beyond its range (±3.4e38)")
+    even = _spc_is_even(x)
+    if not even and not np.all(np.diff(x.astype("<f4")) > 0):
+        raise SaveError(
+            "SPC stores an uneven x axis as float32 and this scan's steps are too fine for it "
+            "(neighbouring x values would coincide); save it as .xy instead"
+        )
+    raman = scan.kind == "raman"
+    flags = 0 if even else TXVALS
+    integer = bool(np.all(np.floor(y) == y))
+    header = bytearray(MAIN_HEADER)
+    struct.pack_into(
+        "<BBBbIddIBBBB",
+        header,
+        0,
+        flags,
+        VERSION_NEW_LE,
+        _EXPER_RAMAN if raman else _EXPER_XRD,
+        FLOAT_Y,
+        n,
+        float(x[0]),
+        float(x[-1]),
+        1,
+        _XTYPE_RAMAN_SHIFT if raman else _XTYPE_DEGREES,
+        _YTYPE_COUNTS if integer else _YTYPE_INTENSITY,
+        0,
+        0,
+    )
+    meta = scan.meta
+    if meta.instrument:
+        source = _spc_line(meta.instrument).encode("latin-1")[: _SOURCE_BYTES - 1]
+        header[45 : 45 + len(source)] = source
+    if meta.sample:
+        comment = _spc_line(meta.sample).encode("latin-1")[: _COMMENT_BYTES - 1]
+        header[88 : 88 + len(comment)] = comment
+
+    body = bytearray()
+    if not even:
+        body += x.astype("<f4").tobytes()
+    sub = bytearray(SUB_HEADER)
+    struct.pack_into("<BbH", sub, 0, 0, FLOAT_Y, 0)
+    struct.pack_into("<I", sub, 16, n)
+    body += sub
+    body += y.astype("<f4").tobytes()
+    struct.pack_into("<I", header, 248, MAIN_HEADER + len(body))  # log block offset
+    with open(path, "wb") as fh:
+        fh.write(bytes(header))
+        fh.write(bytes(body))
+        fh.write(_spc_log(scan))
+
+
+register_writer(
+    "spc",
+    suffixes=(".spc",),
+    description="GRAMS SPC (new format, one spectrum, float32)",
+    kinds=("xrd", "raman"),
+)(write_spc)

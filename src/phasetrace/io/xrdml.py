@@ -28,10 +28,10 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
-from ._registry import RawScan, register_reader
+from ._registry import RawScan, register_reader, register_writer
 from ._xml import local, parse_xml
 
-__all__ = ["read_xrdml", "sniff_xrdml"]
+__all__ = ["read_xrdml", "sniff_xrdml", "write_xrdml"]
 
 #: Root element name that every XRDML document starts with (after the XML declaration).
 _MAGIC = b"<xrdMeasurements"
@@ -377,3 +377,143 @@ def _two_theta(points: ET.Element, n: int, axis: str, where: str, path: str) -> 
             "a scan that does not step 2θ is not supported",
         )
     raise LoadError(path, f"XRDML {where} 2Theta positions give neither a range nor a list")
+
+
+# --------------------------------------------------------------------------- writer
+
+#: Namespace of the XRDML 1.5 schema the writer follows.
+_XRDML_NS = "http://www.xrdml.com/XRDMeasurement/1.5"
+_XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+#: An axis counts as evenly stepped when it deviates from ``linspace(first, last, n)``
+#: by at most this fraction of a step (float64 noise of a computed axis is ~1e-12);
+#: it is then written as start/end positions, otherwise as an exact list.
+_EVEN_STEP_TOL = 1e-6
+
+
+def _number(v: float) -> str:
+    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
+    v = float(v)
+    if v.is_integer() and abs(v) < 2.0**53:
+        return str(int(v))
+    return repr(v)
+
+
+def _is_even(x: np.ndarray) -> bool:
+    """True when ``np.linspace(x[0], x[-1], n)`` (what the reader rebuilds) reproduces ``x``."""
+    if x.size < 2:
+        return True
+    step = (x[-1] - x[0]) / (x.size - 1)
+    return bool(np.max(np.abs(np.linspace(x[0], x[-1], x.size) - x)) <= _EVEN_STEP_TOL * abs(step))
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{_XRDML_NS}}}{tag}", attrib)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _clean_text(value: object) -> str:
+    """One line of text without control characters (XML 1.0 cannot hold most of them)."""
+    return " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+
+
+def _positions(parent: ET.Element, axis: str, x: np.ndarray, even: bool) -> None:
+    pos = _sub(parent, "positions", axis=axis, unit="deg")
+    if even:
+        _sub(pos, "startPosition", _number(x[0]))
+        _sub(pos, "endPosition", _number(x[-1]))
+    else:
+        _sub(pos, "listPositions", " ".join(_number(v) for v in x))
+
+
+def write_xrdml(scan, path: str) -> None:
+    """Write an XRD scan as an XRDML 1.5 document that :func:`read_xrdml` reads back.
+
+    One ``<xrdMeasurement>`` with one Gonio ``<scan>``. 2θ is written as
+    ``startPosition``/``endPosition`` when the axis is evenly stepped (read
+    back through ``linspace`` to within 1e-6 of a step) and as exact
+    ``listPositions`` otherwise; intensities are written as numbers that read
+    back exactly (integers as integers). The sample name, the wavelengths
+    (``usedWavelength``; not written when the scan's radiation is only the
+    assumed default), the anode, the counting time and the instrument are kept.
+
+    Parameters
+    ----------
+    scan : Scan
+        An XRD scan.
+    path : str
+        The file to write.
+    """
+    ET.register_namespace("", _XRDML_NS)
+    ET.register_namespace("xsi", _XSI_NS)
+    x = np.asarray(scan.x, dtype=np.float64)
+    y = np.asarray(scan.y, dtype=np.float64)
+    meta = scan.meta
+    root = ET.Element(
+        f"{{{_XRDML_NS}}}xrdMeasurements",
+        {
+            f"{{{_XSI_NS}}}schemaLocation": f"{_XRDML_NS} {_XRDML_NS}/XRDMeasurement.xsd",
+            "status": "Completed",
+        },
+    )
+    if meta.instrument:
+        comment = _sub(root, "comment")
+        _sub(comment, "entry", f"Diffractometer system={_clean_text(meta.instrument)}")
+    sample = _sub(root, "sample", type="To be analyzed")
+    name = _clean_text(meta.sample) if meta.sample else ""
+    _sub(sample, "id", name)
+    _sub(sample, "name", name)
+
+    measurement = _sub(root, "xrdMeasurement", measurementType="Scan", status="Completed")
+    rad = meta.radiation
+    if rad is not None and rad.source == "default":
+        rad = None  # an assumed wavelength is not stated in the file
+    if rad is not None:
+        used = _sub(measurement, "usedWavelength", intended="K-Alpha 1" if rad.kalpha2 is None else "K-Alpha")
+        _sub(used, "kAlpha1", _number(rad.kalpha1), unit="Angstrom")
+        if rad.kalpha2 is not None:
+            _sub(used, "kAlpha2", _number(rad.kalpha2), unit="Angstrom")
+            _sub(used, "ratioKAlpha2KAlpha1", _number(rad.ratio))
+    if rad is not None and rad.anode:
+        tube = _sub(_sub(measurement, "incidentBeamPath"), "xRayTube", name=f"{rad.anode} tube")
+        _sub(tube, "anodeMaterial", rad.anode)
+
+    scan_el = _sub(
+        measurement, "scan", appendNumber="0", mode="Continuous", scanAxis="Gonio", status="Completed"
+    )
+    header = _sub(scan_el, "header")
+    source = _sub(header, "source")
+    _sub(source, "applicationSoftware", "phasetrace", version=_version())
+    points = _sub(scan_el, "dataPoints")
+    even = _is_even(x)
+    _positions(points, "2Theta", x, even)
+    _positions(points, "Omega", x / 2.0, even)
+    if meta.counting_time is not None:
+        _sub(points, "commonCountingTime", _number(meta.counting_time), unit="seconds")
+    _sub(points, "intensities", " ".join(_number(v) for v in y), unit="counts")
+
+    ET.indent(root, space="\t")
+    body = ET.tostring(root, encoding="unicode")
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        fh.write(body)
+        fh.write("\n")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("phasetrace")
+    except Exception:  # noqa: BLE001 - the version is informational only
+        return "unknown"
+
+
+register_writer(
+    "xrdml",
+    suffixes=(".xrdml",),
+    description="PANalytical XRDML 1.5",
+    kinds=("xrd",),
+)(write_xrdml)
