@@ -564,3 +564,8 @@ def simulate(
         return
     parts = ", ".join(f"{k} {v:.2f} wt%" for k, v in truth.items())
     click.echo(f"wrote {written} ({technique}, {len(scan)} points): {parts}")
+
+
+from .quantify import commands as _quantify_commands  # noqa: E402
+
+main.add_command(_quantify_commands.fit)

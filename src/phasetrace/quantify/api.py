@@ -1,0 +1,350 @@
+"""``quantify(scan, phases, config)``: fit, weight fractions, detection limits, and phase-set selection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import PhasetraceError
+from ..library.phases import PhaseLibrary
+from ..scan import Scan
+from .fit import TEXTURE_FAMILIES, FitState, QuantConfig, fit_pattern
+from .model import PhaseModel
+from .result import PhaseResult, QuantResult
+
+__all__ = ["FitError", "quantify"]
+
+#: Size broadening (degrees at cos θ = 1) is converted to a crystallite size with Scherrer's K.
+SCHERRER_K = 0.9
+
+#: Scans with fewer points, or whose strongest point stands less than this many standard errors
+#: above a smooth background, have nothing a whole-pattern fit could use (pure Poisson noise over
+#: ten thousand points reaches about 4.5 σ).
+MIN_POINTS = 200
+MIN_SIGNAL_SIGMA = 6.0
+
+
+class FitError(PhasetraceError, ValueError):
+    """The fit cannot be done (no peaks, no phases, wrong technique)."""
+
+
+def _check_scan(scan: Scan) -> None:
+    where = scan.meta.source_path or scan.meta.sample or "scan"
+    if scan.kind != "xrd":
+        raise FitError(f"{where}: whole-pattern fitting needs an XRD scan, this is {scan.kind}")
+    if len(scan) < MIN_POINTS:
+        raise FitError(f"{where}: {len(scan)} points are too few for a whole-pattern fit")
+    from .fit import LinearSolver
+    from .model import chebyshev_basis
+
+    x, y = np.asarray(scan.x), np.asarray(scan.y)
+    sigma = np.sqrt(np.maximum(y, 1.0)) if scan.sigma is None else np.maximum(np.asarray(scan.sigma), 1e-12)
+    _, _, smooth = LinearSolver(chebyshev_basis(x, 10), y, 1.0 / sigma)(np.zeros((x.size, 0)))
+    if np.max((y - smooth) / sigma) < MIN_SIGNAL_SIGMA:
+        raise FitError(f"{where}: the scan has no peaks above its noise; nothing to fit")
+
+
+def _phase_models(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
+    rad = scan.meta.radiation
+    lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
+    lo, hi = config.two_theta_range or scan.x_range
+    models, strains, textured = [], [], []
+    for pid in ids:
+        p = library[pid]
+        refl = library.reflections(p, wavelength=rad.kalpha1)
+        tex_axis = None
+        if config.texture == "auto" and p.family in TEXTURE_FAMILIES:
+            tex_axis = (0, 0, 1)
+        elif isinstance(config.texture, Mapping) and pid in config.texture:
+            tex_axis = tuple(config.texture[pid])
+        m = PhaseModel.build(pid, refl, (lo, hi), lams, max_strain=max(p.strain, 0.01), texture_axis=tex_axis)
+        if m.d0.size == 0:
+            continue  # no reflection of this phase in the scan range
+        models.append(m)
+        strains.append(p.strain)
+        textured.append(tex_axis is not None)
+    return models, strains, textured
+
+
+def _start_from(state: FitState | None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    start: dict[str, Any] = dict(extra or {})
+    if state is None:
+        return start
+    start.update(state.globals_)
+    for m, p in zip(state.models, state.per_phase, strict=True):
+        start[m.id] = {k: v for k, v in p.items() if k != "cell"}
+    start["aligned"] = True
+    return start
+
+
+def _lod_scale(state: FitState, column: np.ndarray, sigma_mult: float) -> tuple[float, float]:
+    """Standard error of a scale factor for ``column`` added to the final model (at zero amount)."""
+    sw = np.sqrt(state.weights)
+    from .model import chebyshev_basis
+
+    a = np.column_stack([chebyshev_basis(state.x, len(state.bg_coef)), state.columns, column]) * sw[:, None]
+    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
+    an = a / norm
+    try:
+        cov = np.linalg.pinv(an.T @ an, rcond=1e-12)
+    except np.linalg.LinAlgError:
+        return np.inf, np.inf
+    dof = max(state.y.size - state.n_params, 1)
+    s2 = max(state.chi2 / dof, 1.0)
+    sig = float(np.sqrt(max(cov[-1, -1], 0.0) * s2)) / norm[-1]
+    return sig, sigma_mult * sig
+
+
+def _results(
+    scan: Scan,
+    library: PhaseLibrary,
+    state: FitState,
+    config: QuantConfig,
+    tested: Sequence[str],
+    alternatives: Mapping[str, Sequence[str]],
+) -> list[PhaseResult]:
+    rad = scan.meta.radiation
+    n_sig = config.detection_sigma
+    zmv = []
+    for m, p in zip(state.models, state.per_phase, strict=True):
+        cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
+        from ..library.crystallography import cell_volume
+
+        zmv.append(m.refl.cell_mass * cell_volume(cell))
+    zmv = np.array(zmv)
+    mass = state.scales * zmv
+    total = float(mass.sum())
+    if config.brindley_um:
+        tau = np.array(
+            [
+                _brindley_tau(library, m.id, config.brindley_um.get(m.id), rad.kalpha1, state, zmv)
+                for m in state.models
+            ]
+        )
+        mass = mass / tau
+        total = float(mass.sum())
+    out: list[PhaseResult] = []
+    sig = state.sigma_scales if state.sigma_scales is not None else np.full(len(state.models), np.nan)
+    cov = state.cov_scales
+    for i, (m, p) in enumerate(zip(state.models, state.per_phase, strict=True)):
+        wt = 100.0 * mass[i] / total if total > 0 else 0.0
+        # esd of W_i = S_i Z_i / Σ S_j Z_j from the scale covariance
+        if cov is not None and total > 0:
+            grad = -mass[i] * zmv / total**2
+            grad[i] += zmv[i] / total
+            var = float(grad @ cov @ grad)
+            esd = 100.0 * np.sqrt(max(var, 0.0))
+        else:
+            esd = float("nan")
+        s_lod = n_sig * sig[i]
+        lod = 100.0 * s_lod * zmv[i] / (total - mass[i] + s_lod * zmv[i]) if total > 0 else float("nan")
+        detected = bool(state.scales[i] > s_lod and wt > lod)
+        cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
+        size = p.get("size", 0.0)
+        # size term: FWHM (degrees) = size / cos θ  ->  Scherrer L = K λ / (size in radians), Å -> nm
+        size_nm = float(SCHERRER_K * rad.kalpha1 / np.radians(size) / 10.0) if size and size > 1e-4 else None
+        out.append(
+            PhaseResult(
+                id=m.id,
+                formula=m.refl.formula,
+                wt_percent=float(wt) if detected else 0.0,
+                esd=float(esd) if detected else 0.0,
+                lod_wt_percent=float(lod),
+                detected=detected,
+                in_model=True,
+                cell=dict(zip(("a", "b", "c", "alpha", "beta", "gamma"), map(float, cell), strict=True)),
+                cell_scale=float(p["scale"]),
+                size_nm=size_nm,
+                texture_r=float(p["texture"]) if m.texture_axis is not None else None,
+                scale_factor=float(state.scales[i]),
+                scale_sigma=float(sig[i]),
+                alternatives=tuple(alternatives.get(m.id, ())),
+                role=library[m.id].role,
+            )
+        )
+    # renormalise the detected phases (undetected ones are reported as < LoD, not as a share)
+    det_total = sum(r.wt_percent for r in out if r.detected)
+    if det_total > 0:
+        out = [
+            replace(r, wt_percent=100.0 * r.wt_percent / det_total, esd=100.0 * r.esd / det_total)
+            if r.detected
+            else r
+            for r in out
+        ]
+    # candidates tested and not in the model: detection limits from their own columns
+    in_model = {m.id for m in state.models}
+    g = state.globals_
+    for pid in tested:
+        if pid in in_model:
+            continue
+        models, _, _ = _phase_models(scan, library, [pid], config)
+        if not models:
+            continue
+        m = models[0]
+        from .model import phase_pattern
+
+        col = phase_pattern(
+            state.x,
+            m,
+            wavelengths=(rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,),
+            weights=(1.0, rad.ratio) if rad.is_doublet else (1.0,),
+            u=config.u,
+            v=config.v,
+            w=g["w"],
+            size_x=0.03,
+            strain_y=0.0,
+            eta=g["eta"],
+            zero=g["zero"],
+            displacement=g["displacement"],
+            radius_mm=config.radius_mm,
+            monochromator_2theta=config.monochromator_2theta,
+        )
+        _, s_lod = _lod_scale(state, col, n_sig)
+        zmv_p = m.refl.zmv
+        lod = 100.0 * s_lod * zmv_p / (total + s_lod * zmv_p) if total > 0 else float("nan")
+        out.append(
+            PhaseResult(
+                id=pid,
+                formula=m.refl.formula,
+                wt_percent=0.0,
+                esd=0.0,
+                lod_wt_percent=float(lod),
+                detected=False,
+                in_model=False,
+                cell=dict(
+                    zip(("a", "b", "c", "alpha", "beta", "gamma"), map(float, m.refl.cell), strict=True)
+                ),
+                cell_scale=1.0,
+                alternatives=tuple(alternatives.get(pid, ())),
+                role=library[pid].role,
+            )
+        )
+    out.sort(key=lambda r: (not r.detected, not r.in_model, -r.wt_percent, r.lod_wt_percent))
+    return out
+
+
+def _brindley_tau(library, pid, size_um, lam, state, zmv) -> float:
+    """Brindley particle-absorption factor τ for spheres of diameter ``size_um`` (1 if not given)."""
+    if not size_um:
+        return 1.0
+    import xraydb
+
+    energy = 12398.419843320026 / lam
+    # linear attenuation coefficient of each phase (1/cm) from its formula and X-ray density
+    mus = np.array(
+        [
+            xraydb.material_mu(library[m.id].formula.replace("·", ""), energy, density=m.refl.density)
+            for m in state.models
+        ]
+    )
+    del zmv
+    vol = state.scales * np.array([m.refl.volume for m in state.models]) ** 2  # ∝ volume fraction
+    vol = vol / vol.sum() if vol.sum() > 0 else vol
+    mu_mean = float(np.sum(vol * mus))
+    mu_p = mus[[m.id for m in state.models].index(pid)]
+    r_cm = size_um * 1e-4
+    # chord-length average over a sphere: p(l) = l / (2R²), l in [0, 2R]
+    ll = np.linspace(0.0, r_cm, 200)
+    pl = ll / (2 * (r_cm / 2) ** 2)
+    return float(np.trapezoid(pl * np.exp(-(mu_p - mu_mean) * ll), ll))
+
+
+def quantify(
+    scan: Scan,
+    phases: Sequence[str] | None = None,
+    config: QuantConfig = QuantConfig(),  # noqa: B008 - frozen dataclass
+    *,
+    library: PhaseLibrary | None = None,
+    candidates: Sequence[str] | None = None,
+    start: Mapping[str, Any] | None = None,
+    select: bool | None = None,
+) -> QuantResult:
+    """Whole-pattern quantification of an XRD scan.
+
+    Parameters
+    ----------
+    scan : Scan
+        XRD scan.
+    phases : sequence of str, optional
+        Fit exactly these phases (no selection), unless ``select`` is True.
+    config : QuantConfig
+    library : PhaseLibrary, optional
+        Default: the bundled library plus user phases.
+    candidates : sequence of str, optional
+        For automatic selection: candidate phase ids, best first (e.g. from
+        :func:`phasetrace.match.rank_candidates`). Required when ``phases`` is None.
+    start : mapping, optional
+        Start values, e.g. per phase id ``{"scale": 1.003}`` from peak matching.
+    select : bool, optional
+        Force or prevent automatic phase-set selection.
+
+    Returns
+    -------
+    QuantResult
+        ``success`` False (with ``message``) when the fit failed; then no
+        number in it is to be used.
+
+    Raises
+    ------
+    FitError
+        For scans without peaks, Raman scans, and empty phase lists.
+    """
+    lib = library or PhaseLibrary.default()
+    _check_scan(scan)
+    where = scan.meta.source_path or scan.meta.sample or "scan"
+    do_select = select if select is not None else phases is None
+    if phases is not None:
+        for pid in phases:
+            lib[pid]  # unknown ids raise LibraryError with a suggestion
+    if do_select:
+        pool = list(dict.fromkeys([*(phases or []), *(candidates or [])]))
+        if not pool:
+            raise FitError(
+                f"{where}: no candidate phases to select from (give --phases, --elements or --system)"
+            )
+        from .selection import select_phases
+
+        state, steps, alternatives = select_phases(
+            scan, lib, pool, config, start=start, fixed=list(phases or [])
+        )
+        tested = pool
+    else:
+        if not phases:
+            raise FitError(f"{where}: no phases to fit")
+        models, strains, textured = _phase_models(scan, lib, phases, config)
+        if not models:
+            raise FitError(f"{where}: none of {', '.join(phases)} has a reflection in the scan range")
+        state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
+        steps, alternatives, tested = [], {}, list(phases)
+    ok = bool(state.success and np.isfinite(state.chi2))
+    results = _results(scan, lib, state, config, tested, alternatives)
+    rad = scan.meta.radiation
+    ticks = {
+        m.id: np.sort(
+            np.degrees(2 * np.arcsin(np.clip(rad.kalpha1 / (2 * m.d_spacings(p["cell"], p["scale"])), 0, 1)))
+        )
+        for m, p in zip(state.models, state.per_phase, strict=True)
+    }
+    lo, hi = state.x[0], state.x[-1]
+    ticks = {k: v[(v >= lo) & (v <= hi)] for k, v in ticks.items()}
+    curves = {m.id: state.columns[:, i] * state.scales[i] for i, m in enumerate(state.models)}
+    return QuantResult(
+        file=where,
+        phases=results,
+        rwp=state.rwp,
+        rexp=state.rexp,
+        gof=state.gof,
+        success=ok,
+        message=state.message if ok else f"fit did not converge: {state.message}",
+        x=state.x,
+        y=state.y,
+        ycalc=state.ycalc,
+        background=state.background,
+        phase_curves=curves,
+        ticks=ticks,
+        globals=dict(state.globals_),
+        selection=steps,
+    )

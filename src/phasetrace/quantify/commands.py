@@ -1,0 +1,105 @@
+"""``phasetrace fit``: whole-pattern quantification on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .._cli_util import dump_json, guard, library_option, load_library, system_elements
+
+
+@click.command("fit")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--phases", "phase_list", help="Fit exactly these phases, e.g. LLZTO_cubic,LiCoO2,La2Zr2O7.")
+@click.option("--elements", help="Select the phase set automatically among phases of these elements.")
+@click.option(
+    "--system", help='Select automatically among phases possible in a system, e.g. "pc-LCO + LLZTO".'
+)
+@click.option(
+    "--cell",
+    type=click.Choice(["isotropic", "full", "fixed"]),
+    default="isotropic",
+    show_default=True,
+    help="Refine one cell scale per phase, the free cell parameters of its crystal system, or none.",
+)
+@click.option("--range", "tt_range", nargs=2, type=float, help="Fit only this 2θ range (degrees).")
+@click.option(
+    "--anode",
+    type=click.Choice(["Cu", "Co", "Mo", "Fe", "Cr", "Ag"], case_sensitive=False),
+    help="X-ray anode, for files that do not state their wavelength.",
+)
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write the fit plot (PNG or SVG).")
+@guard
+def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as_json, plot_path) -> None:
+    """Quantify the phases of an XRD scan by a Rietveld-style whole-pattern fit.
+
+    With --phases exactly those phases are fitted; otherwise the phase set is
+    selected automatically among the phases possible for --elements or
+    --system. Weight fractions are of the crystalline part; every phase gets a
+    detection limit from the scan's own noise.
+
+    \b
+    Examples:
+      phasetrace fit "pc-LCO + LLZTO-900.xrdml" --system "pc-LCO + LLZTO"
+      phasetrace fit scan.xy --phases LLZTO_cubic,LiCoO2,La2Zr2O7 --json --plot fit.png
+    """
+    from dataclasses import replace
+
+    from ..io import load
+    from ..scan import Radiation
+    from . import QuantConfig, quantify
+
+    lib = load_library(libraries)
+    radiation = Radiation.from_anode(anode, source="user") if anode else None
+    scan = load(file, kind="xrd", radiation=radiation)
+    config = QuantConfig(cell=cell)
+    if tt_range:
+        config = replace(config, two_theta_range=tuple(tt_range))
+    if phase_list:
+        if elements or system:
+            raise click.UsageError("give --phases, or --elements/--system for automatic selection, not both")
+        ids = [p.strip() for p in phase_list.split(",") if p.strip()]
+        result = quantify(scan, ids, config, library=lib)
+    else:
+        if not (elements or system):
+            raise click.UsageError("give --phases, --elements or --system")
+        els, always = system_elements(lib, system, elements)
+        pool = [p.id for p in lib.select(elements=els, always=always)]
+        if not pool:
+            raise click.UsageError(f"no library phase has only the elements {', '.join(sorted(els))}")
+        try:
+            from ..match import rank_candidates  # ranked candidates seed the selection when available
+        except ImportError:
+            rank_candidates = None
+        start = {}
+        if rank_candidates is not None:
+            ranking = rank_candidates(scan, lib, phases=pool)
+            pool = [c.id for c in ranking.candidates] + [
+                p for p in pool if p not in {c.id for c in ranking.candidates}
+            ]
+            start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates}
+        result = quantify(scan, None, config, library=lib, candidates=pool, start=start)
+    if plot_path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .._atomic import publish
+
+        ax = result.plot()
+        tmp = plot_path.with_name(f".{plot_path.name}.tmp{plot_path.suffix}")
+        ax.figure.savefig(tmp, dpi=150, bbox_inches="tight")
+        plt.close(ax.figure)
+        publish(tmp, plot_path)
+    if as_json:
+        dump_json(result.to_dict())
+    else:
+        click.echo(result.report())
+        if plot_path:
+            click.echo(f"plot: {plot_path}")
+    if not result.success:
+        raise SystemExit(1)

@@ -1,0 +1,622 @@
+"""The Rietveld-style whole-pattern fit by variable projection, and its statistics.
+
+The nonlinear parameters (cell scales, widths, profile shape, zero,
+displacement, texture) are refined with ``scipy.optimize.least_squares``; for
+every trial, the background coefficients and the phase scale factors are the
+weighted linear least-squares solution with non-negative scales. Standard
+errors come from the full Jacobian (nonlinear and linear parameters together)
+at the solution, scaled by the goodness of fit as Rietveld programs do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..scan import Scan
+from .model import PhaseModel, chebyshev_basis, phase_pattern
+
+__all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve"]
+
+#: Layered-oxide families whose plate-like grains lie flat: March–Dollase about c* when texture is "auto".
+TEXTURE_FAMILIES = ("layered-LiMO2", "layered-Li2MnO3")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Settings of the whole-pattern fit (documented defaults for a lab Bragg–Brentano instrument).
+
+    Parameters
+    ----------
+    background_terms : int
+        Chebyshev terms of the refined background (absorbs a weak amorphous hump).
+    cell : {"isotropic", "full", "fixed"}
+        Refine one cell scale per phase, the free cell parameters of its crystal
+        system, or nothing.
+    refine_size : bool
+        Refine a size-broadening term per phase (on top of the instrument width).
+    refine_strain : bool
+        Also refine a strain (tan θ) broadening term per phase.
+    refine_eta : bool
+        Refine the pseudo-Voigt mixing (one for all phases).
+    refine_displacement, refine_zero : bool
+        Specimen displacement (µm; the usual lab error) and a zero shift.
+    texture : "auto", mapping or None
+        March–Dollase texture: "auto" refines it about c* for layered phases;
+        a mapping gives phase id -> axis hkl.
+    u, v, w : float
+        Caglioti instrument width (deg²); W is refined, U and V kept.
+    eta : float
+        Start value of the pseudo-Voigt mixing.
+    radius_mm : float
+        Goniometer radius (for displacement).
+    monochromator_2theta : float or None
+        For the polarisation factor.
+    two_theta_range : (float, float) or None
+        Fit only this part of the scan.
+    detection_sigma : float
+        A phase is detected when its scale factor exceeds this many standard errors.
+    max_nfev : int
+        Limit on residual evaluations of the nonlinear fit.
+    brindley_um : mapping or None
+        Particle size (µm) per phase for the Brindley microabsorption
+        correction of weight fractions; None for no correction.
+    """
+
+    background_terms: int = 10
+    cell: str = "isotropic"
+    refine_size: bool = True
+    refine_strain: bool = False
+    refine_eta: bool = True
+    refine_displacement: bool = True
+    refine_zero: bool = False
+    texture: Any = "auto"
+    u: float = 0.0030
+    v: float = -0.0010
+    w: float = 0.0020
+    eta: float = 0.5
+    radius_mm: float = 240.0
+    monochromator_2theta: float | None = None
+    two_theta_range: tuple[float, float] | None = None
+    detection_sigma: float = 3.0
+    max_nfev: int = 60
+    brindley_um: Mapping[str, float] | None = None
+
+
+#: Free cell parameters per crystal system: indices into (a, b, c, alpha, beta, gamma) and ties.
+_CELL_FREE = {
+    "cubic": ([0], {1: 0, 2: 0}),
+    "tetragonal": ([0, 2], {1: 0}),
+    "hexagonal": ([0, 2], {1: 0}),
+    "trigonal": ([0, 2], {1: 0}),
+    "orthorhombic": ([0, 1, 2], {}),
+    "monoclinic": ([0, 1, 2, 4], {}),
+    "triclinic": ([0, 1, 2, 3, 4, 5], {}),
+}
+
+
+@dataclass
+class _Space:
+    """Names, start values and bounds of the nonlinear parameters, and how to unpack them."""
+
+    names: list[str] = field(default_factory=list)
+    x0: list[float] = field(default_factory=list)
+    lo: list[float] = field(default_factory=list)
+    hi: list[float] = field(default_factory=list)
+    owner: list[int] = field(default_factory=list)  # -1 = global, else phase index
+
+    def add(self, name: str, x0: float, lo: float, hi: float, owner: int) -> None:
+        self.names.append(name)
+        self.x0.append(float(np.clip(x0, lo, hi)))
+        self.lo.append(lo)
+        self.hi.append(hi)
+        self.owner.append(owner)
+
+
+@dataclass
+class FitState:
+    """Everything a fit produced (arrays and parameters); QuantResult is built from it."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    models: list[PhaseModel]
+    names: list[str]
+    theta: np.ndarray
+    globals_: dict[str, float]
+    per_phase: list[dict[str, Any]]
+    background: np.ndarray
+    columns: np.ndarray  # (N, n_phases) unit-scale patterns
+    scales: np.ndarray
+    bg_coef: np.ndarray
+    ycalc: np.ndarray
+    chi2: float
+    n_params: int
+    success: bool
+    message: str
+    nfev: int
+    cov_scales: np.ndarray | None = None
+    sigma_scales: np.ndarray | None = None
+    nonlinear_sigma: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rwp(self) -> float:
+        """Weighted-profile R factor."""
+        return float(np.sqrt(self.chi2 / np.sum(self.weights * self.y**2)))
+
+    @property
+    def rexp(self) -> float:
+        """Expected R factor."""
+        dof = max(self.y.size - self.n_params, 1)
+        return float(np.sqrt(dof / np.sum(self.weights * self.y**2)))
+
+    @property
+    def gof(self) -> float:
+        """Goodness of fit Rwp / Rexp."""
+        return self.rwp / self.rexp
+
+
+def _weights(scan: Scan, y: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    if scan.sigma is not None:
+        s = np.asarray(scan.sigma)[sel]
+        return 1.0 / np.maximum(s, 1e-12) ** 2
+    # counting statistics; floor at 1 count so zero-count points keep a finite weight
+    return 1.0 / np.maximum(y, 1.0)
+
+
+class LinearSolver:
+    """Weighted least squares with free background coefficients and non-negative phase scales.
+
+    The background block of the normal equations is computed once; each call
+    adds the phase columns (scaled to unit norm for conditioning) and solves
+    the small system, dropping the most negative scale until all are ≥ 0
+    (an active-set loop that rarely needs a second pass).
+
+    Parameters
+    ----------
+    a_bg : ndarray, shape (N, K)
+        Background basis.
+    y, sw : ndarray, shape (N,)
+        Observations and square roots of their weights.
+    """
+
+    def __init__(self, a_bg: np.ndarray, y: np.ndarray, sw: np.ndarray):
+        self.a_bg = a_bg
+        self.sw = sw
+        self.bw = a_bg * sw[:, None]
+        self.yw = y * sw
+        self.btb = self.bw.T @ self.bw
+        self.bty = self.bw.T @ self.yw
+
+    def __call__(self, a_ph: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (background coefficients, scales, calculated y) for phase columns ``a_ph``."""
+        k = self.a_bg.shape[1]
+        n_ph = a_ph.shape[1]
+        pw = a_ph * self.sw[:, None]
+        norm = np.sqrt(np.sum(pw * pw, axis=0))
+        norm[norm == 0] = 1.0
+        pw = pw / norm
+        m = np.empty((k + n_ph, k + n_ph))
+        m[:k, :k] = self.btb
+        m[:k, k:] = self.bw.T @ pw
+        m[k:, :k] = m[:k, k:].T
+        m[k:, k:] = pw.T @ pw
+        r = np.concatenate([self.bty, pw.T @ self.yw])
+        active = np.concatenate([np.ones(k, dtype=bool), norm > 0])
+        active[k:] &= np.any(a_ph != 0, axis=0)
+        coef = np.zeros(k + n_ph)
+        while True:
+            idx = np.flatnonzero(active)
+            sol = np.linalg.lstsq(m[np.ix_(idx, idx)], r[idx], rcond=None)[0]
+            coef[:] = 0.0
+            coef[idx] = sol
+            ph = coef[k:]
+            if n_ph == 0 or ph.min() >= 0:
+                break
+            active[k + int(np.argmin(ph))] = False
+        bg = coef[:k]
+        scales = coef[k:] / norm
+        ycalc = self.a_bg @ bg + a_ph @ scales
+        return bg, scales, ycalc
+
+
+def linear_solve(
+    a_bg: np.ndarray, a_ph: np.ndarray, y: np.ndarray, sw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-off :class:`LinearSolver` solution: (background coefficients, scales, calculated y)."""
+    return LinearSolver(a_bg, y, sw)(a_ph)
+
+
+#: Typical magnitude of each kind of nonlinear parameter, for finite-difference steps.
+_TYPICAL = {
+    "zero": 0.05,
+    "displacement": 100.0,
+    "w": 0.002,
+    "eta": 0.5,
+    "scale": 1.0,
+    "size": 0.05,
+    "strain": 0.05,
+    "texture": 1.0,
+    "cell": 1.0,
+}
+
+
+#: The fit has converged when a step lowers chi² (in units of the counting variance) by less than
+#: this: a change far below 1 is statistically meaningless.
+CHI2_TOL = 0.05
+
+
+def _kind(name: str) -> str:
+    key = name.split(":", 1)[-1]
+    return "cell" if key.startswith("cell_") else key
+
+
+def _build_space(
+    models: Sequence[PhaseModel],
+    strains: Sequence[float],
+    cfg: QuantConfig,
+    start: Mapping[str, Any] | None,
+    textured: Sequence[bool],
+) -> _Space:
+    sp = _Space()
+    st = dict(start or {})
+    if cfg.refine_zero:
+        sp.add("zero", st.get("zero", 0.0), -0.3, 0.3, -1)
+    if cfg.refine_displacement:
+        sp.add("displacement", st.get("displacement", 0.0), -400.0, 400.0, -1)
+    sp.add("w", st.get("w", cfg.w), 1e-5, 0.05, -1)
+    if cfg.refine_eta:
+        sp.add("eta", st.get("eta", cfg.eta), 0.0, 1.0, -1)
+    for i, (m, strain) in enumerate(zip(models, strains, strict=True)):
+        pst = st.get(m.id, {})
+        if cfg.cell == "isotropic":
+            sp.add(f"{m.id}:scale", pst.get("scale", 1.0), 1.0 - strain, 1.0 + strain, i)
+        elif cfg.cell == "full":
+            free, _ = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
+            for k in free:
+                lab = "abcαβγ"[k]
+                sp.add(f"{m.id}:cell_{lab}", pst.get(f"cell_{lab}", 1.0), 1.0 - strain, 1.0 + strain, i)
+        if cfg.refine_size:
+            sp.add(f"{m.id}:size", pst.get("size", 0.02), 0.0, 1.5, i)
+        if cfg.refine_strain:
+            sp.add(f"{m.id}:strain", pst.get("strain", 0.0), 0.0, 1.0, i)
+        if textured[i]:
+            sp.add(f"{m.id}:texture", pst.get("texture", 1.0), 0.4, 1.6, i)
+    return sp
+
+
+def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig):
+    g = {"zero": 0.0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta}
+    per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "cell": None} for _ in models]
+    cellrel: list[dict[int, float]] = [{} for _ in models]
+    for name, val, own in zip(sp.names, theta, sp.owner, strict=True):
+        if own < 0:
+            g[name] = float(val)
+            continue
+        key = name.split(":", 1)[1]
+        if key.startswith("cell_"):
+            cellrel[own]["abcαβγ".index(key[-1])] = float(val)
+        else:
+            per[own][key] = float(val)
+    if cfg.cell == "full":
+        for i, m in enumerate(models):
+            cell = m.refl.cell.copy()
+            free, ties = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
+            for k in free:
+                cell[k] = m.refl.cell[k] * cellrel[i].get(k, 1.0)
+            for k, src in ties.items():
+                cell[k] = cell[src]
+            per[i]["cell"] = cell
+    return g, per
+
+
+def fit_pattern(
+    scan: Scan,
+    models: Sequence[PhaseModel],
+    *,
+    strains: Sequence[float],
+    config: QuantConfig = QuantConfig(),  # noqa: B008 - frozen dataclass
+    start: Mapping[str, Any] | None = None,
+    textured: Sequence[bool] | None = None,
+    refine: bool = True,
+) -> FitState:
+    """Fit a scan with a given list of phase models.
+
+    Parameters
+    ----------
+    scan : Scan
+        An XRD scan (2θ in degrees).
+    models : sequence of PhaseModel
+    strains : sequence of float
+        Allowed fractional cell change per phase.
+    config : QuantConfig
+    start : mapping, optional
+        Start values (``"displacement"``, ``"w"``, ``"eta"``, and per phase id a
+        dict with ``"scale"``, ``"size"``, ``"texture"``), e.g. from a previous fit.
+    textured : sequence of bool, optional
+        Which phases get a March–Dollase parameter.
+    refine : bool
+        False: keep the start values and solve only the linear part.
+
+    Returns
+    -------
+    FitState
+    """
+    rad = scan.meta.radiation
+    lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
+    wts = (1.0, rad.ratio) if rad.is_doublet else (1.0,)
+    sel = np.ones(len(scan), dtype=bool)
+    if config.two_theta_range is not None:
+        sel = (scan.x >= config.two_theta_range[0]) & (scan.x <= config.two_theta_range[1])
+    x = np.asarray(scan.x)[sel]
+    y = np.asarray(scan.y)[sel]
+    wgt = _weights(scan, y, sel)
+    sw = np.sqrt(wgt)
+    a_bg = chebyshev_basis(x, config.background_terms)
+    textured = list(textured) if textured is not None else [False] * len(models)
+    sp = _build_space(models, strains, config, start, textured)
+    lo, hi = np.array(sp.lo), np.array(sp.hi)
+    cache: dict[tuple, np.ndarray] = {}
+
+    def column(i: int, g: dict[str, float], p: dict[str, Any]) -> np.ndarray:
+        cell = p["cell"]
+        key = (
+            i,
+            g["zero"],
+            g["displacement"],
+            g["w"],
+            g["eta"],
+            p["scale"],
+            p["size"],
+            p["strain"],
+            p["texture"],
+            None if cell is None else tuple(cell),
+        )
+        col = cache.get(key)
+        if col is None:
+            if len(cache) > 4000:
+                cache.clear()
+            col = phase_pattern(
+                x,
+                models[i],
+                wavelengths=lams,
+                weights=wts,
+                scale=p["scale"],
+                cell=cell,
+                u=config.u,
+                v=config.v,
+                w=g["w"],
+                size_x=p["size"],
+                strain_y=p["strain"],
+                eta=g["eta"],
+                zero=g["zero"],
+                displacement=g["displacement"],
+                radius_mm=config.radius_mm,
+                texture_r=p["texture"],
+                monochromator_2theta=config.monochromator_2theta,
+            )
+            cache[key] = col
+        return col
+
+    def columns(theta: np.ndarray) -> tuple[np.ndarray, dict, list]:
+        g, per = _unpack(theta, sp, models, config)
+        if not models:
+            return np.zeros((x.size, 0)), g, per
+        return np.column_stack([column(i, g, per[i]) for i in range(len(models))]), g, per
+
+    solver = LinearSolver(a_bg, y, sw)
+    steps = np.array([1e-4 * _TYPICAL[_kind(n)] for n in sp.names])
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        a_ph, _, _ = columns(theta)
+        _, _, ycalc = solver(a_ph)
+        return (y - ycalc) * sw
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        """Variable-projection Jacobian (Kaufman): -P⊥ W½ (∂A/∂θ_k) S, from column differences only."""
+        a_ph, g, per = columns(theta)
+        _, scales, _ = solver(a_ph)
+        act = scales > 0
+        aw = np.hstack([solver.bw, a_ph[:, act] * sw[:, None]])
+        aw /= np.maximum(np.sqrt(np.sum(aw * aw, axis=0)), 1e-300)
+        gram = aw.T @ aw
+        jac = np.empty((x.size, theta.size))
+        for k in range(theta.size):
+            tk = theta.copy()
+            h = steps[k] if theta[k] + steps[k] <= hi[k] else -steps[k]
+            tk[k] = theta[k] + h
+            g2, per2 = _unpack(tk, sp, models, config)
+            own = sp.owner[k]
+            phases = range(len(models)) if own < 0 else (own,)
+            dac = np.zeros(x.size)
+            for i in phases:
+                if scales[i] > 0:
+                    dac += (column(i, g2, per2[i]) - column(i, g, per[i])) * (scales[i] / h)
+            jac[:, k] = dac * sw
+        # project out the span of the linear columns: J = -(I - A A⁺) W½ ∂A/∂θ S
+        coef = np.linalg.lstsq(gram, aw.T @ jac, rcond=None)[0]
+        return -(jac - aw @ coef)
+
+    theta0 = np.array(sp.x0)
+    if refine and config.cell != "fixed" and models and not (start and start.get("aligned")):
+        theta0 = _prealign(theta0, sp, models, config, columns, solver, y, sw)
+    success, message, nfev = True, "linear solution only", 1
+    theta = theta0
+    if refine and theta0.size:
+        theta, nfev, success, message = levenberg_marquardt(
+            residual, jacobian, theta0, lo, hi, max_nfev=config.max_nfev
+        )
+    a_ph, g, per = columns(theta)
+    bg_coef, scales, ycalc = solver(a_ph)
+    chi2 = float(np.sum(wgt * (y - ycalc) ** 2))
+    n_params = config.background_terms + int(np.count_nonzero(scales)) + theta.size
+    state = FitState(
+        x=x,
+        y=y,
+        weights=wgt,
+        models=list(models),
+        names=list(sp.names),
+        theta=theta,
+        globals_=g,
+        per_phase=per,
+        background=a_bg @ bg_coef,
+        columns=a_ph,
+        scales=scales,
+        bg_coef=bg_coef,
+        ycalc=ycalc,
+        chi2=chi2,
+        n_params=n_params,
+        success=success,
+        message=message,
+        nfev=nfev,
+    )
+    _covariance(state, a_bg, sw, columns, theta, sp, steps)
+    return state
+
+
+#: Pre-alignment: peaks are broadened to this FWHM contribution (degrees) and the cell scale is
+#: scanned in steps of this fraction, so that a phase whose peaks start far from the data still
+#: lands in the right minimum.
+PREALIGN_SIZE = 0.15
+PREALIGN_STEP = 0.002
+
+
+def _prealign(theta0, sp, models, config, columns, solver, y, sw) -> np.ndarray:
+    """Grid search of each phase's cell scale on broadened peaks, before the least-squares fit."""
+    theta = theta0.copy()
+    names = sp.names
+    size_idx = {i: names.index(f"{m.id}:size") for i, m in enumerate(models) if f"{m.id}:size" in names}
+    broad = theta.copy()
+    for k in size_idx.values():
+        broad[k] = PREALIGN_SIZE
+    for m in models:
+        key = f"{m.id}:scale"
+        if key not in names:
+            continue
+        k = names.index(key)
+        grid = np.arange(sp.lo[k], sp.hi[k] + 1e-12, PREALIGN_STEP)
+        if grid.size < 2:
+            continue
+        best, best_cost = theta[k], np.inf
+        for s_val in grid:
+            trial = broad.copy()
+            trial[k] = s_val
+            a_ph, _, _ = columns(trial)
+            _, _, ycalc = solver(a_ph)
+            cost = float(np.sum(((y - ycalc) * sw) ** 2))
+            if cost < best_cost:
+                best, best_cost = s_val, cost
+        theta[k] = best
+        broad[k] = best
+    return theta
+
+
+def levenberg_marquardt(
+    residual,
+    jacobian,
+    theta0: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    max_nfev: int = 60,
+    dchi2: float = CHI2_TOL,
+    xtol: float = 1e-7,
+) -> tuple[np.ndarray, int, bool, str]:
+    """Bounded Levenberg–Marquardt on the normal equations (parameters clipped to their bounds).
+
+    The problems here have many residuals (thousands of points) and few
+    parameters, so working with JᵀJ (p × p) is much cheaper than the SVD of J
+    (N × p) a general trust-region solver takes each step.
+
+    Returns
+    -------
+    (theta, nfev, converged, message)
+    """
+    theta = theta0.copy()
+    r = residual(theta)
+    cost = float(r @ r)
+    nfev = 1
+    lam = 1e-3
+    for _ in range(max_nfev):
+        jac = jacobian(theta)
+        g = jac.T @ r
+        h = jac.T @ jac
+        d = np.maximum(np.diag(h), 1e-12 * max(np.diag(h).max(), 1e-300))
+        improved = False
+        while nfev < max_nfev:
+            try:
+                step = np.linalg.solve(h + lam * np.diag(d), -g)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(h + lam * np.diag(d), -g, rcond=None)[0]
+            new = np.clip(theta + step, lo, hi)
+            r_new = residual(new)
+            nfev += 1
+            c_new = float(r_new @ r_new)
+            if c_new < cost:
+                gain = cost - c_new
+                dx = np.max(np.abs(new - theta) / np.maximum(np.abs(theta), 1e-3))
+                theta, r, cost = new, r_new, c_new
+                lam = max(lam / 10.0, 1e-12)
+                improved = True
+                if gain < dchi2 or dx < xtol:
+                    return theta, nfev, True, "converged (chi² no longer changes significantly)"
+                break
+            lam *= 10.0
+            if lam > 1e10:
+                return theta, nfev, True, "converged (no further decrease of chi²)"
+        if not improved:
+            return (
+                theta,
+                nfev,
+                nfev < max_nfev,
+                ("converged (no further decrease of chi²)" if nfev < max_nfev else "iteration limit reached"),
+            )
+    return theta, nfev, False, "iteration limit reached"
+
+
+def _covariance(
+    state: FitState,
+    a_bg: np.ndarray,
+    sw: np.ndarray,
+    columns,
+    theta: np.ndarray,
+    sp: _Space,
+    steps: np.ndarray,
+) -> None:
+    """Standard errors of scales (and nonlinear parameters) from the full Jacobian at the solution."""
+    n_ph = state.columns.shape[1]
+    if n_ph == 0:
+        state.sigma_scales = np.zeros(0)
+        return
+    # partial derivatives of ycalc w.r.t. nonlinear parameters at fixed linear coefficients
+    jac_nl = []
+    for k in range(theta.size):
+        h = steps[k]
+        tp = theta.copy()
+        tp[k] = min(theta[k] + h, sp.hi[k])
+        tm = theta.copy()
+        tm[k] = max(theta[k] - h, sp.lo[k])
+        if tp[k] == tm[k]:
+            jac_nl.append(np.zeros(state.x.size))
+            continue
+        ap, _, _ = columns(tp)
+        am, _, _ = columns(tm)
+        jac_nl.append((ap - am) @ state.scales / (tp[k] - tm[k]))
+    j = np.column_stack([*(jac_nl or []), a_bg, state.columns]) * sw[:, None]
+    # phases at zero scale (bound) are kept in the Jacobian: their σ is the detection scale
+    dof = max(state.y.size - state.n_params, 1)
+    s2 = max(state.chi2 / dof, 1.0)  # never claim better than counting statistics
+    try:
+        jtj = j.T @ j
+        cov = np.linalg.pinv(jtj, rcond=1e-12) * s2
+    except np.linalg.LinAlgError:
+        state.sigma_scales = np.full(n_ph, np.nan)
+        return
+    k0 = len(jac_nl) + a_bg.shape[1]
+    state.cov_scales = cov[k0:, k0:]
+    state.sigma_scales = np.sqrt(np.clip(np.diag(state.cov_scales), 0, None))
+    diag = np.sqrt(np.clip(np.diag(cov)[: len(jac_nl)], 0, None))
+    state.nonlinear_sigma = dict(zip(sp.names, map(float, diag), strict=True))

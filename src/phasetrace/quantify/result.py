@@ -1,0 +1,216 @@
+"""Results of a whole-pattern fit: weight fractions with standard errors and detection limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PhaseResult", "QuantResult"]
+
+CRYSTALLINE_NOTE = (
+    "Weight fractions are of the crystalline part of the sample: amorphous material is not seen by "
+    "the fit (use an internal standard to measure it)."
+)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One phase of a fit (or a candidate tested and not found).
+
+    Attributes
+    ----------
+    id, formula : str
+    wt_percent : float
+        Weight fraction of the crystalline part, % (0 for phases not detected).
+    esd : float
+        Standard error of ``wt_percent``.
+    lod_wt_percent : float
+        Detection limit: the smallest wt % that would have been detected at the
+        scan's noise (``detection_sigma`` standard errors of the scale factor).
+    detected : bool
+        Scale factor above ``detection_sigma`` standard errors (and above the LoD).
+    in_model : bool
+        Whether the phase was part of the final model.
+    cell : dict
+        Refined (or reference) cell, Å and degrees.
+    cell_scale : float
+    size_nm : float or None
+        Apparent crystallite size from the refined size broadening.
+    texture_r : float or None
+        March–Dollase ratio if refined.
+    alternatives : list of str
+        Phases that fit the data about equally well in its place.
+    """
+
+    id: str
+    formula: str
+    wt_percent: float
+    esd: float
+    lod_wt_percent: float
+    detected: bool
+    in_model: bool
+    cell: dict[str, float]
+    cell_scale: float
+    size_nm: float | None = None
+    texture_r: float | None = None
+    scale_factor: float = 0.0
+    scale_sigma: float = 0.0
+    alternatives: tuple[str, ...] = ()
+    role: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "id": self.id,
+            "formula": self.formula,
+            "wt_percent": self.wt_percent,
+            "esd": self.esd,
+            "lod_wt_percent": self.lod_wt_percent,
+            "detected": self.detected,
+            "in_model": self.in_model,
+            "cell": self.cell,
+            "cell_scale": self.cell_scale,
+            "size_nm": self.size_nm,
+            "texture_r": self.texture_r,
+            "alternatives": list(self.alternatives),
+            "role": self.role,
+        }
+
+
+@dataclass
+class QuantResult:
+    """Outcome of :func:`phasetrace.quantify.quantify`.
+
+    Attributes
+    ----------
+    file : str
+    phases : list of PhaseResult
+        Phases in the model first (by wt %), then candidates tested and not found.
+    rwp, rexp, gof : float
+        R factors (weighted profile, expected) and goodness of fit.
+    success : bool
+        False when the fit failed; ``message`` says why and no number should be used.
+    x, y, ycalc, background : ndarray
+        Observed, calculated and background curves (fitted range).
+    phase_curves : dict
+        Phase id -> its calculated contribution.
+    ticks : dict
+        Phase id -> reflection positions (Kα1) in the fitted range.
+    globals : dict
+        Refined zero shift, displacement (µm), instrument W, pseudo-Voigt η.
+    selection : list of dict
+        The phase-selection steps (what was added or removed and why).
+    """
+
+    file: str
+    phases: list[PhaseResult]
+    rwp: float
+    rexp: float
+    gof: float
+    success: bool
+    message: str
+    x: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    ycalc: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    background: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    phase_curves: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    ticks: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    globals: dict[str, float] = field(default_factory=dict)
+    selection: list[dict[str, Any]] = field(default_factory=list)
+    note: str = CRYSTALLINE_NOTE
+
+    def __getitem__(self, pid: str) -> PhaseResult:
+        for p in self.phases:
+            if p.id == pid:
+                return p
+        raise KeyError(pid)
+
+    @property
+    def detected(self) -> list[PhaseResult]:
+        """Phases detected, by decreasing wt %."""
+        return [p for p in self.phases if p.detected]
+
+    def weight_fractions(self) -> dict[str, float]:
+        """Phase id -> wt % of the phases in the model."""
+        return {p.id: p.wt_percent for p in self.phases if p.in_model}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (the ``phasetrace fit --json`` document)."""
+        return {
+            "file": self.file,
+            "success": self.success,
+            "message": self.message,
+            "rwp": self.rwp,
+            "rexp": self.rexp,
+            "gof": self.gof,
+            "note": self.note,
+            "globals": self.globals,
+            "phases": [p.to_dict() for p in self.phases],
+            "selection": self.selection,
+        }
+
+    def report(self) -> str:
+        """Plain-text report: phase, wt % ± esd, LoD, cell, size, and the fit statistics."""
+        if not self.success:
+            return f"{self.file}: FIT FAILED: {self.message}"
+        lines = [
+            f"{self.file}",
+            f"  Rwp {100 * self.rwp:.2f} %, Rexp {100 * self.rexp:.2f} %, GoF {self.gof:.2f}",
+            f"  {'phase':<18} {'wt %':>8} {'± esd':>7} {'LoD':>7}  {'a (Å)':>8} {'size nm':>8}  status",
+        ]
+        for p in self.phases:
+            a = p.cell.get("a", float("nan"))
+            size = f"{p.size_nm:8.0f}" if p.size_nm else f"{'':>8}"
+            if p.detected:
+                status = "detected"
+                wt = f"{p.wt_percent:8.2f} {p.esd:7.2f}"
+            else:
+                status = f"not detected, < {p.lod_wt_percent:.2f} wt %"
+                wt = f"{'–':>8} {'':>7}"
+            if p.alternatives:
+                status += f" (or: {', '.join(p.alternatives)})"
+            lines.append(f"  {p.id:<18} {wt} {p.lod_wt_percent:7.2f}  {a:8.4f} {size}  {status}")
+        g = self.globals
+        lines.append(
+            f"  displacement {g.get('displacement', 0.0):.0f} µm, zero {g.get('zero', 0.0):.3f}°, "
+            f"η {g.get('eta', float('nan')):.2f}"
+        )
+        lines.append(f"  {self.note}")
+        return "\n".join(lines)
+
+    def plot(self, ax=None, *, ticks: bool = True, difference: bool = True):
+        """Observed, calculated and difference curves with tick marks per phase.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(10, 5.5))
+        ax.plot(self.x, self.y, ".", ms=1.5, color="0.2", label="observed")
+        ax.plot(self.x, self.ycalc, "-", lw=0.8, color="tab:red", label="calculated")
+        ax.plot(self.x, self.background, "-", lw=0.6, color="tab:gray", label="background")
+        top = float(np.max(self.y)) if self.y.size else 1.0
+        if difference:
+            diff = self.y - self.ycalc
+            offset = -0.08 * top - np.max(diff)
+            ax.plot(self.x, diff + offset, "-", lw=0.6, color="tab:blue", label="difference")
+        if ticks:
+            colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+            base = -0.2 * top if difference else -0.03 * top
+            for k, (pid, pos) in enumerate(self.ticks.items()):
+                y0 = base - 0.05 * top * k
+                ax.vlines(pos, y0, y0 + 0.035 * top, color=colors[k % len(colors)], lw=0.8, label=pid)
+        ax.set_xlabel("2θ (degrees)")
+        ax.set_ylabel("counts")
+        ax.set_title(f"{self.file}  Rwp {100 * self.rwp:.2f} %", fontsize=9)
+        ax.legend(fontsize=7, ncols=2, loc="upper right")
+        return ax

@@ -1,0 +1,327 @@
+"""Phase-set selection: forward addition by an information criterion, then an overfit test.
+
+Starting from the host phases (or the best single candidate), each round tries
+every remaining candidate with a cheap linear solve (its column added at its
+best cell scale, all other parameters fixed), adds the one that lowers chi²
+most if it passes both the Bayesian information criterion (scaled by the
+goodness of fit, so that systematic misfit is not mistaken for a phase) and a
+scale-factor significance test, and refines the model. Afterwards each phase is
+tried out of the model again (overfit test), and phases that the data cannot
+tell apart from a chosen one are reported as its alternatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..library.phases import PhaseLibrary
+from ..scan import Scan
+from .fit import FitState, LinearSolver, QuantConfig, fit_pattern
+from .model import PhaseModel, chebyshev_basis, phase_pattern
+
+__all__ = ["select_phases"]
+
+#: Extra criterion margin (in chi² units after GoF scaling) beyond k ln N.
+BIC_MARGIN = 10.0
+#: Parameters a new phase brings (scale, cell, size).
+PARAMS_PER_PHASE = 3
+#: A swap that costs less than this (GoF-scaled chi²) makes two phases alternatives.
+ALTERNATIVE_CHI2 = 25.0
+#: Largest automatically selected model.
+MAX_PHASES = 8
+#: Cell-scale grid step for testing a candidate (fraction), on broadened peaks.
+TRIAL_STEP = 0.002
+TRIAL_SIZE = 0.12
+
+
+def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
+    from .api import _phase_models
+
+    return _phase_models(scan, library, ids, config)
+
+
+class _Trial:
+    """Linear-only tests of candidate columns against a fixed model."""
+
+    def __init__(self, scan: Scan, state: FitState, config: QuantConfig):
+        rad = scan.meta.radiation
+        self.lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
+        self.wts = (1.0, rad.ratio) if rad.is_doublet else (1.0,)
+        self.state = state
+        self.config = config
+        self.sw = np.sqrt(state.weights)
+        self.solver = LinearSolver(chebyshev_basis(state.x, config.background_terms), state.y, self.sw)
+        self.gof2 = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
+
+    def column(self, model: PhaseModel, scale: float, size: float) -> np.ndarray:
+        g = self.state.globals_
+        return phase_pattern(
+            self.state.x,
+            model,
+            wavelengths=self.lams,
+            weights=self.wts,
+            scale=scale,
+            u=self.config.u,
+            v=self.config.v,
+            w=g["w"],
+            size_x=size,
+            strain_y=0.0,
+            eta=g["eta"],
+            zero=g["zero"],
+            displacement=g["displacement"],
+            radius_mm=self.config.radius_mm,
+            monochromator_2theta=self.config.monochromator_2theta,
+        )
+
+    def chi2(self, cols: np.ndarray) -> tuple[float, np.ndarray]:
+        _, scales, ycalc = self.solver(cols)
+        return float(np.sum(self.state.weights * (self.state.y - ycalc) ** 2)), scales
+
+    def best_scale(
+        self, model: PhaseModel, strain: float, base: np.ndarray, start: float | None = None
+    ) -> tuple[float, float, float]:
+        """Best cell scale of a candidate added to ``base`` columns: (scale, chi², its scale factor).
+
+        The grid search on broadened peaks uses the one-column projection of
+        the current residual, (cᵀWr)² / cᵀWc, which needs no linear solve; the
+        best grid point is then solved properly at normal width.
+        """
+        _, _, ycalc = self.solver(base)
+        r = (self.state.y - ycalc) * self.state.weights
+        if start is not None:
+            s_best = float(start)
+        else:
+            best_gain, s_best = -np.inf, 1.0
+            for s in np.arange(1 - strain, 1 + strain + 1e-12, TRIAL_STEP):
+                col = self.column(model, s, TRIAL_SIZE)
+                num = float(col @ r)
+                if num <= 0:
+                    continue
+                gain = num * num / float(col @ (col * self.state.weights))
+                if gain > best_gain:
+                    best_gain, s_best = gain, float(s)
+        out = (s_best, np.inf, 0.0)
+        for s in (s_best - TRIAL_STEP / 2, s_best, s_best + TRIAL_STEP / 2):
+            col = self.column(model, s, 0.03)
+            c2, sc = self.chi2(np.column_stack([base, col]))
+            if c2 < out[1]:
+                out = (float(s), c2, float(sc[-1]))
+        return out
+
+    def significance(self, base: np.ndarray, col: np.ndarray) -> float:
+        """Scale factor of ``col`` over its standard error (GoF-scaled), with ``base`` columns."""
+        a = np.column_stack([self.solver.a_bg, base, col]) * self.sw[:, None]
+        norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
+        an = a / norm
+        coef = np.linalg.lstsq(an, self.state.y * self.sw, rcond=None)[0]
+        cov = np.linalg.pinv(an.T @ an, rcond=1e-12) * self.gof2
+        sig = np.sqrt(max(cov[-1, -1], 1e-300))
+        return float(coef[-1] / sig)
+
+
+def select_phases(
+    scan: Scan,
+    library: PhaseLibrary,
+    pool: Sequence[str],
+    config: QuantConfig,
+    *,
+    start: Mapping[str, Any] | None = None,
+    fixed: Sequence[str] = (),
+) -> tuple[FitState, list[dict[str, Any]], dict[str, list[str]]]:
+    """Choose the phase set from candidate ids (best first) and fit it.
+
+    Returns
+    -------
+    (FitState, steps, alternatives)
+        The final fit, the selection log, and phase id -> alternative ids.
+    """
+    start = dict(start or {})
+    models_all, strains_all, textured_all = _models_for(scan, library, pool, config)
+    info = {m.id: (m, s, t) for m, s, t in zip(models_all, strains_all, textured_all, strict=True)}
+    pool = [p for p in pool if p in info]
+    n = len(scan)
+    steps: list[dict[str, Any]] = []
+
+    def fit(ids: list[str], prev: FitState | None) -> FitState:
+        from .api import _start_from
+
+        st = _start_from(prev, start)
+        if prev is not None:
+            st.pop("aligned", None)
+            st["aligned"] = all(i in {m.id for m in prev.models} for i in ids[:-1])
+        return fit_pattern(
+            scan,
+            [info[i][0] for i in ids],
+            strains=[info[i][1] for i in ids],
+            config=config,
+            start=st,
+            textured=[info[i][2] for i in ids],
+        )
+
+    # seed: the fixed phases, else nothing (background only): every phase, hosts included, has to earn
+    # its place, so a host that has vanished (LLZTO with LNMO at 600 °C) is simply never added
+    chosen: list[str] = [p for p in fixed if p in info]
+    state = fit(chosen, None) if chosen else _background_only(scan, config)
+    steps.append({"action": "start", "phases": list(chosen), "chi2": state.chi2})
+
+    while len(chosen) < MAX_PHASES:
+        trial = _Trial(scan, state, config)
+        base = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
+        best = None
+        for pid in pool:
+            if pid in chosen or any(_twins(library, info, pid, q) for q in chosen):
+                continue
+            m, strain, _ = info[pid]
+            hint = start.get(pid, {}).get("scale") if isinstance(start.get(pid), Mapping) else None
+            s, c2, sc = trial.best_scale(m, strain, base, hint)
+            if sc <= 0:
+                continue
+            gain = (state.chi2 - c2) / trial.gof2
+            if best is None or gain > best[1]:
+                best = (pid, gain, s)
+        if best is None:
+            break
+        pid, gain, s = best
+        need = PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN
+        col = trial.column(info[pid][0], s, 0.03)
+        t = trial.significance(base, col)
+        if gain < need or t < config.detection_sigma:
+            steps.append({"action": "stop", "best_candidate": pid, "gain": gain, "needed": need, "t": t})
+            break
+        start.setdefault(pid, {})
+        if isinstance(start[pid], Mapping):
+            start[pid] = {**start[pid], "scale": s}
+        chosen.append(pid)
+        new_state = fit(chosen, state)
+        steps.append({"action": "add", "phase": pid, "gain": gain, "t": t, "chi2": new_state.chi2})
+        state = new_state
+
+    # twins (same structure, overlapping cells) were kept out of the model: swap each chosen phase for
+    # a twin when the twin fits better, so the greedy order does not decide between LLZO and LLZTO
+    for pid in list(chosen):
+        if pid in fixed:
+            continue
+        trial = _Trial(scan, state, config)
+        i = [m.id for m in state.models].index(pid)
+        others = np.delete(state.columns, i, axis=1)
+        current = state.chi2
+        for q in pool:
+            if q in chosen or not _twins(library, info, pid, q):
+                continue
+            m, strain, _ = info[q]
+            sq, c2, sc = trial.best_scale(m, strain, others)
+            if sc > 0 and c2 < current - 1.0:
+                chosen[chosen.index(pid)] = q
+                start[q] = {"scale": sq}
+                new_state = fit(chosen, None)
+                if new_state.chi2 < state.chi2:
+                    steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
+                    state = new_state
+                    pid = q
+                    break
+                chosen[chosen.index(q)] = pid
+
+    # overfit test: remove each non-fixed phase in turn, keep it out if the data do not need it
+    changed = True
+    while changed and len(chosen) > 1:
+        changed = False
+        trial = _Trial(scan, state, config)
+        for i, pid in enumerate(list(chosen)):
+            if pid in fixed:
+                continue
+            others = np.delete(state.columns, i, axis=1)
+            c2, _ = trial.chi2(others)
+            loss = (c2 - state.chi2) / trial.gof2
+            # significance from the full covariance (nonlinear parameters included), as reported
+            sig = state.sigma_scales[i] if state.sigma_scales is not None else 0.0
+            t = state.scales[i] / sig if sig > 0 else np.inf
+            if loss < PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN or t < config.detection_sigma:
+                chosen.remove(pid)
+                steps.append({"action": "remove", "phase": pid, "loss": loss, "t": t})
+                state = fit(chosen, state)
+                changed = True
+                break
+
+    families = {pid: library[pid].family for pid in pool}
+    alternatives = _alternatives(scan, state, info, pool, config, families, library)
+    return state, steps, alternatives
+
+
+def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
+    """Same structure (family and space group) with cells that can coincide within the allowed strains.
+
+    XRD cannot tell such phases apart (LaCoO3/LaNiO3, LLZO/LLZTO): only one of
+    them enters a model, and the other is reported as its alternative.
+    """
+    pa, pb = library[a], library[b]
+    if pa.family != pb.family or pa.space_group.replace(" ", "") != pb.space_group.replace(" ", ""):
+        return False
+    va, vb = info[a][0].refl.volume, info[b][0].refl.volume
+    return abs((va / vb) ** (1 / 3) - 1.0) <= info[a][1] + info[b][1]
+
+
+def _background_only(scan: Scan, config: QuantConfig) -> FitState:
+    """A 'fit' with no phase: the refined background alone, as the starting point of selection."""
+    x = np.asarray(scan.x)
+    y = np.asarray(scan.y)
+    if config.two_theta_range is not None:
+        sel = (x >= config.two_theta_range[0]) & (x <= config.two_theta_range[1])
+        x, y = x[sel], y[sel]
+    wgt = (
+        1.0 / np.maximum(y, 1.0)
+        if scan.sigma is None
+        else 1.0
+        / np.maximum(np.asarray(scan.sigma)[sel if config.two_theta_range else slice(None)], 1e-12) ** 2
+    )
+    a_bg = chebyshev_basis(x, config.background_terms)
+    solver = LinearSolver(a_bg, y, np.sqrt(wgt))
+    bg, _, ycalc = solver(np.zeros((x.size, 0)))
+    g = {"zero": 0.0, "displacement": 0.0, "w": config.w, "eta": config.eta}
+    return FitState(
+        x=x,
+        y=y,
+        weights=wgt,
+        models=[],
+        names=[],
+        theta=np.zeros(0),
+        globals_=g,
+        per_phase=[],
+        background=ycalc,
+        columns=np.zeros((x.size, 0)),
+        scales=np.zeros(0),
+        bg_coef=bg,
+        ycalc=ycalc,
+        chi2=float(np.sum(wgt * (y - ycalc) ** 2)),
+        n_params=config.background_terms,
+        success=True,
+        message="background only",
+        nfev=0,
+    )
+
+
+def _alternatives(scan, state, info, pool, config, families, library) -> dict[str, list[str]]:
+    """Candidates of the same structure family that can replace a chosen phase with (almost) no loss."""
+    out: dict[str, list[str]] = {}
+    trial = _Trial(scan, state, config)
+    chosen = [m.id for m in state.models]
+    for i, pid in enumerate(chosen):
+        if state.scales[i] <= 0:
+            continue
+        others = np.delete(state.columns, i, axis=1)
+        family = families.get(pid)
+        for q in pool:
+            if q in chosen or families.get(q) != family:
+                continue
+            if _twins(library, info, pid, q):
+                out.setdefault(pid, []).append(q)
+                out.setdefault(q, []).append(pid)
+                continue
+            m, strain, _ = info[q]
+            s, c2, sc = trial.best_scale(m, strain, others)
+            if sc > 0 and (c2 - state.chi2) / trial.gof2 < ALTERNATIVE_CHI2:
+                out.setdefault(pid, []).append(q)
+                out.setdefault(q, []).append(pid)
+    return out
