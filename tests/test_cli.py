@@ -145,3 +145,25 @@ def test_simulate_bad_input(run, tmp_path, args, message):
     args = [str(tmp_path / a) if a.startswith("x.") else a for a in args]
     r = run("simulate", *args)
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_library_option_with_a_folder_and_cif_named_id(run, tmp_path):
+    folder = tmp_path / "mylib"
+    folder.mkdir()
+    (folder / "whatever.cif").write_text(NIO_CIF.replace("data_NiO_test", "data_NiO_test\n_phasetrace_id NiO_mine"))
+    r = run("phases", "list", "--elements", "Ni,O", "--library", folder, "--json")
+    assert r.exit_code == 0, r.output
+    ids = {p["id"]: p for p in json.loads(r.output)["phases"]}
+    assert "NiO_mine" in ids and ids["NiO_mine"]["origin"] == "user" and ids["NiO_mine"]["formula"] == "NiO"
+    r = run("phases", "show", "NiO_mine", "--library", folder, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["space_group"]
+
+
+def test_phases_add_warns_on_charge_balance(run, tmp_path):
+    # NiO2 in the rock-salt cell: plausible density, but no charge-balanced oxidation states with Ni<=+3
+    cif = tmp_path / "Weird.cif"
+    cif.write_text(NIO_CIF.replace("O1 O 0.5 0.5 0.5 1 0.60", "O1 O 0.5 0.5 0.5 1 0.60\nO2 O 0.25 0.25 0.25 1 0.6"))
+    r = run("phases", "add", cif, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert any("charge-balanced" in w for w in doc["warnings"])
