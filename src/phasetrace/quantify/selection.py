@@ -35,6 +35,8 @@ MAX_PHASES = 8
 #: Cell-scale grid step for testing a candidate (fraction), on broadened peaks.
 TRIAL_STEP = 0.002
 TRIAL_SIZE = 0.12
+#: Sampling (degrees) of the broadened candidate patterns in that grid search.
+GRID_SAMPLING = 0.03
 
 
 def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
@@ -55,11 +57,14 @@ class _Trial:
         self.sw = np.sqrt(state.weights)
         self.solver = LinearSolver(chebyshev_basis(state.x, config.background_terms), state.y, self.sw)
         self.gof2 = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
+        # the grid search runs on broadened peaks, which a coarser sampling describes as well
+        step = (state.x[-1] - state.x[0]) / max(state.x.size - 1, 1)
+        self.every = max(1, int(round(GRID_SAMPLING / step)))
 
-    def column(self, model: PhaseModel, scale: float, size: float) -> np.ndarray:
+    def column(self, model: PhaseModel, scale: float, size: float, *, coarse: bool = False) -> np.ndarray:
         g = self.state.globals_
         return phase_pattern(
-            self.state.x,
+            self.state.x[:: self.every] if coarse else self.state.x,
             model,
             wavelengths=self.lams,
             weights=self.wts,
@@ -90,17 +95,18 @@ class _Trial:
         best grid point is then solved properly at normal width.
         """
         _, _, ycalc = self.solver(base)
-        r = (self.state.y - ycalc) * self.state.weights
+        w = self.state.weights[:: self.every]
+        r = (self.state.y - ycalc)[:: self.every] * w
         if start is not None:
             s_best = float(start)
         else:
             best_gain, s_best = -np.inf, 1.0
             for s in np.arange(1 - strain, 1 + strain + 1e-12, TRIAL_STEP):
-                col = self.column(model, s, TRIAL_SIZE)
+                col = self.column(model, s, TRIAL_SIZE, coarse=True)
                 num = float(col @ r)
                 if num <= 0:
                     continue
-                gain = num * num / float(col @ (col * self.state.weights))
+                gain = num * num / float(col @ (col * w))
                 if gain > best_gain:
                     best_gain, s_best = gain, float(s)
         out = (s_best, np.inf, 0.0)
@@ -207,7 +213,8 @@ def select_phases(
         trial = _Trial(scan, state, config)
         i = [m.id for m in state.models].index(pid)
         others = np.delete(state.columns, i, axis=1)
-        current = state.chi2
+        # compare like with like: both twins tested the same way against the same other phases
+        current = trial.best_scale(info[pid][0], info[pid][1], others)[1]
         for q in pool:
             if q in chosen or not _twins(library, info, pid, q):
                 continue
