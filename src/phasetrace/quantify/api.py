@@ -197,6 +197,7 @@ def _results(
             size_x=0.03,
             strain_y=0.0,
             eta=g["eta"],
+            asymmetry=g.get("asymmetry", 0.0),
             zero=g["zero"],
             displacement=g["displacement"],
             radius_mm=config.radius_mm,

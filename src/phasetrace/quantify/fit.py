@@ -44,6 +44,8 @@ class QuantConfig:
         Refine the pseudo-Voigt mixing (one for all phases).
     refine_displacement, refine_zero : bool
         Specimen displacement (µm; the usual lab error) and a zero shift.
+    refine_asymmetry : bool
+        One axial-divergence asymmetry parameter for all phases (split pseudo-Voigt).
     texture : "auto", mapping or None
         March–Dollase texture: "auto" refines it about c* for layered phases;
         a mapping gives phase id -> axis hkl.
@@ -73,6 +75,7 @@ class QuantConfig:
     refine_eta: bool = True
     refine_displacement: bool = True
     refine_zero: bool = False
+    refine_asymmetry: bool = True
     texture: Any = "auto"
     u: float = 0.0030
     v: float = -0.0010
@@ -235,6 +238,7 @@ _TYPICAL = {
     "zero": 0.05,
     "displacement": 100.0,
     "w": 0.002,
+    "asymmetry": 0.1,
     "eta": 0.5,
     "scale": 1.0,
     "size": 0.05,
@@ -268,6 +272,8 @@ def _build_space(
     if cfg.refine_displacement:
         sp.add("displacement", st.get("displacement", 0.0), -400.0, 400.0, -1)
     sp.add("w", st.get("w", cfg.w), 1e-5, 0.05, -1)
+    if cfg.refine_asymmetry:
+        sp.add("asymmetry", st.get("asymmetry", 0.0), -0.6, 0.6, -1)
     if cfg.refine_eta:
         sp.add("eta", st.get("eta", cfg.eta), 0.0, 1.0, -1)
     for i, (m, strain) in enumerate(zip(models, strains, strict=True)):
@@ -289,7 +295,7 @@ def _build_space(
 
 
 def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig):
-    g = {"zero": 0.0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta}
+    g = {"zero": 0.0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta, "asymmetry": 0.0}
     per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "cell": None} for _ in models]
     cellrel: list[dict[int, float]] = [{} for _ in models]
     for name, val, own in zip(sp.names, theta, sp.owner, strict=True):
@@ -369,6 +375,7 @@ def fit_pattern(
             g["displacement"],
             g["w"],
             g["eta"],
+            g["asymmetry"],
             p["scale"],
             p["size"],
             p["strain"],
@@ -397,6 +404,7 @@ def fit_pattern(
                 radius_mm=config.radius_mm,
                 texture_r=p["texture"],
                 monochromator_2theta=config.monochromator_2theta,
+                asymmetry=g["asymmetry"],
             )
             cache[key] = col
         return col

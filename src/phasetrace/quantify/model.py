@@ -33,6 +33,7 @@ WINDOW_FWHM = 20.0
 RANGE_MARGIN = 2.0
 
 _G = 4.0 * np.log(2.0)
+_TAN20 = np.tan(np.radians(20.0))
 
 
 def chebyshev_basis(x: np.ndarray, n_terms: int) -> np.ndarray:
@@ -137,6 +138,7 @@ def phase_pattern(
     radius_mm: float,
     texture_r: float = 1.0,
     monochromator_2theta: float | None = None,
+    asymmetry: float = 0.0,
 ) -> np.ndarray:
     """Calculated pattern of one phase at unit scale factor, shape (N,).
 
@@ -162,6 +164,9 @@ def phase_pattern(
         Goniometer radius.
     texture_r : float
         March–Dollase ratio (1 = random).
+    asymmetry : float
+        Axial-divergence asymmetry at 2θ = 20°, falling as 1/tan 2θ: the low-angle
+        half width is FWHM/2·(1 + a), the high-angle one FWHM/2·(1 − a).
 
     Returns
     -------
@@ -190,17 +195,23 @@ def phase_pattern(
         fwhm2 = u * tan_t**2 + v * tan_t + w
         fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (size_x / cos_t) ** 2 + (strain_y * tan_t) ** 2)
         area = wt * model.mf2[ok][inside] * md[ok][inside] * lorentz_polarisation(tt, monochromator_2theta)
-        half = int(np.ceil(WINDOW_FWHM * fwhm.max() / step))
+        if asymmetry:
+            a = np.clip(asymmetry * _TAN20 / np.tan(np.radians(np.maximum(tt, 5.0))), -0.9, 0.9)
+        else:
+            a = np.zeros_like(tt)
+        wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
+        half = int(np.ceil(WINDOW_FWHM * max(wl.max(), wr.max()) / step))
         half = min(half, n)
         c_idx = np.searchsorted(x, centre)
         offs = np.arange(-half, half + 1)
         idx = c_idx[:, None] + offs[None, :]
         valid = (idx >= 0) & (idx < n)
         idx_c = np.clip(idx, 0, n - 1)
-        dx = (x[idx_c] - centre[:, None]) / fwhm[:, None]
+        delta = x[idx_c] - centre[:, None]
+        dx = delta / np.where(delta < 0, wl[:, None], wr[:, None])
         prof = eta * (2.0 / np.pi) / (1.0 + 4.0 * dx * dx) + (1.0 - eta) * np.sqrt(_G / np.pi) * np.exp(
             -_G * dx * dx
         )
-        vals = np.where(valid, prof * (area / fwhm)[:, None], 0.0)
+        vals = np.where(valid, prof * (2.0 * area / (wl + wr))[:, None], 0.0)
         out += np.bincount(idx_c.ravel(), weights=vals.ravel(), minlength=n)
     return out

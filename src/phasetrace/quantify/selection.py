@@ -75,6 +75,7 @@ class _Trial:
             size_x=size,
             strain_y=0.0,
             eta=g["eta"],
+            asymmetry=g.get("asymmetry", 0.0),
             zero=g["zero"],
             displacement=g["displacement"],
             radius_mm=self.config.radius_mm,
@@ -286,7 +287,7 @@ def _background_only(scan: Scan, config: QuantConfig) -> FitState:
     a_bg = chebyshev_basis(x, config.background_terms)
     solver = LinearSolver(a_bg, y, np.sqrt(wgt))
     bg, _, ycalc = solver(np.zeros((x.size, 0)))
-    g = {"zero": 0.0, "displacement": 0.0, "w": config.w, "eta": config.eta}
+    g = {"zero": 0.0, "displacement": 0.0, "w": config.w, "eta": config.eta, "asymmetry": 0.0}
     return FitState(
         x=x,
         y=y,
