@@ -569,3 +569,7 @@ def simulate(
 from .quantify import commands as _quantify_commands  # noqa: E402
 
 main.add_command(_quantify_commands.fit)
+
+from .series import commands as _series_commands  # noqa: E402
+
+main.add_command(_series_commands.series)

@@ -50,7 +50,7 @@ TYPICAL_B_OTHER = 0.5
 ABSENCE_TOL = 1e-8
 
 #: Bump when the content or layout of cached reflection lists changes.
-CACHE_SCHEMA = 1
+CACHE_SCHEMA = 3
 
 #: Avogadro's number × 1e-24: g/mol per Å³ → g/cm³.
 _AMU_PER_A3_TO_G_CM3 = 1.0 / 0.602214076
@@ -335,6 +335,10 @@ def compute_reflections(
 
     comp = structure.composition
     reduced, factor = comp.get_reduced_composition_and_factor()
+    z_cif = _cif_z(cif_text)
+    if z_cif:
+        # the CIF's formula unit: solid solutions (Li6.4La3Zr1.4Ta0.6O12) do not reduce otherwise
+        reduced, factor = comp / z_cif, float(z_cif)
     refl = ReflectionList(
         hkl=rep[keep][order],
         multiplicity=counts[keep][order].astype(np.int64),
@@ -343,13 +347,29 @@ def compute_reflections(
         cell=cell,
         crystal_system=sga.get_crystal_system(),
         space_group=sga.get_space_group_symbol(),
-        formula=reduced.reduced_formula,
+        formula=_formula_string(reduced),
         z=float(factor),
         cell_mass=float(comp.weight),
         energy_ev=float(energy),
         elements=tuple(sorted(el.symbol for el in comp.elements)),
     )
     return refl
+
+
+def _cif_z(cif_text: str) -> int | None:
+    m = re.search(r"^\s*_cell_formula_units_Z\s+(\d+)", cif_text, re.MULTILINE)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def _formula_string(comp) -> str:
+    """Reduced formula; amounts of non-integer compositions with up to 3 decimals."""
+    if all(abs(n - round(n)) < 1e-4 for n in comp.values()):
+        return comp.reduced_formula
+    parts = []
+    for el, n in comp.items():
+        amt = f"{n:.3f}".rstrip("0").rstrip(".")
+        parts.append(f"{el.symbol}{'' if amt == '1' else amt}")
+    return "".join(parts)
 
 
 def _pymatgen_version() -> str:

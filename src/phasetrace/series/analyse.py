@@ -1,0 +1,284 @@
+"""A heating series analysed as a series: identify every scan, refit all with the union, find onsets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import PhasetraceError
+from ..library.materials import resolve_system
+from ..library.phases import PhaseLibrary
+from .collect import SeriesEntry, collect, group_by_system
+from .onsets import combine, evolution
+from .store import ResultStore
+from .tasks import execute, file_sha256, make_task
+
+__all__ = ["SeriesRun", "run_series"]
+
+#: Onsets are only as fine as the temperature grid; every report says so.
+GRID_NOTE = (
+    "Onsets are intervals (last temperature without the phase, first with it): they are only as fine "
+    "as the temperature grid, and are upper bounds for the start of the reaction (XRD and Raman see a "
+    "phase only once enough of it has formed)."
+)
+
+
+@dataclass
+class SeriesRun:
+    """Everything a series run produced (the ``summary.json`` document is :meth:`to_dict`)."""
+
+    systems: list[dict[str, Any]]
+    problems: list[dict[str, str]]
+    counts: dict[str, int]
+    out: Path
+    store_path: Path
+    entries: dict[str, list[SeriesEntry]] = field(default_factory=dict, repr=False)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON summary: per system its temperatures and, per phase, onsets and wt % by temperature."""
+        return {
+            "systems": self.systems,
+            "problems": self.problems,
+            "counts": self.counts,
+            "note": GRID_NOTE,
+            "fractions_note": "Weight fractions are of the crystalline part of each sample.",
+            "store": str(self.store_path),
+        }
+
+
+def _pool(lib: PhaseLibrary, system: str, elements: Sequence[str] | None) -> tuple[list[str], set[str]]:
+    """Candidate phases of a system and its host phases."""
+    if elements:
+        els = {e.strip().capitalize() for e in elements}
+        always = tuple(lib.materials.get("always_candidates") or ())
+        return [p.id for p in lib.select(elements=els, always=always)], set()
+    spec = resolve_system(system, lib.materials)
+    pool = [p.id for p in lib.select(elements=set(spec.elements), always=spec.always)]
+    return pool, set(spec.host_phases)
+
+
+def run_series(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    system: str | None = None,
+    elements: Sequence[str] | None = None,
+    libraries: Sequence[str] = (),
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+    quant: dict[str, Any] | None = None,
+) -> SeriesRun:
+    """Analyse every series under ``source`` (a folder or a manifest) into ``out``.
+
+    Parameters
+    ----------
+    source : path-like
+        Folder of scans (with or without ``manifest.csv``) or a manifest file.
+    out : path-like
+        Output folder: the SQLite store of the run lives here, with reports.
+    system : str, optional
+        System name for every scan (else from the manifest or file names).
+    elements : sequence of str, optional
+        Sample elements for every series (else from the system name).
+    libraries : sequence of str
+        Extra CIF files or folders.
+    jobs : int
+        Worker processes.
+    scheduler : str, optional
+        Dask distributed scheduler address.
+    quant : dict, optional
+        QuantConfig overrides.
+
+    Returns
+    -------
+    SeriesRun
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lib = PhaseLibrary.default(extra=list(libraries))
+    entries, problems = collect(source, system=system)
+    problems_out = [{"file": f, "error": msg} for f, msg in problems]
+    groups = group_by_system(entries)
+    config = {"quant": dict(quant or {})}
+    store_path = out / "series.sqlite"
+    counts = {"done": 0, "skipped": 0, "errors": 0}
+    with ResultStore(store_path) as store:
+        run_id = store.start_run(config, lib.version, __version__)
+        pools: dict[str, tuple[list[str], set[str]]] = {}
+        for name in list(groups):
+            try:
+                pools[name] = _pool(lib, name, elements)
+            except PhasetraceError as exc:
+                problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
+                del groups[name]
+        shas = {str(e.path): file_sha256(str(e.path)) for es in groups.values() for e in es}
+
+        def tasks_for(stage: str, technique: str, phases_by_system: dict[str, list[str]]):
+            out_tasks = []
+            for name, es in groups.items():
+                for e in es:
+                    if e.technique != technique:
+                        continue
+                    out_tasks.append(
+                        make_task(
+                            path=str(e.path),
+                            stage=stage,
+                            technique=e.technique,
+                            system=name,
+                            temperature_C=e.temperature_C,
+                            meta=_jsonable_meta(e.meta),
+                            phases=phases_by_system[name],
+                            config=config,
+                            libraries=list(libraries),
+                            library_version=lib.version,
+                            sha256=shas[str(e.path)],
+                        )
+                    )
+            return out_tasks
+
+        # stage 1: identify every XRD scan among the system's candidates
+        pool_ids = {n: p[0] for n, p in pools.items()}
+        stage1 = tasks_for("identify", "xrd", pool_ids)
+        _add(
+            counts,
+            execute(stage1, store, jobs=jobs, scheduler=scheduler, progress=progress, label="identify"),
+        )
+        union: dict[str, list[str]] = {}
+        records: dict[str, dict[str, Any]] = {}
+        for t in stage1:
+            rec = store.get(t["key"])
+            records[t["key"]] = rec
+            if rec and rec["status"] == "ok":
+                found = [p["id"] for p in rec["result"]["phases"] if p["detected"]]
+                union.setdefault(t["system"], [])
+                union[t["system"]] += [p for p in found if p not in union[t["system"]]]
+        for name in groups:
+            union.setdefault(name, [])
+        # stage 2: every XRD scan refitted with the union; every Raman scan tested for the union + pool
+        stage2 = tasks_for("refit", "xrd", union)
+        raman_phases = {n: list(dict.fromkeys([*union[n], *pool_ids[n]])) for n in groups}
+        stage_r = tasks_for("raman", "raman", raman_phases)
+        _add(
+            counts,
+            execute(
+                [t for t in stage2 if union[t["system"]]] + stage_r,
+                store,
+                jobs=jobs,
+                scheduler=scheduler,
+                progress=progress,
+                label="refit",
+            ),
+        )
+        for t in [*stage2, *stage_r]:
+            records[t["key"]] = store.get(t["key"])
+        for t in [*stage1, *stage2, *stage_r]:
+            rec = records.get(t["key"])
+            if rec and rec["status"] == "error":
+                problems_out.append({"file": t["path"], "error": rec["error"]})
+        systems = [
+            _summarise(name, groups[name], lib, pools[name][1], union[name], stage2, stage_r, records)
+            for name in groups
+        ]
+        store.finish_run(run_id)
+    seen = set()
+    problems_out = [p for p in problems_out if not (p["error"] in seen or seen.add(p["error"]))]
+    return SeriesRun(
+        systems=systems,
+        problems=problems_out,
+        counts=counts,
+        out=out,
+        store_path=store_path,
+        entries=groups,
+        records=records,
+    )
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
+
+
+def _jsonable_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
+        for k, v in meta.items()
+    }
+
+
+def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> dict[str, Any]:
+    temps = sorted({e.temperature_C for e in entries})
+    labels = {e.temperature_C: e.label for e in entries}
+    xrd_by_t: dict[float, dict[str, Any]] = {}
+    for t in stage2:
+        if t["system"] != name:
+            continue
+        rec = records.get(t["key"])
+        if rec and rec["status"] == "ok":
+            xrd_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+    raman_by_t: dict[float, dict[str, Any]] = {}
+    for t in stage_r:
+        if t["system"] != name:
+            continue
+        rec = records.get(t["key"])
+        if rec and rec["status"] == "ok":
+            raman_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+    raman_found = {pid for d in raman_by_t.values() for pid, p in d.items() if p.get("detected")}
+    phase_ids = list(dict.fromkeys([*union, *sorted(raman_found)]))
+    phases = []
+    for pid in phase_ids:
+        xrd_flags = [
+            xrd_by_t[t][pid]["detected"] if t in xrd_by_t and pid in xrd_by_t[t] else None for t in temps
+        ]
+        raman_flags = [
+            raman_by_t[t][pid]["detected"] if t in raman_by_t and pid in raman_by_t[t] else None
+            for t in temps
+        ]
+        ev_x = evolution(temps, xrd_flags)
+        ev_r = evolution(temps, raman_flags)
+        ev_c = evolution(temps, combine(temps, xrd_flags, raman_flags))
+        role = lib[pid].role if pid in lib else ""
+        is_host = pid in hosts or role == "host"
+        wt_by_t = {}
+        for t in temps:
+            p = xrd_by_t.get(t, {}).get(pid)
+            r = raman_by_t.get(t, {}).get(pid)
+            wt_by_t[labels[t]] = {
+                "temperature_C": t,
+                "wt_percent": p["wt_percent"] if p else None,
+                "esd": p["esd"] if p else None,
+                "lod_wt_percent": p["lod_wt_percent"] if p else None,
+                "detected_xrd": p["detected"] if p else None,
+                "raman": None if r is None else r.get("status"),
+            }
+        formula = lib.reflections(pid).formula if pid in lib else pid
+        phases.append(
+            {
+                "id": pid,
+                "formula": formula,
+                "role": "host" if is_host else role,
+                "onset": {
+                    "xrd": None if is_host else ev_x.to_list(),
+                    "raman": None if is_host else ev_r.to_list(),
+                    "combined": None if is_host else ev_c.to_list(),
+                },
+                "present_from_start": ev_c.present_from_start,
+                "vanishes_at": ev_c.vanishes_at,
+                "raman_testable": ev_r.testable,
+                "wt_percent_by_T": wt_by_t,
+            }
+        )
+    return {
+        "system": name,
+        "temperatures": temps,
+        "labels": [labels[t] for t in temps],
+        "files": [
+            {"file": str(e.path), "technique": e.technique, "temperature_C": e.temperature_C} for e in entries
+        ],
+        "phases": phases,
+    }

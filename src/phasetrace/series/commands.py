@@ -1,0 +1,75 @@
+"""``phasetrace series``: analyse heating series end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .._cli_util import dump_json, guard, library_option
+
+
+@click.command("series")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder (reports, figures, and the run's SQLite store).",
+)
+@click.option(
+    "--system", help='System of every scan, e.g. "pc-NMC631 + LLZTO" (else manifest or file names).'
+)
+@click.option(
+    "--elements", help="Sample elements for every series, e.g. Li,La,Zr,Co,O (else from the system)."
+)
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the per-scan tasks on a Dask cluster.")
+@click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON summary instead of tables.")
+@guard
+def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libraries, as_json) -> None:
+    """Analyse heating series: phases, wt % ± esd, onset temperatures from XRD and Raman.
+
+    SOURCE is a folder of scans (with a manifest.csv, or file names such as
+    "pc-NMC631 + LLZTO-800.xrdml") or a manifest. Scans are grouped by system,
+    ordered by temperature; XRD and Raman of the same pellet are paired. A
+    re-run with the same --out skips the scans already analysed.
+
+    \b
+    Examples:
+      phasetrace series sample_data --out results
+      phasetrace series scans/manifest.csv --out results --jobs 2 --json
+    """
+    from .analyse import run_series
+    from .report import terminal_summary, write_reports
+
+    els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
+    run = run_series(
+        source,
+        out_dir,
+        system=system,
+        elements=els,
+        libraries=[str(p) for p in libraries],
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=not as_json,
+    )
+    written = write_reports(run, figures=not no_figures)
+    if as_json:
+        dump_json(run.to_dict())
+    else:
+        click.echo(terminal_summary(run))
+        c = run.counts
+        click.echo(
+            f"{c['done']} task(s) run, {c['skipped']} reused from {run.store_path}, {c['errors']} failed"
+        )
+        for p in run.problems:
+            click.echo(f"problem: {p['error']}", err=True)
+        reports = [str(v) for k, v in written.items() if k.startswith("md:")]
+        click.echo(f"reports: {', '.join(reports)}")
+        click.echo(f"summary: {written['json']}  table: {written['csv']}")
+    if not run.systems:
+        raise SystemExit(2)

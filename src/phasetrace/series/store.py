@@ -1,0 +1,186 @@
+"""The run's index and store: one SQLite database per output folder (standard-library sqlite3).
+
+Every per-scan result is keyed by the hash of the file bytes, the analysis
+configuration and the library version, and written (and committed) as soon as
+it arrives. A re-run skips the keys it finds; a killed run loses at most the
+scans that were in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ResultStore", "task_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    system TEXT,
+    temperature_c REAL,
+    technique TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    result TEXT,
+    seconds REAL,
+    created REAL
+);
+CREATE INDEX IF NOT EXISTS results_system ON results (system, temperature_c);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started REAL,
+    finished REAL,
+    config TEXT,
+    library_version TEXT,
+    phasetrace_version TEXT
+);
+"""
+
+
+def task_key(sha256: str, stage: str, config: dict[str, Any], library_version: str) -> str:
+    """Key of one per-scan task: file bytes + stage + configuration + library version."""
+    h = hashlib.sha256()
+    h.update(sha256.encode())
+    h.update(stage.encode())
+    h.update(json.dumps(config, sort_keys=True, default=str).encode())
+    h.update(library_version.encode())
+    return h.hexdigest()
+
+
+class ResultStore:
+    """SQLite-backed store of per-scan results.
+
+    Parameters
+    ----------
+    path : path-like
+        The database file (created if missing).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.db.commit()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored record for a key (with ``result`` decoded), or None."""
+        row = self.db.execute(
+            "SELECT key, stage, file, sha256, system, temperature_c, technique, status, error, result, "
+            "seconds FROM results WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        names = (
+            "key",
+            "stage",
+            "file",
+            "sha256",
+            "system",
+            "temperature_C",
+            "technique",
+            "status",
+            "error",
+            "result",
+            "seconds",
+        )
+        rec = dict(zip(names, row, strict=True))
+        rec["result"] = json.loads(rec["result"]) if rec["result"] else None
+        return rec
+
+    def has(self, key: str) -> bool:
+        """True when a finished (ok or error) result is stored for the key."""
+        return self.db.execute("SELECT 1 FROM results WHERE key = ?", (key,)).fetchone() is not None
+
+    def put(
+        self,
+        key: str,
+        *,
+        stage: str,
+        file: str,
+        sha256: str,
+        system: str | None,
+        temperature_C: float | None,
+        technique: str | None,
+        status: str,
+        error: str | None,
+        result: dict[str, Any] | None,
+        seconds: float,
+    ) -> None:
+        """Store one result and commit at once (so a crash loses nothing finished)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                stage,
+                file,
+                sha256,
+                system,
+                temperature_C,
+                technique,
+                status,
+                error,
+                json.dumps(result, default=_jsonable) if result is not None else None,
+                seconds,
+                time.time(),
+            ),
+        )
+        self.db.commit()
+
+    def start_run(self, config: dict[str, Any], library_version: str, version: str) -> int:
+        """Record the start of a run; returns its id."""
+        cur = self.db.execute(
+            "INSERT INTO runs (started, config, library_version, phasetrace_version) VALUES (?, ?, ?, ?)",
+            (time.time(), json.dumps(config, sort_keys=True, default=str), library_version, version),
+        )
+        self.db.commit()
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int) -> None:
+        """Record the end of a run."""
+        self.db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+        self.db.commit()
+
+    def records(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Stored records for keys (missing keys skipped), in the given order."""
+        out = []
+        for k in keys:
+            rec = self.get(k)
+            if rec is not None:
+                out.append(rec)
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(v)

@@ -1,0 +1,277 @@
+"""Per-scan tasks and their execution: sequential, a process pool, or a Dask cluster.
+
+A task is a plain dictionary (picklable, JSON-able) and :func:`analyse_scan` a
+pure function of it plus the library, so the same task gives the same result
+wherever it runs. Results are stored by the caller as they arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from ..errors import PhasetraceError
+from .store import ResultStore, task_key
+
+__all__ = ["analyse_scan", "execute", "make_task"]
+
+_LIBRARIES: dict[tuple[str, ...], Any] = {}
+
+
+def _library(paths: Sequence[str]):
+    from ..library.phases import PhaseLibrary
+
+    key = tuple(paths)
+    if key not in _LIBRARIES:
+        _LIBRARIES[key] = PhaseLibrary.default(extra=list(paths))
+    return _LIBRARIES[key]
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_task(
+    *,
+    path: str,
+    stage: str,
+    technique: str,
+    system: str,
+    temperature_C: float,
+    meta: dict[str, Any],
+    phases: Sequence[str],
+    config: dict[str, Any],
+    libraries: Sequence[str],
+    library_version: str,
+    sha256: str | None = None,
+) -> dict[str, Any]:
+    """A task dictionary with its store key."""
+    sha = sha256 or file_sha256(path)
+    cfg = {"stage": stage, "phases": list(phases), "config": config, "meta": meta}
+    return {
+        "key": task_key(sha, stage, cfg, library_version),
+        "path": path,
+        "sha256": sha,
+        "stage": stage,
+        "technique": technique,
+        "system": system,
+        "temperature_C": temperature_C,
+        "meta": meta,
+        "phases": list(phases),
+        "config": config,
+        "libraries": list(libraries),
+    }
+
+
+def analyse_scan(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one task; never raises for bad input (the error is returned, one line).
+
+    Stages
+    ------
+    identify (XRD)
+        Rank the candidates and select the phase set by whole-pattern fitting.
+    refit (XRD)
+        Fit exactly ``phases`` (the union found in the series).
+    raman (Raman)
+        Test ``phases`` against the Raman band table.
+    """
+    t0 = time.perf_counter()
+    try:
+        result = _run(task)
+        status, error = "ok", None
+    except PhasetraceError as exc:
+        result, status, error = None, "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a batch goes on past any single failure
+        result, status, error = None, "error", f"{task['path']}: internal error ({type(exc).__name__}: {exc})"
+    return {
+        "key": task["key"],
+        "status": status,
+        "error": error,
+        "result": result,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _run(task: dict[str, Any]) -> dict[str, Any]:
+    from ..io import load
+    from ..quantify import QuantConfig, quantify
+
+    lib = _library(task["libraries"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = load(task["path"], meta=task["meta"] or None)
+    stage = task["stage"]
+    phases = [p for p in task["phases"] if p in lib]
+    if stage == "raman":
+        return _raman(scan, lib, phases)
+    cfg = QuantConfig(**task["config"].get("quant", {}))
+    if stage == "identify":
+        start: dict[str, Any] = {}
+        order = list(phases)
+        ranking = _rank(scan, lib, phases)
+        if ranking is not None:
+            ranked = [c.id for c in ranking if getattr(c, "testable", True)]
+            order = ranked + [p for p in phases if p not in ranked]
+            start = {c.id: {"scale": c.lattice_scale} for c in ranking if getattr(c, "lattice_scale", None)}
+        res = quantify(scan, None, cfg, library=lib, candidates=order, start=start)
+    else:
+        res = quantify(scan, phases, cfg, library=lib, select=False)
+    return {
+        "success": res.success,
+        "message": res.message,
+        "rwp": res.rwp,
+        "gof": res.gof,
+        "globals": res.globals,
+        "phases": [p.to_dict() for p in res.phases],
+        "selection": res.selection,
+    }
+
+
+def _rank(scan, lib, phases):
+    try:
+        from ..match import rank_candidates
+    except ImportError:
+        return None
+    try:
+        return rank_candidates(scan, lib, phases=phases)
+    except PhasetraceError:
+        return None
+
+
+def _raman(scan, lib, phases) -> dict[str, Any]:
+    """Raman evidence per phase: detected (True/False) or untestable (None)."""
+    out = []
+    ranking = _rank(scan, lib, phases)
+    by_id = {c.id: c for c in ranking} if ranking is not None else {}
+    for pid in phases:
+        c = by_id.get(pid)
+        if c is None or not getattr(c, "testable", True):
+            bands = lib.raman_bands(pid)
+            reason = "Raman-silent" if bands == [] else "no Raman reference bands"
+            out.append({"id": pid, "detected": None, "status": "not testable", "reason": reason})
+            continue
+        out.append(
+            {
+                "id": pid,
+                "detected": c.status == "likely",
+                "status": c.status,
+                "score": c.score,
+                "bands": [m.to_dict() for m in getattr(c, "matched", ())],
+            }
+        )
+    return {"success": True, "phases": out}
+
+
+def execute(
+    tasks: Sequence[dict[str, Any]],
+    store: ResultStore,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+    label: str = "scans",
+    on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> dict[str, int]:
+    """Run the tasks not yet in the store; store each result as it arrives.
+
+    Parameters
+    ----------
+    tasks : sequence of dict
+    store : ResultStore
+    jobs : int
+        Worker processes (1 = in this process).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``); the same
+        tasks are submitted there instead.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    dict
+        Counts: ``done`` (run now), ``skipped`` (already stored), ``errors``.
+    """
+    by_key = {t["key"]: t for t in tasks}
+    pending = [t for t in by_key.values() if not store.has(t["key"])]
+    counts = {"done": 0, "skipped": len(by_key) - len(pending), "errors": 0}
+    if not pending:
+        return counts
+
+    def record(out: dict[str, Any]) -> None:
+        t = by_key[out["key"]]
+        store.put(
+            out["key"],
+            stage=t["stage"],
+            file=t["path"],
+            sha256=t["sha256"],
+            system=t["system"],
+            temperature_C=t["temperature_C"],
+            technique=t["technique"],
+            status=out["status"],
+            error=out["error"],
+            result=out["result"],
+            seconds=out["seconds"],
+        )
+        counts["done"] += 1
+        counts["errors"] += out["status"] != "ok"
+        if on_result is not None:
+            on_result(t, out)
+
+    bar = _Progress(len(pending), label) if progress else None
+    try:
+        if scheduler:
+            from distributed import Client
+            from distributed import as_completed as dask_completed
+
+            with Client(scheduler, timeout="20s") as client:
+                futures = client.map(analyse_scan, pending, pure=False)
+                for fut in dask_completed(futures):
+                    record(fut.result())
+                    if bar:
+                        bar.step()
+        elif jobs > 1 and len(pending) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(analyse_scan, t) for t in pending]
+                for fut in as_completed(futures):
+                    record(fut.result())
+                    if bar:
+                        bar.step()
+        else:
+            for t in pending:
+                record(analyse_scan(t))
+                if bar:
+                    bar.step()
+    finally:
+        if bar:
+            bar.close()
+    return counts
+
+
+class _Progress:
+    """A small progress bar on stderr (click's), silent when stderr is not a terminal."""
+
+    def __init__(self, total: int, label: str):
+        import click
+
+        self._bar = None
+        if sys.stderr.isatty():
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar.__enter__()
+
+    def step(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
