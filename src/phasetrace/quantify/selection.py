@@ -13,6 +13,7 @@ tell apart from a chosen one are reported as its alternatives.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ BIC_MARGIN = 10.0
 PARAMS_PER_PHASE = 3
 #: A swap that costs less than this (GoF-scaled chi²) makes two phases alternatives.
 ALTERNATIVE_CHI2 = 25.0
+#: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
+QUICK_NFEV = 12
 #: Largest automatically selected model.
 MAX_PHASES = 8
 #: Cell-scale grid step for testing a candidate (fraction), on broadened peaks.
@@ -152,7 +155,9 @@ def select_phases(
     n = len(scan)
     steps: list[dict[str, Any]] = []
 
-    def fit(ids: list[str], prev: FitState | None) -> FitState:
+    quick = replace(config, max_nfev=QUICK_NFEV)
+
+    def fit(ids: list[str], prev: FitState | None, *, final: bool = False) -> FitState:
         from .api import _start_from
 
         st = _start_from(prev, start)
@@ -163,7 +168,7 @@ def select_phases(
             scan,
             [info[i][0] for i in ids],
             strains=[info[i][1] for i in ids],
-            config=config,
+            config=config if final else quick,
             start=st,
             textured=[info[i][2] for i in ids],
         )
@@ -253,6 +258,9 @@ def select_phases(
                 changed = True
                 break
 
+    # the intermediate fits were kept short; the chosen model is refined to convergence
+    if chosen:
+        state = fit(chosen, state, final=True)
     families = {pid: library[pid].family for pid in pool}
     alternatives = _alternatives(scan, state, info, pool, config, families, library)
     return state, steps, alternatives
