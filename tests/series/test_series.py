@@ -1,0 +1,131 @@
+"""A small simulated heating series end to end: onsets, reports, resumability, process pool, Dask."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from phasetrace.cli import main
+from phasetrace.io import save
+from phasetrace.series import collect, run_series
+from phasetrace.series.report import write_reports
+from phasetrace.simulate import simulate_raman, simulate_xrd
+
+SYSTEM = "pc-LCO + LLZTO"
+#: wt % per temperature: La2Zr2O7 appears at 700 and vanishes at 900; LaCoO3 appears at 700.
+SERIES = {
+    25: {"LLZTO_cubic": 50, "LiCoO2": 50},
+    600: {"LLZTO_cubic": 50, "LiCoO2": 50},
+    700: {"LLZTO_cubic": 48.5, "LiCoO2": 48.5, "La2Zr2O7": 2.0, "LaCoO3": 1.0},
+    900: {"LLZTO_cubic": 48, "LiCoO2": 48, "LaCoO3": 4.0},
+}
+
+
+@pytest.fixture(scope="module")
+def series_dir(tmp_path_factory, library):
+    d = tmp_path_factory.mktemp("series")
+    for k, (t, fr) in enumerate(SERIES.items()):
+        label = "RT" if t == 25 else str(t)
+        xrd = simulate_xrd(library, fr, seed=100 + k, displacement_um=20 * k)
+        save(xrd, d / f"{SYSTEM}-{label}.xy")
+        raman = simulate_raman(library, fr, seed=200 + k)
+        save(raman, d / f"{SYSTEM}-{label}_raman.txt")
+    (d / "notes.txt").write_text("not a scan\n")
+    return d
+
+
+def test_collect_groups_and_reports_bad_files(series_dir):
+    entries, problems = collect(series_dir)
+    assert len(entries) == 8
+    assert {e.technique for e in entries} == {"xrd", "raman"}
+    assert {e.system for e in entries} == {SYSTEM}
+    assert sorted({e.temperature_C for e in entries}) == [25, 600, 700, 900]
+    assert [p[0].endswith("notes.txt") for p in problems] == [True]
+
+
+@pytest.fixture(scope="module")
+def run1(series_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return run_series(series_dir, out, progress=False)
+
+
+def test_series_onsets_and_fractions(run1):
+    (s,) = run1.systems
+    assert s["system"] == SYSTEM and s["labels"] == ["RT", "600", "700", "900"]
+    phases = {p["id"]: p for p in s["phases"]}
+    assert phases["LLZTO_cubic"]["role"] == "host" and phases["LLZTO_cubic"]["onset"]["combined"] is None
+    assert phases["La2Zr2O7"]["onset"]["xrd"] == [600, 700]
+    assert phases["La2Zr2O7"]["vanishes_at"] == 900
+    assert phases["LaCoO3"]["onset"]["combined"] == [600, 700]
+    wt = phases["LaCoO3"]["wt_percent_by_T"]
+    assert wt["900"]["wt_percent"] == pytest.approx(4.0, abs=0.6)
+    assert not wt["600"]["detected_xrd"] and wt["600"]["lod_wt_percent"] > 0
+    assert any(p["file"].endswith("notes.txt") for p in run1.problems)
+
+
+def test_reports_are_written(run1):
+    written = write_reports(run1, figures=True)
+    doc = json.loads(written["json"].read_text())
+    sysdoc = doc["systems"][0]
+    assert {"system", "temperatures", "phases"} <= set(sysdoc)
+    p = sysdoc["phases"][0]
+    assert {"id", "formula", "onset", "vanishes_at", "wt_percent_by_T"} <= set(p)
+    assert set(p["onset"]) == {"xrd", "raman", "combined"}
+    rows = list(csv.DictReader(written["csv"].open()))
+    assert len(rows) == len(sysdoc["phases"]) * 4
+    md = next(v for k, v in written.items() if k.startswith("md:")).read_text()
+    assert "La2Zr2O7" in md and "only as fine as the temperature grid" in md
+    for name in ("waterfall_pc_LCO_LLZTO", "wt_pc_LCO_LLZTO", "raman_pc_LCO_LLZTO", "onsets"):
+        assert (run1.out / f"{name}.png").stat().st_size > 5000
+        assert (run1.out / f"{name}.svg").exists()
+    with sqlite3.connect(run1.store_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 12
+
+
+def test_rerun_reuses_every_result(series_dir, run1):
+    again = run_series(series_dir, run1.out, progress=False)
+    assert again.counts["done"] == 0 and again.counts["skipped"] >= 12
+    assert again.systems == run1.systems
+
+
+def test_interrupted_run_resumes_to_the_same_result(series_dir, run1, tmp_path):
+    """Delete some stored results (as a kill -9 would lose the scans in flight) and resume."""
+    import shutil
+
+    out = tmp_path / "partial"
+    shutil.copytree(run1.out, out)
+    with sqlite3.connect(out / "series.sqlite") as db:
+        keys = [k for (k,) in db.execute("SELECT key FROM results WHERE stage = 'refit' LIMIT 2")]
+        db.executemany("DELETE FROM results WHERE key = ?", [(k,) for k in keys])
+    resumed = run_series(series_dir, out, progress=False)
+    assert resumed.counts["done"] == 2
+    assert resumed.systems == run1.systems
+
+
+def test_two_jobs_give_the_same_result(series_dir, run1, tmp_path):
+    par = run_series(series_dir, tmp_path / "par", jobs=2, progress=False)
+    assert par.systems == run1.systems
+
+
+def test_dask_local_cluster_gives_the_same_result(series_dir, run1, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        run = run_series(series_dir, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    assert run.systems == run1.systems
+
+
+def test_series_cli_json(series_dir, run1):
+    r = CliRunner().invoke(main, ["series", str(series_dir), "--out", str(run1.out), "--json", "--no-figures"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output[r.output.index("{"):])
+    assert doc["systems"][0]["system"] == SYSTEM
+
+
+def test_series_cli_bad_source(tmp_path):
+    r = CliRunner().invoke(main, ["series", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "no such folder or manifest" in r.output
