@@ -24,10 +24,13 @@ from ..library.reflections import ReflectionList
 
 __all__ = ["PhaseModel", "chebyshev_basis", "phase_pattern"]
 
-#: Profiles are evaluated over ± this many FWHM around each reflection (the
-#: Lorentzian tail beyond holds < 1.6 % of its area, nearly the same for every
-#: phase, so weight fractions are not biased by it).
-WINDOW_FWHM = 20.0
+#: Profiles are evaluated over ± this many FWHM around each reflection. The
+#: Lorentzian tail beyond holds 2.7 % of its area, the same fraction for every
+#: reflection of every phase (one η for all), so it cancels in weight fractions.
+WINDOW_FWHM = 12.0
+
+#: The window never exceeds this half width (degrees): very broad trial profiles stay cheap.
+MAX_WINDOW_DEG = 4.0
 
 #: Reflections this far outside the scan still contribute their tails (degrees).
 RANGE_MARGIN = 2.0
@@ -200,7 +203,7 @@ def phase_pattern(
         else:
             a = np.zeros_like(tt)
         wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
-        half = int(np.ceil(WINDOW_FWHM * max(wl.max(), wr.max()) / step))
+        half = int(np.ceil(min(WINDOW_FWHM * max(wl.max(), wr.max()), MAX_WINDOW_DEG) / step))
         half = min(half, n)
         c_idx = np.searchsorted(x, centre)
         offs = np.arange(-half, half + 1)
