@@ -348,4 +348,5 @@ def quantify(
         ticks=ticks,
         globals=dict(state.globals_),
         selection=steps,
+        start_values={k: v for k, v in _start_from(state).items() if k != "aligned"},
     )

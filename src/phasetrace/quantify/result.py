@@ -102,6 +102,10 @@ class QuantResult:
         Refined zero shift, displacement (µm), instrument W, pseudo-Voigt η.
     selection : list of dict
         The phase-selection steps (what was added or removed and why).
+    start_values : dict
+        Refined nonlinear parameters in the form ``quantify(start=...)`` takes,
+        to start a related fit (the same scan with other phases, the next
+        temperature) where this one ended.
     """
 
     file: str
@@ -119,6 +123,7 @@ class QuantResult:
     ticks: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     globals: dict[str, float] = field(default_factory=dict)
     selection: list[dict[str, Any]] = field(default_factory=list)
+    start_values: dict[str, Any] = field(default_factory=dict)
     note: str = CRYSTALLINE_NOTE
 
     def __getitem__(self, pid: str) -> PhaseResult:

@@ -119,7 +119,7 @@ def run_series(
                 del groups[name]
         shas = {str(e.path): file_sha256(str(e.path)) for es in groups.values() for e in es}
 
-        def tasks_for(stage: str, technique: str, phases_by_system: dict[str, list[str]]):
+        def tasks_for(stage: str, technique: str, phases_by_system: dict[str, list[str]], extra=None):
             out_tasks = []
             for name, es in groups.items():
                 for e in es:
@@ -160,8 +160,14 @@ def run_series(
                 union[t["system"]] += [p for p in found if p not in union[t["system"]]]
         for name in groups:
             union.setdefault(name, [])
-        # stage 2: every XRD scan refitted with the union; every Raman scan tested for the union + pool
-        stage2 = tasks_for("refit", "xrd", union)
+        # stage 2: every XRD scan refitted with the union (starting where its identification ended);
+        # every Raman scan tested for the union and the candidates
+        starts = {
+            t["path"]: records[t["key"]]["result"].get("start", {})
+            for t in stage1
+            if records.get(t["key"]) and records[t["key"]]["status"] == "ok"
+        }
+        stage2 = tasks_for("refit", "xrd", union, extra={"start": starts})
         raman_phases = {n: list(dict.fromkeys([*union[n], *pool_ids[n]])) for n in groups}
         stage_r = tasks_for("raman", "raman", raman_phases)
         _add(

@@ -125,7 +125,8 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
             start = {c.id: {"scale": c.lattice_scale} for c in ranking if getattr(c, "lattice_scale", None)}
         res = quantify(scan, None, cfg, library=lib, candidates=order, start=start)
     else:
-        res = quantify(scan, phases, cfg, library=lib, select=False)
+        start = task["config"].get("start", {}).get(task["path"]) or None
+        res = quantify(scan, phases, cfg, library=lib, select=False, start=start)
     return {
         "success": res.success,
         "message": res.message,
@@ -134,6 +135,7 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         "globals": res.globals,
         "phases": [p.to_dict() for p in res.phases],
         "selection": res.selection,
+        "start": res.start_values,
     }
 
 
