@@ -33,6 +33,8 @@ PARAMS_PER_PHASE = 3
 ALTERNATIVE_CHI2 = 25.0
 #: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
 QUICK_NFEV = 12
+#: A candidate whose chi² gain is below this fraction of the bar is not tried again in later rounds.
+HOPELESS_FRACTION = 0.2
 #: Largest automatically selected model.
 MAX_PHASES = 8
 #: Cell-scale grid step for testing a candidate (fraction), on broadened peaks.
@@ -179,25 +181,28 @@ def select_phases(
     state = fit(chosen, None) if chosen else _background_only(scan, config)
     steps.append({"action": "start", "phases": list(chosen), "chi2": state.chi2})
 
+    need = PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN
+    hopeless: set[str] = set()  # candidates whose gain was far below the bar: adding phases only lowers it
     while len(chosen) < MAX_PHASES:
         trial = _Trial(scan, state, config)
         base = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
         best = None
         for pid in pool:
-            if pid in chosen or any(_twins(library, info, pid, q) for q in chosen):
+            if pid in chosen or pid in hopeless or any(_twins(library, info, pid, q) for q in chosen):
                 continue
             m, strain, _ = info[pid]
             hint = start.get(pid, {}).get("scale") if isinstance(start.get(pid), Mapping) else None
             s, c2, sc = trial.best_scale(m, strain, base, hint)
+            gain = (state.chi2 - c2) / trial.gof2 if sc > 0 else 0.0
+            if gain < HOPELESS_FRACTION * need:
+                hopeless.add(pid)
             if sc <= 0:
                 continue
-            gain = (state.chi2 - c2) / trial.gof2
             if best is None or gain > best[1]:
                 best = (pid, gain, s)
         if best is None:
             break
         pid, gain, s = best
-        need = PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN
         col = trial.column(info[pid][0], s, 0.03)
         t = trial.significance(base, col)
         if gain < need or t < config.detection_sigma:
