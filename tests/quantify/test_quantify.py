@@ -148,7 +148,7 @@ def test_noise_free_fit_is_exact(library):
 def test_brindley_correction_raises_the_strongly_absorbing_phase(library, lco_scan):
     """Large particles of a strongly absorbing phase are under-seen; the correction raises its share."""
     plain = quantify(lco_scan, list(LCO_TRUTH), library=library)
-    sizes = {pid: 20.0 for pid in LCO_TRUTH}
+    sizes = dict.fromkeys(LCO_TRUTH, 20.0)
     corrected = quantify(lco_scan, list(LCO_TRUTH), QuantConfig(brindley_um=sizes), library=library)
     # LLZTO (La, Ta) absorbs Cu Kα far more strongly than LiCoO2
     assert corrected["LLZTO_cubic"].wt_percent > plain["LLZTO_cubic"].wt_percent + 0.5
