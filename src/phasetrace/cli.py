@@ -573,3 +573,9 @@ main.add_command(_quantify_commands.fit)
 from .series import commands as _series_commands  # noqa: E402
 
 main.add_command(_series_commands.series)
+
+
+from .match import commands as _match_commands  # noqa: E402
+
+main.add_command(_match_commands.peaks)
+main.add_command(_match_commands.identify)

@@ -1,0 +1,334 @@
+"""What the matcher returns: :class:`Candidate` rows in a :class:`Ranking`, its settings and its errors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import PhasetraceError
+from ..peaks.find import PeakConfig, PeakSearch
+
+__all__ = [
+    "STATUSES",
+    "Candidate",
+    "MatchConfig",
+    "MatchError",
+    "NoCandidatesError",
+    "NoPeaksError",
+    "PeakMatch",
+    "Ranking",
+    "TechniqueMismatchError",
+]
+
+Status = Literal["likely", "possible", "unlikely", "not testable"]
+
+#: Candidate statuses, strongest first. "not testable" is never "absent": the scan cannot tell.
+STATUSES: tuple[str, ...] = ("likely", "possible", "unlikely", "not testable")
+
+
+class MatchError(PhasetraceError, ValueError):
+    """The scan cannot be matched against the library."""
+
+
+class NoPeaksError(MatchError):
+    """The scan has no peak that stands out from the noise, so there is nothing to identify."""
+
+
+class NoCandidatesError(MatchError):
+    """The elements, system or phase list select no phase that can be tested."""
+
+
+class TechniqueMismatchError(MatchError):
+    """The scan's technique does not fit the request (e.g. a Raman spectrum where XRD was expected)."""
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Settings of the search-match (defaults are the documented behaviour).
+
+    Parameters
+    ----------
+    peaks : PeakConfig
+        Peak finding (background, noise, 3σ prominence threshold).
+    tolerance_fwhm : float
+        XRD: an expected reflection matches an observed peak within this
+        fraction of the local peak width (FWHM). Half a width separates two
+        peaks that a diffractometer resolves.
+    min_tolerance_steps : float
+        XRD: the tolerance is never below this many scan steps.
+    displacement : bool
+        XRD: estimate one common sample-displacement shift (Δ2θ ∝ cos θ,
+        which also absorbs most of a zero error) from the confidently matched
+        phases, and match all candidates after correcting for it.
+    max_displacement_deg : float
+        XRD: bound of that shift at 2θ → 0, degrees (±0.25° is about ±500 µm on a
+        240 mm goniometer).
+    missing_margin : float
+        An unmatched reflection counts as *missing* only if its predicted
+        height exceeds ``missing_margin × peaks.prominence`` local σ.
+    raman_tolerance : float
+        Raman: band position tolerance, cm⁻¹ (±8 by default).
+    raman_broad_fraction : float
+        Raman: for broad bands the tolerance grows to this fraction of the
+        band's FWHM (the band table advises up to half the FWHM).
+    likely_score, possible_score : float
+        Score thresholds of the ``"likely"`` and ``"possible"`` statuses.
+    """
+
+    peaks: PeakConfig = field(default_factory=PeakConfig)
+    tolerance_fwhm: float = 0.5
+    min_tolerance_steps: float = 1.5
+    displacement: bool = True
+    max_displacement_deg: float = 0.25
+    missing_margin: float = 1.5
+    raman_tolerance: float = 8.0
+    raman_broad_fraction: float = 0.35
+    likely_score: float = 0.5
+    possible_score: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "tolerance_fwhm",
+            "min_tolerance_steps",
+            "missing_margin",
+            "raman_tolerance",
+            "max_displacement_deg",
+        ):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise MatchError(f"MatchConfig.{name} must be a non-negative number, got {v!r}")
+        if not 0 <= self.possible_score <= self.likely_score <= 1:
+            raise MatchError("MatchConfig needs 0 ≤ possible_score ≤ likely_score ≤ 1")
+
+    def status(self, score: float) -> Status:
+        """Status of a testable candidate with this score."""
+        if score >= self.likely_score:
+            return "likely"
+        if score >= self.possible_score:
+            return "possible"
+        return "unlikely"
+
+
+@dataclass(frozen=True)
+class PeakMatch:
+    """One expected reflection (XRD) or band (Raman) of a candidate and what was seen there.
+
+    Attributes
+    ----------
+    label : str
+        ``"(2 1 1)"`` (strongest hkl of an unresolved group, ``+n`` for more
+        members) or ``"596 cm-1 A1g"``.
+    expected : float
+        Expected peak position (apex; degrees 2θ or cm⁻¹) at the candidate's scaling.
+    expected_height : float
+        Predicted net height from the candidate's matched peaks.
+    observed : float or None
+        Position of the matched observed peak.
+    observed_height, significance : float or None
+        Its net height and its prominence in local σ.
+    unique : bool
+        No other plausible candidate has a reflection or band there.
+    hkl : tuple of int or None
+    d : float or None
+        Spacing (Å) at the candidate's scaling (XRD).
+    """
+
+    label: str
+    expected: float
+    expected_height: float
+    observed: float | None = None
+    observed_height: float | None = None
+    significance: float | None = None
+    unique: bool = False
+    hkl: tuple[int, int, int] | None = None
+    d: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        out: dict[str, Any] = {
+            "label": self.label,
+            "expected": _r(self.expected, 4),
+            "expected_height": _r(self.expected_height, 4),
+        }
+        if self.hkl is not None:
+            out["hkl"] = list(self.hkl)
+        if self.d is not None:
+            out["d"] = _r(self.d, 5)
+        if self.observed is not None:
+            out.update(
+                observed=_r(self.observed, 4),
+                observed_height=_r(self.observed_height, 4),
+                significance=_r(self.significance, 2),
+                unique=self.unique,
+            )
+        return out
+
+
+def _r(v: float | None, nd: int) -> float | None:
+    if v is None or not math.isfinite(v):
+        return None
+    return round(float(v), nd)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One library phase, scored against a scan.
+
+    Attributes
+    ----------
+    id, formula : str
+    score : float or None
+        0–1: the evidence the phase adds to the phases chosen before it
+        (coverage of its detectable reflections × weight of the new peaks it
+        explains). None when not testable.
+    rank : int or None
+        By score, 1 = best; None when not testable.
+    status : {"likely", "possible", "unlikely", "not testable"}
+    lattice_scale : float or None
+        Best common scaling of the reference cell (XRD), within the phase's
+        allowed strain; None for Raman.
+    matched, missing : tuple of PeakMatch
+        Expected peaks found, and expected peaks not found although they
+        should stand above the detection threshold.
+    extra : tuple of float
+        Observed peak positions still unexplained once this candidate and
+        every candidate ranked above it are accepted.
+    unique : tuple of PeakMatch
+        The matched peaks no other plausible candidate explains: the evidence
+        that carries the identification.
+    standalone_score : float or None
+        The score of the phase on its own (before other phases explain peaks).
+    coverage : float or None
+        Intensity-weighted fraction of its detectable reflections that were matched.
+    alternatives : tuple of str
+        Lower-ranked candidates whose reflections coincide with this one's within
+        their allowed strains: positions alone cannot tell them apart.
+    role : str
+        The phase's library role.
+    reason : str
+        Why a candidate is not testable, or a short note.
+    """
+
+    id: str
+    formula: str
+    score: float | None
+    rank: int | None
+    status: Status
+    lattice_scale: float | None = None
+    matched: tuple[PeakMatch, ...] = ()
+    missing: tuple[PeakMatch, ...] = ()
+    extra: tuple[float, ...] = ()
+    unique: tuple[PeakMatch, ...] = ()
+    standalone_score: float | None = None
+    coverage: float | None = None
+    alternatives: tuple[str, ...] = ()
+    role: str = ""
+    reason: str = ""
+
+    @property
+    def testable(self) -> bool:
+        """False for Raman-silent phases, phases without reference data, or no reflection in range."""
+        return self.status != "not testable"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (the keys of ``phasetrace identify --json``)."""
+        return {
+            "id": self.id,
+            "formula": self.formula,
+            "score": _r(self.score, 4) if self.score is not None else None,
+            "rank": self.rank,
+            "status": self.status,
+            "lattice_scale": _r(self.lattice_scale, 6) if self.lattice_scale is not None else None,
+            "matched": [m.to_dict() for m in self.matched],
+            "missing": [m.to_dict() for m in self.missing],
+            "extra": [_r(v, 4) for v in self.extra],
+            "unique": [m.to_dict() for m in self.unique],
+            "standalone_score": _r(self.standalone_score, 4) if self.standalone_score is not None else None,
+            "coverage": _r(self.coverage, 4) if self.coverage is not None else None,
+            "alternatives": list(self.alternatives),
+            "role": self.role,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Ranking:
+    """Ranked candidates of one scan.
+
+    Attributes
+    ----------
+    file : str
+        Source path of the scan (or its sample name).
+    technique : {"xrd", "raman"}
+    candidates : tuple of Candidate
+        Testable candidates by rank, then the not-testable ones.
+    search : PeakSearch
+        Background, noise and peaks the ranking used.
+    displacement_deg : float
+        XRD: the common peak shift applied, degrees 2θ at 2θ → 0 (shift =
+        value × cos θ); 0 when not estimated.
+    unexplained : tuple of float
+        Observed peak positions that no ``"likely"`` or ``"possible"``
+        candidate explains.
+    config : MatchConfig
+    """
+
+    file: str
+    technique: str
+    candidates: tuple[Candidate, ...]
+    search: PeakSearch
+    displacement_deg: float = 0.0
+    unexplained: tuple[float, ...] = ()
+    config: MatchConfig = field(default_factory=MatchConfig)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return iter(self.candidates)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __getitem__(self, key: int | str) -> Candidate:
+        if isinstance(key, str):
+            for c in self.candidates:
+                if c.id == key:
+                    return c
+            raise KeyError(key)
+        return self.candidates[key]
+
+    @property
+    def ids(self) -> list[str]:
+        """Candidate ids in rank order."""
+        return [c.id for c in self.candidates]
+
+    def top(self, n: int) -> tuple[Candidate, ...]:
+        """The ``n`` best testable candidates."""
+        return tuple(c for c in self.candidates if c.rank is not None)[: max(n, 0)]
+
+    def present(self) -> tuple[Candidate, ...]:
+        """Candidates with status ``"likely"``."""
+        return tuple(c for c in self.candidates if c.status == "likely")
+
+    def to_dict(self, *, top: int | None = None) -> dict[str, Any]:
+        """JSON-ready dictionary: ``{"file", "technique", "candidates": [...], ...}``.
+
+        Parameters
+        ----------
+        top : int, optional
+            Only the ``top`` best testable candidates (the not-testable ones are
+            always listed after them).
+        """
+        ranked = [c for c in self.candidates if c.rank is not None]
+        rest = [c for c in self.candidates if c.rank is None]
+        if top is not None:
+            ranked = ranked[: max(top, 0)]
+        return {
+            "file": self.file,
+            "technique": self.technique,
+            "candidates": [c.to_dict() for c in (*ranked, *rest)],
+            "peaks": len(self.search.peaks),
+            "displacement_deg": round(self.displacement_deg, 5),
+            "unexplained": [round(v, 4) for v in self.unexplained],
+            "peak_search": self.search.summary(),
+        }
