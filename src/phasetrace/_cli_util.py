@@ -7,6 +7,7 @@ import these so that every command behaves the same way.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -41,6 +42,11 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             if debug:
                 raise
             fail(str(exc))
+        except BrokenPipeError:
+            # output piped into a program that stopped reading (| head): leave quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
         except Exception as exc:  # noqa: BLE001 - never a bare traceback for users
