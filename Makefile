@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
-REAL   ?= ../shared/data/real
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +17,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The main job on the bundled (simulated) heating series: phases, wt %, onsets, reports and figures.
 demo: install
-	$(BIN)/python scripts/demo.py --out $(OUT) --real $(REAL)
+	$(BIN)/phasetrace series sample_data --out $(OUT) --jobs 2
+	@echo "demo report: $(OUT)/report_*.md, summary $(OUT)/summary.json, onset figure $(OUT)/onsets.png"
 
 lint: install
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests benchmarks sample_data
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Speed and accuracy benchmark (a few minutes; not part of `make test`): writes benchmarks/results.md.
+bench: install
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Tests of the benchmark metrics and the bundled sample data."""
