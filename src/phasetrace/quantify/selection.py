@@ -186,7 +186,7 @@ def select_phases(
     while len(chosen) < MAX_PHASES:
         trial = _Trial(scan, state, config)
         base = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
-        best = None
+        tried = []
         for pid in pool:
             if pid in chosen or pid in hopeless or any(_twins(library, info, pid, q) for q in chosen):
                 continue
@@ -196,18 +196,41 @@ def select_phases(
             gain = (state.chi2 - c2) / trial.gof2 if sc > 0 else 0.0
             if gain < HOPELESS_FRACTION * need:
                 hopeless.add(pid)
-            if sc <= 0:
+            if sc > 0:
+                tried.append((gain, pid, s))
+        tried.sort(reverse=True)
+        best = None
+        for gain, pid, s in tried:
+            if gain < need:
+                break
+            col = trial.column(info[pid][0], s, 0.03)
+            t = trial.significance(base, col)
+            if t < config.detection_sigma:
                 continue
-            if best is None or gain > best[1]:
-                best = (pid, gain, s)
+            # the evidence must stand where the candidate dominates the pattern: a phase whose pattern
+            # is (nearly) a subset of the model's (Li2MnO3 under a layered host, a rock salt under
+            # layered/spinel reflections) would otherwise soak up profile misfit
+            t_u = _unique_significance(trial, state, info[pid][0], s, base, col)
+            if t_u < config.detection_sigma:
+                hopeless.add(pid)
+                steps.append(
+                    {
+                        "action": "reject",
+                        "phase": pid,
+                        "reason": "no significant unique reflection",
+                        "gain": gain,
+                        "t": t,
+                        "t_unique": t_u,
+                    }
+                )
+                continue
+            best = (pid, gain, s, t)
+            break
         if best is None:
+            top = tried[0] if tried else (0.0, None, 1.0)
+            steps.append({"action": "stop", "best_candidate": top[1], "gain": top[0], "needed": need})
             break
-        pid, gain, s = best
-        col = trial.column(info[pid][0], s, 0.03)
-        t = trial.significance(base, col)
-        if gain < need or t < config.detection_sigma:
-            steps.append({"action": "stop", "best_candidate": pid, "gain": gain, "needed": need, "t": t})
-            break
+        pid, gain, s, t = best
         start.setdefault(pid, {})
         if isinstance(start[pid], Mapping):
             start[pid] = {**start[pid], "scale": s}
@@ -269,6 +292,54 @@ def select_phases(
     families = {pid: library[pid].family for pid in pool}
     alternatives = _alternatives(scan, state, info, pool, config, families, library)
     return state, steps, alternatives
+
+
+#: The unique-evidence test looks at the cores (± UNIQUE_SEPARATION degrees) of the candidate's
+#: reflections carrying UNIQUE_MIN_INTENSITY of its strongest, where its fitted contribution is more
+#: than UNIQUE_DOMINANCE times that of the chosen phases together.
+UNIQUE_SEPARATION = 0.10
+UNIQUE_DOMINANCE = 1.0
+UNIQUE_MIN_INTENSITY = 0.03
+
+
+def _unique_significance(
+    trial: _Trial, state: FitState, model: PhaseModel, scale: float, base: np.ndarray, col: np.ndarray
+) -> float:
+    """Significance (in standard errors) of a candidate where it would dominate the calculated pattern.
+
+    The test region is the cores (± UNIQUE_SEPARATION) of the candidate's reflections at which its
+    own fitted contribution exceeds that of all chosen phases together: evidence there cannot be
+    borrowed from misfit of the other phases' peaks.
+    """
+    x = state.x
+    a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
+    norm = np.maximum(np.sqrt(np.sum(a_full * a_full, axis=0)), 1e-300)
+    coef = np.linalg.lstsq(a_full / norm, state.y * trial.sw, rcond=None)[0] / norm
+    k = trial.solver.a_bg.shape[1]
+    others = base @ coef[k:-1] if base.shape[1] else np.zeros(x.size)
+    mine = col * coef[-1]
+    if coef[-1] <= 0:
+        return 0.0
+    lam = trial.lams[0]
+    d = model.d_spacings(None, scale)
+    tt = 2.0 * np.degrees(np.arcsin(np.clip(lam / (2.0 * d), -1.0, 1.0)))
+    weight = model.mf2 / max(model.mf2.max(), 1e-300)
+    near = np.zeros(x.size, dtype=bool)
+    for c in tt[(weight >= UNIQUE_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])]:
+        near |= np.abs(x - c) <= UNIQUE_SEPARATION
+    mask = near & (mine > UNIQUE_DOMINANCE * np.maximum(others, 0.0))
+    if mask.sum() < 8:
+        return 0.0
+    # background and the other phases as fitted on the whole pattern; only the candidate's scale is
+    # tested on its own ground (refitting a background on scattered narrow windows would let it
+    # mimic peaks)
+    w = state.weights[mask]
+    rest = state.y[mask] - trial.solver.a_bg[mask] @ coef[:k] - others[mask]
+    c = col[mask]
+    info = float(c @ (w * c))
+    if info <= 0:
+        return 0.0
+    return float((c @ (w * rest)) / np.sqrt(info * trial.gof2))
 
 
 def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
