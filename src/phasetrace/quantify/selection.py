@@ -199,6 +199,15 @@ def select_phases(
             if sc > 0:
                 tried.append((gain, pid, s))
         tried.sort(reverse=True)
+        # among twins that fit about equally well, keep the one earlier in the candidate order (the
+        # ranking puts the system's own host phases first): LNMO rather than LiMn2O4 for an LNMO pellet
+        order = {p: i for i, p in enumerate(pool)}
+        for k, (gain, pid, s) in enumerate(tried):
+            for j in range(k + 1, len(tried)):
+                g2, q, s2 = tried[j]
+                if gain - g2 < ALTERNATIVE_CHI2 and _twins(library, info, pid, q) and order[q] < order[pid]:
+                    tried[k], tried[j] = (g2 + 0.0, q, s2), (gain, pid, s)
+                    break
         best = None
         for gain, pid, s in tried:
             if gain < need:
@@ -254,7 +263,7 @@ def select_phases(
                 continue
             m, strain, _ = info[q]
             sq, c2, sc = trial.best_scale(m, strain, others)
-            if sc > 0 and c2 < current - 1.0:
+            if sc > 0 and c2 < current - ALTERNATIVE_CHI2 * trial.gof2:
                 chosen[chosen.index(pid)] = q
                 start[q] = {"scale": sq}
                 new_state = fit(chosen, None)

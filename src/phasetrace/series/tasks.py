@@ -118,7 +118,7 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
     if stage == "identify":
         start: dict[str, Any] = {}
         order = list(phases)
-        ranking = _rank(scan, lib, phases)
+        ranking = _rank(scan, lib, phases, task.get("system"))
         if ranking is not None:
             ranked = [c.id for c in ranking if getattr(c, "testable", True)]
             order = ranked + [p for p in phases if p not in ranked]
@@ -139,15 +139,19 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _rank(scan, lib, phases):
+def _rank(scan, lib, phases, system=None):
     try:
         from ..match import rank_candidates
     except ImportError:
         return None
     try:
-        return rank_candidates(scan, lib, phases=phases)
+        # the system lets the ranking prefer its own host phases among isostructural twins
+        return rank_candidates(scan, lib, phases=phases, system=system)
     except PhasetraceError:
-        return None
+        try:
+            return rank_candidates(scan, lib, phases=phases)
+        except PhasetraceError:
+            return None
 
 
 def _raman(scan, lib, phases) -> dict[str, Any]:
