@@ -142,12 +142,16 @@ def run_series(
                     )
             return out_tasks
 
-        # stage 1: identify every XRD scan among the system's candidates
+        # stage 1: identify every XRD scan among the system's candidates, and test every Raman scan
+        # for the same candidates (the union found by XRD is a subset of them, so Raman need not wait)
         pool_ids = {n: p[0] for n, p in pools.items()}
         stage1 = tasks_for("identify", "xrd", pool_ids)
+        stage_r = tasks_for("raman", "raman", pool_ids)
         _add(
             counts,
-            execute(stage1, store, jobs=jobs, scheduler=scheduler, progress=progress, label="identify"),
+            execute(
+                stage1 + stage_r, store, jobs=jobs, scheduler=scheduler, progress=progress, label="identify"
+            ),
         )
         union: dict[str, list[str]] = {}
         records: dict[str, dict[str, Any]] = {}
@@ -160,20 +164,17 @@ def run_series(
                 union[t["system"]] += [p for p in found if p not in union[t["system"]]]
         for name in groups:
             union.setdefault(name, [])
-        # stage 2: every XRD scan refitted with the union (starting where its identification ended);
-        # every Raman scan tested for the union and the candidates
+        # stage 2: every XRD scan refitted with the union (starting where its identification ended)
         starts = {
             t["path"]: records[t["key"]]["result"].get("start", {})
             for t in stage1
             if records.get(t["key"]) and records[t["key"]]["status"] == "ok"
         }
         stage2 = tasks_for("refit", "xrd", union, extra={"start": starts})
-        raman_phases = {n: list(dict.fromkeys([*union[n], *pool_ids[n]])) for n in groups}
-        stage_r = tasks_for("raman", "raman", raman_phases)
         _add(
             counts,
             execute(
-                [t for t in stage2 if union[t["system"]]] + stage_r,
+                [t for t in stage2 if union[t["system"]]],
                 store,
                 jobs=jobs,
                 scheduler=scheduler,
