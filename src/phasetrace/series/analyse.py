@@ -251,6 +251,9 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
         ev_c = evolution(temps, combine(temps, xrd_flags, raman_flags))
         role = lib[pid].role if pid in lib else ""
         is_host = pid in hosts or role == "host"
+        # contaminants (Li2CO3, LiOH from moisture and CO2) are handling artefacts, not products of
+        # the sintering: their presence is reported, but they get no onset
+        no_onset = is_host or role == "contaminant"
         wt_by_t = {}
         for t in temps:
             p = xrd_by_t.get(t, {}).get(pid)
@@ -270,9 +273,9 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
                 "formula": formula,
                 "role": "host" if is_host else role,
                 "onset": {
-                    "xrd": None if is_host else ev_x.to_list(),
-                    "raman": None if is_host else ev_r.to_list(),
-                    "combined": None if is_host else ev_c.to_list(),
+                    "xrd": None if no_onset else ev_x.to_list(),
+                    "raman": None if no_onset else ev_r.to_list(),
+                    "combined": None if no_onset else ev_c.to_list(),
                 },
                 "present_from_start": ev_c.present_from_start,
                 "vanishes_at": ev_c.vanishes_at,
