@@ -8,6 +8,8 @@ wherever it runs. Results are stored by the caller as they arrive.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import sys
 import time
 import warnings
@@ -21,6 +23,9 @@ from .store import ResultStore, task_key
 __all__ = ["analyse_scan", "execute", "make_task"]
 
 _LIBRARIES: dict[tuple[str, ...], Any] = {}
+
+#: Environment variables that set the thread count of the numerical libraries in worker processes.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _library(paths: Sequence[str]):
@@ -246,12 +251,24 @@ def execute(
                     if bar:
                         bar.step()
         elif jobs > 1 and len(pending) > 1:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(analyse_scan, t) for t in pending]
-                for fut in as_completed(futures):
-                    record(fut.result())
-                    if bar:
-                        bar.step()
+            # fresh worker interpreters with one BLAS thread each: the per-scan linear algebra is
+            # small, and N workers x N BLAS threads on N cores only fight for them
+            saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+            os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+            try:
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                    futures = [pool.submit(analyse_scan, t) for t in pending]
+                    for fut in as_completed(futures):
+                        record(fut.result())
+                        if bar:
+                            bar.step()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
         else:
             for t in pending:
                 record(analyse_scan(t))
