@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
+from ._writeutil import exact_number, nominal_step, one_line
 from ._xml import local, open_zip, parse_xml, read_member
 
 __all__ = ["read_brml", "read_uxd", "sniff_uxd", "write_uxd"]
@@ -591,17 +592,9 @@ def _brml_scan(
 # --------------------------------------------------------------------------- UXD writer
 
 
-def _uxd_number(v: float) -> str:
-    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return str(int(v))
-    return repr(v)
-
-
 def _uxd_text(value: object) -> str:
     """A header value on one line (quotes inside it are kept: the reader strips only the outer pair)."""
-    return " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+    return one_line(value)
 
 
 def write_uxd(scan, path: str) -> None:
@@ -624,8 +617,7 @@ def write_uxd(scan, path: str) -> None:
     x = np.asarray(scan.x, dtype=np.float64)
     y = np.asarray(scan.y, dtype=np.float64)
     meta = scan.meta
-    # nominal step for the header (informational: every 2θ is written), to 10 digits
-    step = float(f"{np.median(np.diff(x)):.10g}") if x.size > 1 else 0.0
+    step = nominal_step(x)  # informational: every 2θ is written
     lines = [
         "; (Data for Range number 1)",
         "; written by phasetrace",
@@ -634,24 +626,24 @@ def write_uxd(scan, path: str) -> None:
     ]
     rad = meta.radiation
     if rad is not None and rad.source != "default":
-        lines.append(f"_WL1={_uxd_number(rad.kalpha1)}")
+        lines.append(f"_WL1={exact_number(rad.kalpha1)}")
         if rad.kalpha2 is not None and rad.ratio > 0:
-            lines.append(f"_WL2={_uxd_number(rad.kalpha2)}")
-            lines.append(f"_WLRATIO={_uxd_number(rad.ratio)}")
+            lines.append(f"_WL2={exact_number(rad.kalpha2)}")
+            lines.append(f"_WLRATIO={exact_number(rad.ratio)}")
         if rad.anode:
             lines.append(f"_ANODE='{rad.anode}'")
     lines += [
         "",
         "; range 1",
         "_DRIVE='COUPLED'",
-        *([f"_STEPTIME={_uxd_number(meta.counting_time)}"] if meta.counting_time else []),
+        *([f"_STEPTIME={exact_number(meta.counting_time)}"] if meta.counting_time else []),
         "_STEPMODE='C'",
-        f"_START={_uxd_number(x[0])}",
-        f"_STEPSIZE={_uxd_number(step)}",
+        f"_START={exact_number(x[0])}",
+        f"_STEPSIZE={exact_number(step)}",
         f"_STEPCOUNT={x.size}",
         "_2THETACOUNTS",
     ]
-    lines += [f"  {_uxd_number(a)}  {_uxd_number(b)}" for a, b in zip(x, y, strict=True)]
+    lines += [f"  {exact_number(a)}  {exact_number(b)}" for a, b in zip(x, y, strict=True)]
     lines.append("")
     with open(path, "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(lines))

@@ -39,6 +39,7 @@ from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
+from ._writeutil import EVEN_STEP_TOL
 
 __all__ = ["read_bruker_raw", "sniff_bruker_raw", "write_bruker_raw"]
 
@@ -608,9 +609,6 @@ def _v4_drives(r: _Reader, at: int, length: int, index: int) -> dict[str, float]
 
 # --------------------------------------------------------------------------- version 3 writer
 
-#: An axis counts as evenly stepped when ``start + i * step`` (what RAW stores)
-#: reproduces it to this fraction of a step; float64 noise of a computed axis is ~1e-12.
-_EVEN_STEP_TOL = 1e-6
 #: Largest magnitude float32 holds.
 _F32_MAX = float(np.finfo(np.float32).max)
 
@@ -656,7 +654,7 @@ def write_bruker_raw(scan, path: str) -> None:
     step = float((x[-1] - x[0]) / (n - 1)) if n > 1 else 0.0
     if n > 1:
         deviation = float(np.max(np.abs(start + step * np.arange(n, dtype=np.float64) - x)))
-        if deviation > _EVEN_STEP_TOL * abs(step):
+        if deviation > EVEN_STEP_TOL * abs(step):
             raise SaveError(
                 f"Bruker RAW stores an evenly stepped 2θ axis (start + i·step) and this scan's "
                 f"steps vary (by up to {deviation:.3g}° from even); save it as .xrdml, .uxd or .xy"

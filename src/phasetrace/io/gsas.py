@@ -42,6 +42,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
+from ._writeutil import exact_number
 
 __all__ = [
     "read_gsas",
@@ -555,14 +556,6 @@ _CENTIDEGREE_DECIMALS = 6
 _ANODE_MATCH_TOL = 1e-9
 
 
-def _gsas_number(v: float) -> str:
-    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return str(int(v))
-    return repr(v)
-
-
 def _centidegrees(x: np.ndarray) -> np.ndarray:
     """2θ in centidegrees, chosen (among the neighbours of ``100·x``) so that ``c / 100`` gives ``x`` back.
 
@@ -651,16 +644,16 @@ def write_gsas(scan, path: str) -> None:
     if sample and not _misleads(sample):
         comments.append(f"# Sample = {sample}")
     if meta.counting_time:
-        comments.append(f"# Time per step (s) = {_gsas_number(meta.counting_time)}")
+        comments.append(f"# Time per step (s) = {exact_number(meta.counting_time)}")
     instrument = _comment_value(meta.instrument) if meta.instrument else ""
     if instrument and not _misleads(instrument):
         comments.append(f"# Instrument = {instrument}")
     cx = _centidegrees(x)
     step = float(np.median(np.diff(cx))) if x.size > 1 else 0.0
-    bank = f"BANK 1 {x.size} {x.size} CONST {_gsas_number(cx[0])} {_gsas_number(step)} 0 0 FXYE"
+    bank = f"BANK 1 {x.size} {x.size} CONST {exact_number(cx[0])} {exact_number(step)} 0 0 FXYE"
     lines = [title, *comments, bank]
     lines += [
-        f"{_gsas_number(a)} {_gsas_number(b)} {_gsas_number(c)}" for a, b, c in zip(cx, y, esd, strict=True)
+        f"{exact_number(a)} {exact_number(b)} {exact_number(c)}" for a, b, c in zip(cx, y, esd, strict=True)
     ]
     lines.append("")
     with open(path, "w", encoding="latin-1", newline="\r\n") as fh:

@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
+from ._writeutil import exact_number, one_line
 
 __all__ = ["read_pdcif", "sniff_pdcif", "write_pdcif"]
 
@@ -571,15 +572,12 @@ _BLOCK_NAME_MAX = 60
 
 def _cif_number(v: float) -> str:
     """A CIF number that reads back as the same float64: positional (no exponent), shortest digits."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return str(int(v))
-    return np.format_float_positional(v, unique=True, trim="-")
+    return exact_number(v, positional=True)
 
 
 def _cif_text(value: object) -> str:
     """A one-line CIF character value, quoted so that the reader gives it back unchanged."""
-    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
+    text = one_line(value)
     for q in ("'", '"'):
         # a quote ends a quoted string only when whitespace (or the line end) follows it
         if f"{q} " not in text and not text.endswith(q):

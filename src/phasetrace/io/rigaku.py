@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
+from ._writeutil import exact_number, nominal_step, one_line
 from ._xml import local, open_zip, parse_xml, read_member
 
 __all__ = ["read_asc", "read_ras", "read_rasx", "sniff_asc", "sniff_ras", "write_ras"]
@@ -655,18 +656,9 @@ def _asc_scan(top: dict[str, str], g: dict[str, str], lines: list[str], index: i
 # --------------------------------------------------------------------------- RAS writer
 
 
-def _ras_number(v: float) -> str:
-    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return str(int(v))
-    return repr(v)
-
-
 def _ras_text(value: object) -> str:
     """A header value on one line, without ``|`` (the reader keeps only what follows one)."""
-    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
-    return text.replace("|", "/")
+    return one_line(value).replace("|", "/")
 
 
 def write_ras(scan, path: str) -> None:
@@ -691,8 +683,7 @@ def write_ras(scan, path: str) -> None:
     x = np.asarray(scan.x, dtype=np.float64)
     y = np.asarray(scan.y, dtype=np.float64)
     meta = scan.meta
-    # nominal step for the header (informational: every 2θ is written), to 10 digits
-    step = float(f"{np.median(np.diff(x)):.10g}") if x.size > 1 else 0.0
+    step = nominal_step(x)  # informational: every 2θ is written
     header: list[tuple[str, str]] = [
         ("FILE_COMMENT", ""),
         ("FILE_MEMO", "written by phasetrace"),
@@ -707,10 +698,10 @@ def write_ras(scan, path: str) -> None:
     if rad is not None and rad.anode:
         header.append(("HW_XG_TARGET_NAME", rad.anode))
     if rad is not None:
-        header.append(("HW_XG_WAVE_LENGTH_ALPHA1", _ras_number(rad.kalpha1)))
+        header.append(("HW_XG_WAVE_LENGTH_ALPHA1", exact_number(rad.kalpha1)))
         if rad.kalpha2 is not None:
-            header.append(("HW_XG_WAVE_LENGTH_ALPHA2", _ras_number(rad.kalpha2)))
-            header.append(("HW_XG_WAVE_LENGTH_RATIO_ALPHA2_ALPHA1", _ras_number(rad.ratio)))
+            header.append(("HW_XG_WAVE_LENGTH_ALPHA2", exact_number(rad.kalpha2)))
+            header.append(("HW_XG_WAVE_LENGTH_RATIO_ALPHA2_ALPHA1", exact_number(rad.ratio)))
         header.append(("MEAS_COND_XG_WAVE_TYPE", "Ka1" if rad.kalpha2 is None else "Ka"))
     header += [
         ("MEAS_DATA_COUNT", str(x.size)),
@@ -720,20 +711,20 @@ def write_ras(scan, path: str) -> None:
     ]
     if meta.counting_time and meta.counting_time > 0 and step > 0:
         header += [
-            ("MEAS_SCAN_SPEED", _ras_number(step * 60.0 / meta.counting_time)),
+            ("MEAS_SCAN_SPEED", exact_number(step * 60.0 / meta.counting_time)),
             ("MEAS_SCAN_SPEED_UNIT", "deg/min"),
         ]
     header += [
-        ("MEAS_SCAN_START", _ras_number(x[0])),
-        ("MEAS_SCAN_STEP", _ras_number(step)),
-        ("MEAS_SCAN_STOP", _ras_number(x[-1])),
+        ("MEAS_SCAN_START", exact_number(x[0])),
+        ("MEAS_SCAN_STEP", exact_number(step)),
+        ("MEAS_SCAN_STOP", exact_number(x[-1])),
         ("MEAS_SCAN_UNIT_X", "deg"),
         ("MEAS_SCAN_UNIT_Y", "counts"),
     ]
     lines = ["*RAS_DATA_START", "*RAS_HEADER_START"]
     lines += [f'*{key} "{value}"' for key, value in header]
     lines += ["*RAS_HEADER_END", "*RAS_INT_START"]
-    lines += [f"{_ras_number(a)} {_ras_number(b)} 1" for a, b in zip(x, y, strict=True)]
+    lines += [f"{exact_number(a)} {exact_number(b)} 1" for a, b in zip(x, y, strict=True)]
     lines += ["*RAS_INT_END", "*RAS_DATA_END", ""]
     with open(path, "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(lines))

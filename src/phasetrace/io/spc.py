@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
+from ._writeutil import exact_number, is_evenly_stepped, one_line
 
 __all__ = ["read_spc", "sniff_spc", "write_spc"]
 
@@ -509,10 +510,6 @@ def read_spc(data: bytes, path: str) -> list[RawScan]:
 
 # --------------------------------------------------------------------------- writer
 
-#: An axis counts as evenly stepped when ``linspace(first, last, n)`` (what the
-#: reader rebuilds) reproduces it to this fraction of a step; otherwise the x
-#: values are written as a float32 array (TXVALS).
-_EVEN_STEP_TOL = 1e-6
 #: ``fxtype`` codes the writer uses: Raman shift (cm⁻¹) and degrees (2θ).
 _XTYPE_RAMAN_SHIFT, _XTYPE_DEGREES = 13, 18
 #: ``fytype`` codes the writer uses: counts (integer data) and intensity.
@@ -527,25 +524,14 @@ _COMMENT_BYTES = 130
 _SOURCE_BYTES = 9
 
 
-def _spc_number(v: float) -> str:
-    """Positional text (no exponent) that reads back as the same float64."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return f"{int(v)}.0"
-    return np.format_float_positional(v, unique=True, trim="-")
+def _log_number(v: float) -> str:
+    """A log-block number: positional (no exponent), integers with ".0", exact as float64."""
+    return exact_number(v, positional=True, integer_point=True)
 
 
 def _spc_line(value: object) -> str:
     """A log value on one Latin-1 line."""
-    text = " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
-    return text.encode("latin-1", errors="replace").decode("latin-1")
-
-
-def _spc_is_even(x: np.ndarray) -> bool:
-    if x.size < 2:
-        return True
-    step = (x[-1] - x[0]) / (x.size - 1)
-    return bool(np.max(np.abs(np.linspace(x[0], x[-1], x.size) - x)) <= _EVEN_STEP_TOL * abs(step))
+    return one_line(value).encode("latin-1", errors="replace").decode("latin-1")
 
 
 def _spc_log(scan) -> bytes:
@@ -557,18 +543,18 @@ def _spc_log(scan) -> bytes:
     if meta.instrument:
         entries.append(("model", _spc_line(meta.instrument)))
     if scan.kind == "raman" and meta.laser_nm is not None:
-        entries.append(("laser_wavelength", f"{_spc_number(meta.laser_nm)} nm"))
+        entries.append(("laser_wavelength", f"{_log_number(meta.laser_nm)} nm"))
     if meta.counting_time:
-        entries.append(("exposure_time", f"{_spc_number(meta.counting_time)} s"))
+        entries.append(("exposure_time", f"{_log_number(meta.counting_time)} s"))
     rad = meta.radiation
     if scan.kind == "xrd" and rad is not None and rad.source != "default":
         # informational: the SPC reader does not take X-ray wavelengths from the log
         if rad.anode:
             entries.append(("xray_anode", rad.anode))
-        entries.append(("xray_kalpha1_A", _spc_number(rad.kalpha1)))
+        entries.append(("xray_kalpha1_A", _log_number(rad.kalpha1)))
         if rad.kalpha2 is not None:
-            entries.append(("xray_kalpha2_A", _spc_number(rad.kalpha2)))
-            entries.append(("xray_kalpha2_ratio", _spc_number(rad.ratio)))
+            entries.append(("xray_kalpha2_A", _log_number(rad.kalpha2)))
+            entries.append(("xray_kalpha2_ratio", _log_number(rad.ratio)))
     text = "".join(f"{k}={v}\r\n" for k, v in entries).encode("latin-1", errors="replace") + b"\0"
     header = bytearray(LOG_HEADER)
     struct.pack_into("<III", header, 0, LOG_HEADER + len(text), 0, LOG_HEADER)
@@ -611,7 +597,7 @@ def write_spc(scan, path: str) -> None:
     n = x.size
     if not np.all(np.abs(y) <= _F32_MAX):
         raise SaveError("SPC stores intensities as float32; this scan has values beyond its range (±3.4e38)")
-    even = _spc_is_even(x)
+    even = is_evenly_stepped(x)
     if not even and not np.all(np.diff(x.astype("<f4")) > 0):
         raise SaveError(
             "SPC stores an uneven x axis as float32 and this scan's steps are too fine for it "

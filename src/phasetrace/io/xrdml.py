@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
+from ._writeutil import exact_number, is_evenly_stepped, one_line
 from ._xml import local, parse_xml
 
 __all__ = ["read_xrdml", "sniff_xrdml", "write_xrdml"]
@@ -361,9 +362,7 @@ def _two_theta(points: ET.Element, n: int, axis: str, where: str, path: str) -> 
     if listed is not None:
         x = _floats(listed, "listPositions", path)
         if x.size != n:
-            raise LoadError(
-                path, f"XRDML {where} lists {x.size} 2Theta positions for {n} intensities"
-            )
+            raise LoadError(path, f"XRDML {where} lists {x.size} 2Theta positions for {n} intensities")
         return x
     start, end = _float(_child(pos, "startPosition")), _float(_child(pos, "endPosition"))
     if start is not None and end is not None:
@@ -385,27 +384,6 @@ def _two_theta(points: ET.Element, n: int, axis: str, where: str, path: str) -> 
 _XRDML_NS = "http://www.xrdml.com/XRDMeasurement/1.5"
 _XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
-#: An axis counts as evenly stepped when it deviates from ``linspace(first, last, n)``
-#: by at most this fraction of a step (float64 noise of a computed axis is ~1e-12);
-#: it is then written as start/end positions, otherwise as an exact list.
-_EVEN_STEP_TOL = 1e-6
-
-
-def _number(v: float) -> str:
-    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
-    v = float(v)
-    if v.is_integer() and abs(v) < 2.0**53:
-        return str(int(v))
-    return repr(v)
-
-
-def _is_even(x: np.ndarray) -> bool:
-    """True when ``np.linspace(x[0], x[-1], n)`` (what the reader rebuilds) reproduces ``x``."""
-    if x.size < 2:
-        return True
-    step = (x[-1] - x[0]) / (x.size - 1)
-    return bool(np.max(np.abs(np.linspace(x[0], x[-1], x.size) - x)) <= _EVEN_STEP_TOL * abs(step))
-
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
     el = ET.SubElement(parent, f"{{{_XRDML_NS}}}{tag}", attrib)
@@ -414,18 +392,13 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -
     return el
 
 
-def _clean_text(value: object) -> str:
-    """One line of text without control characters (XML 1.0 cannot hold most of them)."""
-    return " ".join("".join(ch if ord(ch) >= 32 else " " for ch in str(value)).split())
-
-
 def _positions(parent: ET.Element, axis: str, x: np.ndarray, even: bool) -> None:
     pos = _sub(parent, "positions", axis=axis, unit="deg")
     if even:
-        _sub(pos, "startPosition", _number(x[0]))
-        _sub(pos, "endPosition", _number(x[-1]))
+        _sub(pos, "startPosition", exact_number(x[0]))
+        _sub(pos, "endPosition", exact_number(x[-1]))
     else:
-        _sub(pos, "listPositions", " ".join(_number(v) for v in x))
+        _sub(pos, "listPositions", " ".join(exact_number(v) for v in x))
 
 
 def write_xrdml(scan, path: str) -> None:
@@ -460,9 +433,9 @@ def write_xrdml(scan, path: str) -> None:
     )
     if meta.instrument:
         comment = _sub(root, "comment")
-        _sub(comment, "entry", f"Diffractometer system={_clean_text(meta.instrument)}")
+        _sub(comment, "entry", f"Diffractometer system={one_line(meta.instrument)}")
     sample = _sub(root, "sample", type="To be analyzed")
-    name = _clean_text(meta.sample) if meta.sample else ""
+    name = one_line(meta.sample) if meta.sample else ""
     _sub(sample, "id", name)
     _sub(sample, "name", name)
 
@@ -472,10 +445,10 @@ def write_xrdml(scan, path: str) -> None:
         rad = None  # an assumed wavelength is not stated in the file
     if rad is not None:
         used = _sub(measurement, "usedWavelength", intended="K-Alpha 1" if rad.kalpha2 is None else "K-Alpha")
-        _sub(used, "kAlpha1", _number(rad.kalpha1), unit="Angstrom")
+        _sub(used, "kAlpha1", exact_number(rad.kalpha1), unit="Angstrom")
         if rad.kalpha2 is not None:
-            _sub(used, "kAlpha2", _number(rad.kalpha2), unit="Angstrom")
-            _sub(used, "ratioKAlpha2KAlpha1", _number(rad.ratio))
+            _sub(used, "kAlpha2", exact_number(rad.kalpha2), unit="Angstrom")
+            _sub(used, "ratioKAlpha2KAlpha1", exact_number(rad.ratio))
     if rad is not None and rad.anode:
         tube = _sub(_sub(measurement, "incidentBeamPath"), "xRayTube", name=f"{rad.anode} tube")
         _sub(tube, "anodeMaterial", rad.anode)
@@ -487,12 +460,12 @@ def write_xrdml(scan, path: str) -> None:
     source = _sub(header, "source")
     _sub(source, "applicationSoftware", "phasetrace", version=_version())
     points = _sub(scan_el, "dataPoints")
-    even = _is_even(x)
+    even = is_evenly_stepped(x)
     _positions(points, "2Theta", x, even)
     _positions(points, "Omega", x / 2.0, even)
     if meta.counting_time is not None:
-        _sub(points, "commonCountingTime", _number(meta.counting_time), unit="seconds")
-    _sub(points, "intensities", " ".join(_number(v) for v in y), unit="counts")
+        _sub(points, "commonCountingTime", exact_number(meta.counting_time), unit="seconds")
+    _sub(points, "intensities", " ".join(exact_number(v) for v in y), unit="counts")
 
     ET.indent(root, space="\t")
     body = ET.tostring(root, encoding="unicode")
