@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import PhasetraceError
+from ..library.crystallography import cell_volume
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from .fit import TEXTURE_FAMILIES, FitState, QuantConfig, fit_pattern
-from .model import PhaseModel
+from .model import PhaseModel, chebyshev_basis, phase_pattern
 from .result import PhaseResult, QuantResult
 
 __all__ = ["FitError", "quantify"]
@@ -38,8 +39,6 @@ def _check_scan(scan: Scan) -> None:
     if len(scan) < MIN_POINTS:
         raise FitError(f"{where}: {len(scan)} points are too few for a whole-pattern fit")
     from .fit import LinearSolver
-    from .model import chebyshev_basis
-
     x, y = np.asarray(scan.x), np.asarray(scan.y)
     sigma = np.sqrt(np.maximum(y, 1.0)) if scan.sigma is None else np.maximum(np.asarray(scan.sigma), 1e-12)
     _, _, smooth = LinearSolver(chebyshev_basis(x, 10), y, 1.0 / sigma)(np.zeros((x.size, 0)))
@@ -83,8 +82,6 @@ def _start_from(state: FitState | None, extra: Mapping[str, Any] | None = None) 
 def _lod_scale(state: FitState, column: np.ndarray, sigma_mult: float) -> tuple[float, float]:
     """Standard error of a scale factor for ``column`` added to the final model (at zero amount)."""
     sw = np.sqrt(state.weights)
-    from .model import chebyshev_basis
-
     a = np.column_stack([chebyshev_basis(state.x, len(state.bg_coef)), state.columns, column]) * sw[:, None]
     norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
     an = a / norm
@@ -111,8 +108,6 @@ def _results(
     zmv = []
     for m, p in zip(state.models, state.per_phase, strict=True):
         cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
-        from ..library.crystallography import cell_volume
-
         zmv.append(m.refl.cell_mass * cell_volume(cell))
     zmv = np.array(zmv)
     mass = state.scales * zmv
@@ -184,8 +179,6 @@ def _results(
         if not models:
             continue
         m = models[0]
-        from .model import phase_pattern
-
         col = phase_pattern(
             state.x,
             m,

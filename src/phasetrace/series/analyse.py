@@ -117,7 +117,8 @@ def run_series(
             except PhasetraceError as exc:
                 problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
                 del groups[name]
-        shas = {str(e.path): file_sha256(str(e.path)) for es in groups.values() for e in es}
+        # hashes from collecting (the files were read once already); files are never modified
+        shas = {str(e.path): e.sha256 or file_sha256(str(e.path)) for es in groups.values() for e in es}
 
         def tasks_for(stage: str, technique: str, phases_by_system: dict[str, list[str]], extra=None):
             out_tasks = []

@@ -34,6 +34,8 @@ class SeriesEntry:
         "RT" for room temperature, else the temperature as written.
     meta : dict
         The manifest row (or file-name metadata), for loading with the same metadata.
+    sha256 : str
+        Hash of the file's bytes, as read when the series was collected.
     """
 
     path: Path
@@ -42,6 +44,7 @@ class SeriesEntry:
     temperature_C: float
     label: str
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    sha256: str = field(default="", compare=False)
 
 
 def _label(temp: float, meta: dict[str, Any]) -> str:
@@ -123,6 +126,7 @@ def collect(
                 temperature_C=float(temp),
                 label=_label(float(temp), label_meta),
                 meta=meta,
+                sha256=s.meta.sha256,
             )
         )
     return entries, problems
