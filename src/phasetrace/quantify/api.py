@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -102,6 +102,7 @@ def _results(
     config: QuantConfig,
     tested: Sequence[str],
     alternatives: Mapping[str, Sequence[str]],
+    unconfirmed: Collection[str] = (),
 ) -> list[PhaseResult]:
     rad = scan.meta.radiation
     n_sig = config.detection_sigma
@@ -136,7 +137,9 @@ def _results(
             esd = float("nan")
         s_lod = n_sig * sig[i]
         lod = 100.0 * s_lod * zmv[i] / (total - mass[i] + s_lod * zmv[i]) if total > 0 else float("nan")
-        detected = bool(state.scales[i] > s_lod and wt > lod)
+        # detected when the scale factor stands above its own 3σ limit; (wt > lod is the same test
+        # whenever other phases are present, and undefined for a phase alone in the model)
+        detected = bool(state.scales[i] > s_lod) and m.id not in unconfirmed
         cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
         size = p.get("size", 0.0)
         # size term: FWHM (degrees) = size / cos θ  ->  Scherrer L = K λ / (size in radians), Å -> nm
@@ -255,6 +258,8 @@ def quantify(
     candidates: Sequence[str] | None = None,
     start: Mapping[str, Any] | None = None,
     select: bool | None = None,
+    prefer: Collection[str] = (),
+    verify: Collection[str] = (),
 ) -> QuantResult:
     """Whole-pattern quantification of an XRD scan.
 
@@ -274,6 +279,16 @@ def quantify(
         Start values, e.g. per phase id ``{"scale": 1.003}`` from peak matching.
     select : bool, optional
         Force or prevent automatic phase-set selection.
+    prefer : collection of str
+        Phases preferred among candidates the data cannot tell apart (the
+        system's host phases): an isostructural twin replaces a preferred phase
+        only when it fits clearly better.
+    verify : collection of str
+        Phases of a fixed model that count as detected only when their
+        evidence also stands where they dominate the calculated pattern (the
+        test the automatic selection applies): for phases fitted because a
+        neighbouring scan of a series has them, which could otherwise soak up
+        profile misfit.
 
     Returns
     -------
@@ -302,7 +317,7 @@ def quantify(
         from .selection import select_phases
 
         state, steps, alternatives = select_phases(
-            scan, lib, pool, config, start=start, fixed=list(phases or [])
+            scan, lib, pool, config, start=start, fixed=list(phases or []), prefer=prefer
         )
         tested = pool
     else:
@@ -314,7 +329,17 @@ def quantify(
         state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
         steps, alternatives, tested = [], {}, list(phases)
     ok = bool(state.success and np.isfinite(state.chi2))
-    results = _results(scan, lib, state, config, tested, alternatives)
+    unconfirmed = set()
+    if verify and ok:
+        from .selection import unique_evidence
+
+        for i, m in enumerate(state.models):
+            if m.id in verify and state.scales[i] > 0:
+                t_u = unique_evidence(scan, state, config, i)
+                if t_u < config.detection_sigma:
+                    unconfirmed.add(m.id)
+                    steps.append({"action": "unconfirmed", "phase": m.id, "t_unique": t_u})
+    results = _results(scan, lib, state, config, tested, alternatives, unconfirmed)
     rad = scan.meta.radiation
     ticks = {
         m.id: np.sort(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .._cli_util import dump_json, guard, library_option, load_library, system_elements
+from ..library.materials import resolve_system
 
 
 @click.command("fit")
@@ -76,12 +77,13 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
             rank_candidates = None
         start = {}
         if rank_candidates is not None:
-            ranking = rank_candidates(scan, lib, phases=pool)
+            ranking = rank_candidates(scan, lib, phases=pool, system=system)
             pool = [c.id for c in ranking.candidates] + [
                 p for p in pool if p not in {c.id for c in ranking.candidates}
             ]
             start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates}
-        result = quantify(scan, None, config, library=lib, candidates=pool, start=start)
+        prefer = resolve_system(system, lib.materials).host_phases if system and not elements else ()
+        result = quantify(scan, None, config, library=lib, candidates=pool, start=start, prefer=prefer)
     if plot_path:
         import matplotlib
 

@@ -75,7 +75,7 @@ class QuantConfig:
     background_terms: int = 10
     cell: str = "isotropic"
     refine_size: bool = True
-    refine_strain: bool = False
+    refine_strain: bool = True
     refine_eta: bool = True
     refine_displacement: bool = True
     refine_zero: bool = False
@@ -90,7 +90,7 @@ class QuantConfig:
     monochromator_2theta: float | None = None
     two_theta_range: tuple[float, float] | None = None
     detection_sigma: float = 3.0
-    max_nfev: int = 60
+    max_nfev: int = 150
     brindley_um: Mapping[str, float] | None = None
 
 
@@ -118,6 +118,7 @@ class _Space:
     lo: list[float] = field(default_factory=list)
     hi: list[float] = field(default_factory=list)
     owner: list[int] = field(default_factory=list)  # -1 = global, else phase index
+    constants: dict[int, dict[str, float]] = field(default_factory=dict)  # per phase: held values
 
     def add(self, name: str, x0: float, lo: float, hi: float, owner: int) -> None:
         self.names.append(name)
@@ -291,6 +292,11 @@ def _build_space(
         sp.add("eta", st.get("eta", cfg.eta), 0.0, 1.0, -1)
     for i, (m, strain) in enumerate(zip(models, strains, strict=True)):
         pst = st.get(m.id, {})
+        if pst.get("fixed"):
+            # profile and cell held at given values (e.g. from a neighbouring scan): only the scale factor
+            # is fitted, so its significance is a one-parameter test
+            sp.constants[i] = {k: float(v) for k, v in pst.items() if k != "fixed" and k != "cell"}
+            continue
         if cfg.cell == "isotropic":
             sp.add(f"{m.id}:scale", pst.get("scale", 1.0), 1.0 - strain, 1.0 + strain, i)
         elif cfg.cell == "full":
@@ -311,6 +317,12 @@ def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: Qu
     g = {"zero": 0.0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta, "asymmetry": 0.0}
     per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "cell": None} for _ in models]
     cellrel: list[dict[int, float]] = [{} for _ in models]
+    for i, held in sp.constants.items():
+        for key, val in held.items():
+            if key.startswith("cell_"):
+                cellrel[i]["abcαβγ".index(key[-1])] = val
+            else:
+                per[i][key] = val
     for name, val, own in zip(sp.names, theta, sp.owner, strict=True):
         if own < 0:
             g[name] = float(val)
@@ -354,7 +366,9 @@ def fit_pattern(
     config : QuantConfig
     start : mapping, optional
         Start values (``"displacement"``, ``"w"``, ``"eta"``, and per phase id a
-        dict with ``"scale"``, ``"size"``, ``"texture"``), e.g. from a previous fit.
+        dict with ``"scale"``, ``"size"``, ``"strain"``, ``"texture"``), e.g. from a
+        previous fit. A phase dict with ``"fixed": True`` holds its values: only
+        that phase's scale factor is fitted.
     textured : sequence of bool, optional
         Which phases get a March–Dollase parameter.
     refine : bool

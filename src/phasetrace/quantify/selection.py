@@ -12,7 +12,7 @@ tell apart from a chosen one are reported as its alternatives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..scan import Scan
 from .fit import FitState, LinearSolver, QuantConfig, fit_pattern
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
-__all__ = ["select_phases"]
+__all__ = ["select_phases", "twins", "unique_evidence"]
 
 #: Extra criterion margin (in chi² units after GoF scaling) beyond k ln N.
 BIC_MARGIN = 10.0
@@ -31,10 +31,19 @@ BIC_MARGIN = 10.0
 PARAMS_PER_PHASE = 3
 #: A swap that costs less than this (GoF-scaled chi²) makes two phases alternatives.
 ALTERNATIVE_CHI2 = 25.0
+#: Leaving a preferred (host) phase for a twin that is not preferred needs this much more (GoF-scaled chi²).
+PRIOR_CHI2 = 100.0
+#: A family member is refitted in a chosen phase's place when the quick test leaves no more than this
+#: fraction of the chosen phase's explained chi² unexplained.
+SWAP_SCREEN = 0.25
 #: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
 QUICK_NFEV = 12
+#: ... and to the refits that decide between family members (a swapped-in phase starts further off).
+SWAP_NFEV = 40
 #: A candidate whose chi² gain is below this fraction of the bar is not tried again in later rounds.
 HOPELESS_FRACTION = 0.2
+#: ... and only once the model's squared goodness of fit is below this.
+HOPELESS_GOF2 = 4.0
 #: Largest automatically selected model.
 MAX_PHASES = 8
 #: Cell-scale grid step for testing a candidate (fraction), on broadened peaks.
@@ -142,8 +151,24 @@ def select_phases(
     *,
     start: Mapping[str, Any] | None = None,
     fixed: Sequence[str] = (),
+    prefer: Collection[str] = (),
 ) -> tuple[FitState, list[dict[str, Any]], dict[str, list[str]]]:
     """Choose the phase set from candidate ids (best first) and fit it.
+
+    Parameters
+    ----------
+    scan : Scan
+    library : PhaseLibrary
+    pool : sequence of str
+        Candidate ids, best first.
+    config : QuantConfig
+    start : mapping, optional
+        Start values per phase id (e.g. the cell scale from peak matching).
+    fixed : sequence of str
+        Phases always in the model.
+    prefer : collection of str
+        Phases preferred among twins that fit about equally well (the system's
+        host phases), before the candidate order.
 
     Returns
     -------
@@ -159,7 +184,9 @@ def select_phases(
 
     quick = replace(config, max_nfev=QUICK_NFEV)
 
-    def fit(ids: list[str], prev: FitState | None, *, final: bool = False) -> FitState:
+    def fit(
+        ids: list[str], prev: FitState | None, *, final: bool = False, nfev: int | None = None
+    ) -> FitState:
         from .api import _start_from
 
         st = _start_from(prev, start)
@@ -170,7 +197,7 @@ def select_phases(
             scan,
             [info[i][0] for i in ids],
             strains=[info[i][1] for i in ids],
-            config=config if final else quick,
+            config=config if final else (replace(config, max_nfev=nfev) if nfev else quick),
             start=st,
             textured=[info[i][2] for i in ids],
         )
@@ -194,14 +221,16 @@ def select_phases(
             hint = start.get(pid, {}).get("scale") if isinstance(start.get(pid), Mapping) else None
             s, c2, sc = trial.best_scale(m, strain, base, hint)
             gain = (state.chi2 - c2) / trial.gof2 if sc > 0 else 0.0
-            if gain < HOPELESS_FRACTION * need:
+            # only against a model that already describes the pattern: before the hosts are in, the
+            # residual is their unfitted peaks, and a minor phase's gain there means nothing
+            if gain < HOPELESS_FRACTION * need and trial.gof2 < HOPELESS_GOF2:
                 hopeless.add(pid)
             if sc > 0:
                 tried.append((gain, pid, s))
         tried.sort(reverse=True)
         # among twins that fit about equally well, keep the one earlier in the candidate order (the
         # ranking puts the system's own host phases first): LNMO rather than LiMn2O4 for an LNMO pellet
-        order = {p: i for i, p in enumerate(pool)}
+        order = {p: (p not in prefer, i) for i, p in enumerate(pool)}
         for k, (gain, pid, s) in enumerate(tried):
             for j in range(k + 1, len(tried)):
                 g2, q, s2 = tried[j]
@@ -248,31 +277,53 @@ def select_phases(
         steps.append({"action": "add", "phase": pid, "gain": gain, "t": t, "chi2": new_state.chi2})
         state = new_state
 
-    # twins (same structure, overlapping cells) were kept out of the model: swap each chosen phase for
-    # a twin when the twin fits better, so the greedy order does not decide between LLZO and LLZTO
+    # twins (same structure, overlapping cells) were kept out of the model, and a greedy step adds only
+    # one of a family: each chosen phase is refitted in place of family members that the quick test
+    # finds nearly as good (LLZO or LLZTO; Ni/Mn-ordered or disordered LNMO; NMC811 or NMC622), and the
+    # best fit wins by a margin. Leaving a preferred (host) phase for a twin that is not preferred takes
+    # PRIOR_CHI2 more; a preferred twin is taken as long as it fits within the margin.
     for pid in list(chosen):
         if pid in fixed:
             continue
         trial = _Trial(scan, state, config)
         i = [m.id for m in state.models].index(pid)
         others = np.delete(state.columns, i, axis=1)
-        # compare like with like: both twins tested the same way against the same other phases
+        # the quick test compares like with like: both tested the same way against the same other phases
         current = trial.best_scale(info[pid][0], info[pid][1], others)[1]
+        explained = max(trial.chi2(others)[0] - current, 0.0)
+        family = library[pid].family
+        best_swap: tuple[float, str, FitState] | None = None
+        reference: FitState | None = None
         for q in pool:
-            if q in chosen or not _twins(library, info, pid, q):
+            if q in chosen or q in fixed or library[q].family != family:
                 continue
-            m, strain, _ = info[q]
-            sq, c2, sc = trial.best_scale(m, strain, others)
-            if sc > 0 and c2 < current - ALTERNATIVE_CHI2 * trial.gof2:
-                chosen[chosen.index(pid)] = q
-                start[q] = {"scale": sq}
-                new_state = fit(chosen, None)
-                if new_state.chi2 < state.chi2:
-                    steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
-                    state = new_state
-                    pid = q
-                    break
-                chosen[chosen.index(q)] = pid
+            sq, c2, sc = trial.best_scale(info[q][0], info[q][1], others)
+            # a preferred phase is always refitted: the quick test (no texture, fixed widths) can
+            # misjudge a textured layered host by far
+            if q not in prefer and (sc <= 0 or c2 > current + SWAP_SCREEN * explained):
+                continue
+            if q in prefer and pid not in prefer and _twins(library, info, pid, q):
+                margin = -PRIOR_CHI2
+            elif pid in prefer and q not in prefer:
+                margin = ALTERNATIVE_CHI2 + PRIOR_CHI2
+            else:
+                margin = ALTERNATIVE_CHI2
+            if reference is None:
+                # the quick fits stop early: the current set gets the same further refinement as a swap
+                reference = fit(chosen, state, nfev=SWAP_NFEV)
+            ids = [q if p == pid else p for p in chosen]
+            start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), "scale": sq}
+            new_state = fit(ids, state, nfev=SWAP_NFEV)
+            cost = new_state.chi2 + margin * trial.gof2
+            if cost < reference.chi2 and (best_swap is None or cost < best_swap[0]):
+                best_swap = (cost, q, new_state)
+        if reference is not None and reference.chi2 < state.chi2:
+            state = reference
+        if best_swap is not None:
+            _, q, new_state = best_swap
+            chosen[chosen.index(pid)] = q
+            steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
+            state = new_state
 
     # overfit test: remove each non-fixed phase in turn, keep it out if the data do not need it
     changed = True
@@ -351,17 +402,41 @@ def _unique_significance(
     return float((c @ (w * rest)) / np.sqrt(info * trial.gof2))
 
 
-def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
-    """Same structure (family and space group) with cells that can coincide within the allowed strains.
+def unique_evidence(scan: Scan, state: FitState, config: QuantConfig, index: int) -> float:
+    """Significance of phase ``index`` of a fitted model where it dominates the calculated pattern.
 
-    XRD cannot tell such phases apart (LaCoO3/LaNiO3, LLZO/LLZTO): only one of
-    them enters a model, and the other is reported as its alternative.
+    The same test the selection applies before adding a phase (see
+    :func:`_unique_significance`), for a phase that is already in the model.
+    """
+    trial = _Trial(scan, state, config)
+    keep = [j for j in range(state.columns.shape[1]) if j != index and state.scales[j] > 0]
+    base = state.columns[:, keep]
+    col = state.columns[:, index]
+    scale = float(state.per_phase[index].get("scale", 1.0))
+    return _unique_significance(trial, state, state.models[index], scale, base, col)
+
+
+def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
+    """:func:`twins` for phases whose models are at hand (``info``: id -> (model, strain, textured))."""
+    return _same_lattice(library[a], library[b], info[a][0].refl, info[b][0].refl, info[a][1], info[b][1])
+
+
+def twins(library: PhaseLibrary, a: str, b: str) -> bool:
+    """Whether XRD cannot tell two library phases apart by peak positions.
+
+    Twins are of the same structure family and crystal system with cells that can
+    coincide within their allowed strains (LaCoO3/LaNiO3, LLZO/LLZTO, and the
+    Ni/Mn-ordered and disordered LNMO, whose superstructure reflections are weak).
+    Only one of them enters a model; the other is reported as its alternative.
     """
     pa, pb = library[a], library[b]
-    if pa.family != pb.family or pa.space_group.replace(" ", "") != pb.space_group.replace(" ", ""):
+    return _same_lattice(pa, pb, library.reflections(pa), library.reflections(pb), pa.strain, pb.strain)
+
+
+def _same_lattice(pa, pb, ra, rb, sa: float, sb: float) -> bool:
+    if pa.family != pb.family or ra.crystal_system != rb.crystal_system:
         return False
-    va, vb = info[a][0].refl.volume, info[b][0].refl.volume
-    return abs((va / vb) ** (1 / 3) - 1.0) <= info[a][1] + info[b][1]
+    return abs((ra.volume / rb.volume) ** (1 / 3) - 1.0) <= sa + sb
 
 
 def _background_only(scan: Scan, config: QuantConfig) -> FitState:
