@@ -113,19 +113,46 @@ def test_two_jobs_give_the_same_result(series_dir, run1, tmp_path):
 
 def test_dask_local_cluster_gives_the_same_result(series_dir, run1, tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         run = run_series(series_dir, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
     assert run.systems == run1.systems
 
 
 def test_series_cli_json(series_dir, run1):
-    r = CliRunner().invoke(main, ["series", str(series_dir), "--out", str(run1.out), "--json", "--no-figures"])
+    r = CliRunner().invoke(
+        main, ["series", str(series_dir), "--out", str(run1.out), "--json", "--no-figures"]
+    )
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output[r.output.index("{"):])
+    doc = json.loads(r.output[r.output.index("{") :])
     assert doc["systems"][0]["system"] == SYSTEM
 
 
 def test_series_cli_bad_source(tmp_path):
     r = CliRunner().invoke(main, ["series", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no such folder or manifest" in r.output
+
+
+def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it():
+    from phasetrace.series.analyse import _refit_starts
+
+    def rec(found, start):
+        phases = [{"id": p, "detected": True} for p in found]
+        return {"status": "ok", "result": {"phases": phases, "start": start}}
+
+    stage1 = [
+        {"key": k, "path": f"{k}.xy", "system": "S", "temperature_C": t}
+        for k, t in (("a", 25.0), ("b", 600.0), ("c", 700.0), ("d", 900.0))
+    ]
+    records = {
+        "a": rec(["H"], {"H": {"scale": 1.0}}),
+        "b": rec(["H"], {"H": {"scale": 1.0}}),
+        "c": rec(["H", "X"], {"H": {"scale": 1.0}, "X": {"scale": 1.003, "size": 0.04}}),
+        "d": rec(["H", "X"], {"H": {"scale": 1.0}, "X": {"scale": 0.998, "size": 0.02}}),
+    }
+    out = _refit_starts(stage1, records, {"S": ["H", "X"]})
+    assert out["b.xy"]["identified"] == ["H"]
+    assert out["b.xy"]["start"]["X"] == {"scale": 1.003, "size": 0.04, "fixed": True}  # 700 is nearest
+    assert out["a.xy"]["start"]["X"]["scale"] == 1.003
+    assert "fixed" not in out["d.xy"]["start"]["X"]  # found there: refined freely

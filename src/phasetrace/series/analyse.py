@@ -120,12 +120,22 @@ def run_series(
         # hashes from collecting (the files were read once already); files are never modified
         shas = {str(e.path): e.sha256 or file_sha256(str(e.path)) for es in groups.values() for e in es}
 
-        def tasks_for(stage: str, technique: str, phases_by_system: dict[str, list[str]], extra=None):
+        def tasks_for(
+            stage: str,
+            technique: str,
+            phases_by_system: dict[str, list[str]],
+            extra: dict[str, Any] | None = None,
+        ) -> list[dict[str, Any]]:
+            """Tasks of one stage; ``extra`` maps a file to its identification (start values, phases)."""
             out_tasks = []
             for name, es in groups.items():
                 for e in es:
                     if e.technique != technique:
                         continue
+                    cfg = {**config, "prefer": sorted(pools[name][1])}
+                    if extra and str(e.path) in extra:
+                        cfg["start"] = {str(e.path): extra[str(e.path)]["start"]}
+                        cfg["identified"] = extra[str(e.path)]["identified"]
                     out_tasks.append(
                         make_task(
                             path=str(e.path),
@@ -135,7 +145,7 @@ def run_series(
                             temperature_C=e.temperature_C,
                             meta=_jsonable_meta(e.meta),
                             phases=phases_by_system[name],
-                            config=config,
+                            config=cfg,
                             libraries=list(libraries),
                             library_version=lib.version,
                             sha256=shas[str(e.path)],
@@ -165,13 +175,16 @@ def run_series(
                 union[t["system"]] += [p for p in found if p not in union[t["system"]]]
         for name in groups:
             union.setdefault(name, [])
+        # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
+        # both in one model would share its peaks arbitrarily
+        merged: dict[str, dict[str, str]] = {}
+        for name in groups:
+            union[name], merged[name] = _merge_twins(lib, union[name], stage1, records, name, pools[name][1])
         # stage 2: every XRD scan refitted with the union (starting where its identification ended)
-        starts = {
-            t["path"]: records[t["key"]]["result"].get("start", {})
-            for t in stage1
-            if records.get(t["key"]) and records[t["key"]]["status"] == "ok"
-        }
-        stage2 = tasks_for("refit", "xrd", union, extra={"start": starts})
+        # a phase of the union that identification did not find in a scan must show evidence of its own
+        # there (not only soak up misfit) to count as detected in the refit
+        starts = _refit_starts(stage1, records, union, merged)
+        stage2 = tasks_for("refit", "xrd", union, extra=starts)
         _add(
             counts,
             execute(
@@ -205,6 +218,84 @@ def run_series(
         entries=groups,
         records=records,
     )
+
+
+def _merge_twins(
+    lib: PhaseLibrary,
+    found: list[str],
+    stage1: list[dict[str, Any]],
+    records: dict[str, dict[str, Any]],
+    system: str,
+    hosts: set[str],
+) -> tuple[list[str], dict[str, str]]:
+    """Keep one phase of each group of twins in a series' union: a host, else the most often found.
+
+    Returns the union without the dropped twins, and dropped id -> kept id.
+    """
+    from ..quantify.selection import twins
+
+    count: dict[str, int] = {}
+    for t in stage1:
+        rec = records.get(t["key"])
+        if t["system"] == system and rec and rec["status"] == "ok":
+            for p in rec["result"]["phases"]:
+                if p["detected"]:
+                    count[p["id"]] = count.get(p["id"], 0) + 1
+    order = sorted(found, key=lambda p: (p not in hosts, -count.get(p, 0), found.index(p)))
+    kept: list[str] = []
+    dropped: dict[str, str] = {}
+    for pid in order:
+        twin = next((k for k in kept if twins(lib, pid, k)), None)
+        if twin is None:
+            kept.append(pid)
+        else:
+            dropped[pid] = twin
+    return [p for p in found if p in kept], dropped
+
+
+def _refit_starts(
+    stage1: list[dict[str, Any]],
+    records: dict[str, dict[str, Any]],
+    union: dict[str, list[str]],
+    merged: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per XRD file: the start values of its refit with the union, and the phases identified in it.
+
+    A union phase that identification did not find in a scan enters its refit with the cell and
+    profile refined where it was found (at the nearest temperature) held fixed: only its scale factor
+    is fitted, so that a 3σ detection there is a one-parameter test and not the best of many cells
+    and widths tried on the noise.
+    """
+    done = [t for t in stage1 if records.get(t["key"]) and records[t["key"]]["status"] == "ok"]
+    merged = merged or {}
+    # a scan that found a dropped twin found the kept one (its start values, relative to the twin's
+    # own reference cell, do not carry over)
+    found = {
+        t["path"]: {
+            merged.get(t["system"], {}).get(p["id"], p["id"])
+            for p in records[t["key"]]["result"]["phases"]
+            if p["detected"]
+        }
+        for t in done
+    }
+    start = {t["path"]: records[t["key"]]["result"].get("start", {}) for t in done}
+    out: dict[str, dict[str, Any]] = {}
+    for t in done:
+        st = dict(start[t["path"]])
+        same = [u for u in done if u["system"] == t["system"]]
+        for pid in union.get(t["system"], []):
+            if pid in found[t["path"]]:
+                continue
+            where = [
+                u for u in same if pid in found[u["path"]] and isinstance(start[u["path"]].get(pid), dict)
+            ]
+            if where:
+                near = min(
+                    where, key=lambda u: abs((u["temperature_C"] or 0.0) - (t["temperature_C"] or 0.0))
+                )
+                st[pid] = {**start[near["path"]][pid], "fixed": True}
+        out[t["path"]] = {"start": st, "identified": sorted(found[t["path"]])}
+    return out
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:

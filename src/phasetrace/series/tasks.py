@@ -128,10 +128,13 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
             ranked = [c.id for c in ranking if getattr(c, "testable", True)]
             order = ranked + [p for p in phases if p not in ranked]
             start = {c.id: {"scale": c.lattice_scale} for c in ranking if getattr(c, "lattice_scale", None)}
-        res = quantify(scan, None, cfg, library=lib, candidates=order, start=start)
+        prefer = task["config"].get("prefer", ())
+        res = quantify(scan, None, cfg, library=lib, candidates=order, start=start, prefer=prefer)
     else:
         start = task["config"].get("start", {}).get(task["path"]) or None
-        res = quantify(scan, phases, cfg, library=lib, select=False, start=start)
+        identified = task["config"].get("identified")
+        verify = [p for p in phases if p not in identified] if identified is not None else ()
+        res = quantify(scan, phases, cfg, library=lib, select=False, start=start, verify=verify)
     return {
         "success": res.success,
         "message": res.message,
