@@ -36,6 +36,8 @@ PRIOR_CHI2 = 100.0
 #: A family member is refitted in a chosen phase's place when the quick test leaves no more than this
 #: fraction of the chosen phase's explained chi² unexplained.
 SWAP_SCREEN = 0.25
+#: ... or this fraction when the chosen phase is preferred and the other is not.
+SWAP_SCREEN_PREFERRED = 0.05
 #: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
 QUICK_NFEV = 12
 #: ... and to the refits that decide between family members (a swapped-in phase starts further off).
@@ -282,6 +284,7 @@ def select_phases(
     # finds nearly as good (LLZO or LLZTO; Ni/Mn-ordered or disordered LNMO; NMC811 or NMC622), and the
     # best fit wins by a margin. Leaving a preferred (host) phase for a twin that is not preferred takes
     # PRIOR_CHI2 more; a preferred twin is taken as long as it fits within the margin.
+    reference: FitState | None = None  # the current set refined as far as a swap would be
     for pid in list(chosen):
         if pid in fixed:
             continue
@@ -293,37 +296,46 @@ def select_phases(
         explained = max(trial.chi2(others)[0] - current, 0.0)
         family = library[pid].family
         best_swap: tuple[float, str, FitState] | None = None
-        reference: FitState | None = None
         for q in pool:
             if q in chosen or q in fixed or library[q].family != family:
                 continue
             sq, c2, sc = trial.best_scale(info[q][0], info[q][1], others)
-            # a preferred phase is always refitted: the quick test (no texture, fixed widths) can
-            # misjudge a textured layered host by far
-            if q not in prefer and (sc <= 0 or c2 > current + SWAP_SCREEN * explained):
-                continue
-            if q in prefer and pid not in prefer and _twins(library, info, pid, q):
-                margin = -PRIOR_CHI2
+            twin = _twins(library, info, pid, q)
+            if q in prefer and pid not in prefer and twin:
+                # a preferred twin is always refitted: the quick test (no texture, fixed widths) can
+                # misjudge a textured layered host by far
+                margin, screen = -PRIOR_CHI2, np.inf
             elif pid in prefer and q not in prefer:
-                margin = ALTERNATIVE_CHI2 + PRIOR_CHI2
+                margin, screen = ALTERNATIVE_CHI2 + PRIOR_CHI2, SWAP_SCREEN_PREFERRED
             else:
-                margin = ALTERNATIVE_CHI2
+                margin, screen = ALTERNATIVE_CHI2, SWAP_SCREEN
+            # twins of equal standing that the data cannot tell apart: the one nearer its own reference
+            # cell is the likelier (NiO at its tabulated cell rather than Li-doped NiO strained 1 %)
+            tie_break = twin and (q in prefer) == (pid in prefer)
+            if np.isfinite(screen) and (sc <= 0 or c2 > current + screen * explained):
+                continue
             if reference is None:
                 # the quick fits stop early: the current set gets the same further refinement as a swap
                 reference = fit(chosen, state, nfev=SWAP_NFEV)
+                state = reference if reference.chi2 < state.chi2 else state
             ids = [q if p == pid else p for p in chosen]
             start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), "scale": sq}
             new_state = fit(ids, state, nfev=SWAP_NFEV)
             cost = new_state.chi2 + margin * trial.gof2
+            if (
+                cost >= reference.chi2
+                and tie_break
+                and new_state.chi2 < reference.chi2 + margin * trial.gof2
+                and _cell_offset(new_state, q, info) < _cell_offset(reference, pid, info)
+            ):
+                cost = min(new_state.chi2, reference.chi2 - 1e-9)
             if cost < reference.chi2 and (best_swap is None or cost < best_swap[0]):
                 best_swap = (cost, q, new_state)
-        if reference is not None and reference.chi2 < state.chi2:
-            state = reference
         if best_swap is not None:
             _, q, new_state = best_swap
             chosen[chosen.index(pid)] = q
             steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
-            state = new_state
+            state = reference = new_state
 
     # overfit test: remove each non-fixed phase in turn, keep it out if the data do not need it
     changed = True
@@ -400,6 +412,20 @@ def _unique_significance(
     if info <= 0:
         return 0.0
     return float((c @ (w * rest)) / np.sqrt(info * trial.gof2))
+
+
+def _cell_offset(state: FitState, pid: str, info) -> float:
+    """How far a fitted phase's cell is from its reference, in units of its allowed strain."""
+    i = [m.id for m in state.models].index(pid)
+    m, strain = info[pid][0], info[pid][1]
+    p = state.per_phase[i]
+    if p.get("cell") is not None:
+        from ..library.crystallography import cell_volume
+
+        rel = (cell_volume(p["cell"]) / m.refl.volume) ** (1 / 3)
+    else:
+        rel = float(p.get("scale", 1.0))
+    return abs(rel - 1.0) / max(strain, 1e-6)
 
 
 def unique_evidence(scan: Scan, state: FitState, config: QuantConfig, index: int) -> float:

@@ -125,11 +125,12 @@ def run_series(
             technique: str,
             phases_by_system: dict[str, list[str]],
             extra: dict[str, Any] | None = None,
+            names: Sequence[str] | None = None,
         ) -> list[dict[str, Any]]:
             """Tasks of one stage; ``extra`` maps a file to its identification (start values, phases)."""
             out_tasks = []
-            for name, es in groups.items():
-                for e in es:
+            for name in groups if names is None else names:
+                for e in groups[name]:
                     if e.technique != technique:
                         continue
                     cfg = {**config, "prefer": sorted(pools[name][1])}
@@ -158,42 +159,58 @@ def run_series(
         pool_ids = {n: p[0] for n, p in pools.items()}
         stage1 = tasks_for("identify", "xrd", pool_ids)
         stage_r = tasks_for("raman", "raman", pool_ids)
-        _add(
-            counts,
-            execute(
-                stage1 + stage_r, store, jobs=jobs, scheduler=scheduler, progress=progress, label="identify"
-            ),
-        )
-        union: dict[str, list[str]] = {}
+        union: dict[str, list[str]] = {name: [] for name in groups}
         records: dict[str, dict[str, Any]] = {}
-        for t in stage1:
-            rec = store.get(t["key"])
-            records[t["key"]] = rec
-            if rec and rec["status"] == "ok":
-                found = [p["id"] for p in rec["result"]["phases"] if p["detected"]]
-                union.setdefault(t["system"], [])
-                union[t["system"]] += [p for p in found if p not in union[t["system"]]]
-        for name in groups:
-            union.setdefault(name, [])
-        # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
-        # both in one model would share its peaks arbitrarily
-        merged: dict[str, dict[str, str]] = {}
-        for name in groups:
-            union[name], merged[name] = _merge_twins(lib, union[name], stage1, records, name, pools[name][1])
-        # stage 2: every XRD scan refitted with the union (starting where its identification ended)
-        # a phase of the union that identification did not find in a scan must show evidence of its own
-        # there (not only soak up misfit) to count as detected in the refit
-        starts = _refit_starts(stage1, records, union, merged)
-        stage2 = tasks_for("refit", "xrd", union, extra=starts)
+        stage2: list[dict[str, Any]] = []
+        waiting = {name: {t["key"] for t in stage1 if t["system"] == name} for name in groups}
+
+        def refits_of(name: str) -> list[dict[str, Any]]:
+            """Stage 2 of one system: every XRD scan refitted with the union of its identifications."""
+            ident = [t for t in stage1 if t["system"] == name]
+            for t in ident:
+                records[t["key"]] = store.get(t["key"])
+            found: list[str] = []
+            for t in ident:
+                rec = records[t["key"]]
+                if rec and rec["status"] == "ok":
+                    found += [
+                        p["id"] for p in rec["result"]["phases"] if p["detected"] and p["id"] not in found
+                    ]
+            # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
+            # both in one model would share its peaks arbitrarily
+            union[name], merged = _merge_twins(lib, found, stage1, records, name, pools[name][1])
+            if not union[name]:
+                return []
+            # each refit starts where the scan's identification ended; a union phase that identification
+            # did not find in a scan must show evidence of its own there (not only soak up misfit)
+            starts = _refit_starts(ident, records, union, {name: merged})
+            new = tasks_for("refit", "xrd", union, extra=starts, names=[name])
+            stage2.extend(new)
+            return new
+
+        def followup(t: dict[str, Any]) -> list[dict[str, Any]]:
+            # a system's refits start as soon as its last identification is in: no barrier between systems
+            if t["stage"] != "identify":
+                return []
+            left = waiting[t["system"]]
+            left.discard(t["key"])
+            return refits_of(t["system"]) if not left else []
+
+        # systems without XRD scans have nothing to wait for
+        first = [*stage1, *stage_r]
+        for name, left in waiting.items():
+            if not left:
+                refits_of(name)
         _add(
             counts,
             execute(
-                [t for t in stage2 if union[t["system"]]],
+                first,
                 store,
                 jobs=jobs,
                 scheduler=scheduler,
                 progress=progress,
-                label="refit",
+                label="scans",
+                followup=followup,
             ),
         )
         for t in [*stage2, *stage_r]:

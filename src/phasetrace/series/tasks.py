@@ -14,7 +14,8 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import PhasetraceError
@@ -195,6 +196,7 @@ def execute(
     progress: bool = True,
     label: str = "scans",
     on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    followup: Callable[[dict[str, Any]], Sequence[dict[str, Any]]] | None = None,
 ) -> dict[str, int]:
     """Run the tasks not yet in the store; store each result as it arrives.
 
@@ -203,25 +205,30 @@ def execute(
     tasks : sequence of dict
     store : ResultStore
     jobs : int
-        Worker processes (1 = in this process).
+        Worker processes (1 = in this process). The workers live for the whole
+        call, follow-up tasks included.
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``); the same
         tasks are submitted there instead.
     progress : bool
         Show a progress bar on stderr.
+    on_result : callable, optional
+        Called with (task, output) for each task run now.
+    followup : callable, optional
+        Called with each task once its result is in the store (run now or
+        stored before); returns further tasks to run, which start at once.
+        This lets one series' refits run while another is still identified.
 
     Returns
     -------
     dict
         Counts: ``done`` (run now), ``skipped`` (already stored), ``errors``.
     """
-    by_key = {t["key"]: t for t in tasks}
-    pending = [t for t in by_key.values() if not store.has(t["key"])]
-    counts = {"done": 0, "skipped": len(by_key) - len(pending), "errors": 0}
-    if not pending:
-        return counts
+    counts = {"done": 0, "skipped": 0, "errors": 0}
+    by_key: dict[str, dict[str, Any]] = {}
+    bar = _Progress(0, label) if progress else None
 
-    def record(out: dict[str, Any]) -> None:
+    def record(out: dict[str, Any]) -> dict[str, Any]:
         t = by_key[out["key"]]
         store.put(
             out["key"],
@@ -240,59 +247,145 @@ def execute(
         counts["errors"] += out["status"] != "ok"
         if on_result is not None:
             on_result(t, out)
+        if bar:
+            bar.step()
+        return t
 
-    bar = _Progress(len(pending), label) if progress else None
     try:
-        if scheduler:
-            from distributed import Client
-            from distributed import as_completed as dask_completed
+        with _backend(jobs, scheduler) as backend:
 
-            with Client(scheduler, timeout="20s") as client:
-                futures = client.map(analyse_scan, pending, pure=False)
-                for fut in dask_completed(futures):
-                    record(fut.result())
-                    if bar:
-                        bar.step()
-        elif jobs > 1 and len(pending) > 1:
-            # fresh worker interpreters with one BLAS thread each: the per-scan linear algebra is
-            # small, and N workers x N BLAS threads on N cores only fight for them
-            saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-            os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
-            try:
-                ctx = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                    futures = [pool.submit(analyse_scan, t) for t in pending]
-                    for fut in as_completed(futures):
-                        record(fut.result())
-                        if bar:
-                            bar.step()
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
+            def feed(new: Sequence[dict[str, Any]]) -> None:
+                todo = list(new)
+                while todo:
+                    t = todo.pop(0)
+                    if t["key"] in by_key:
+                        continue
+                    by_key[t["key"]] = t
+                    if store.has(t["key"]):
+                        counts["skipped"] += 1
+                        if followup is not None:
+                            todo.extend(followup(t))
                     else:
-                        os.environ[k] = v
-        else:
-            for t in pending:
-                record(analyse_scan(t))
-                if bar:
-                    bar.step()
+                        if bar:
+                            bar.grow(1)
+                        backend.submit(t)
+
+            feed(tasks)
+            while backend.busy():
+                for out in backend.finished():
+                    t = record(out)
+                    if followup is not None:
+                        feed(followup(t))
     finally:
         if bar:
             bar.close()
     return counts
 
 
+class _Inline:
+    """Tasks run one by one in this process, in submission order."""
+
+    def __init__(self) -> None:
+        self.queue: list[dict[str, Any]] = []
+
+    def submit(self, task: dict[str, Any]) -> None:
+        self.queue.append(task)
+
+    def busy(self) -> bool:
+        return bool(self.queue)
+
+    def finished(self) -> list[dict[str, Any]]:
+        return [analyse_scan(self.queue.pop(0))]
+
+
+class _Pool:
+    """Spawned worker processes, each with one BLAS thread, kept for all submitted tasks."""
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+        self.running: set[Any] = set()
+
+    def submit(self, task: dict[str, Any]) -> None:
+        self.running.add(self.pool.submit(analyse_scan, task))
+
+    def busy(self) -> bool:
+        return bool(self.running)
+
+    def finished(self) -> list[dict[str, Any]]:
+        done, self.running = wait(self.running, return_when=FIRST_COMPLETED)
+        return [f.result() for f in done]
+
+
+class _Dask:
+    """Tasks submitted to a Dask distributed scheduler."""
+
+    def __init__(self, client: Any) -> None:
+        from distributed import as_completed as dask_completed
+
+        self.client = client
+        self.results = dask_completed()
+        self.n = 0
+
+    def submit(self, task: dict[str, Any]) -> None:
+        self.results.add(self.client.submit(analyse_scan, task, pure=False))
+        self.n += 1
+
+    def busy(self) -> bool:
+        return self.n > 0
+
+    def finished(self) -> list[dict[str, Any]]:
+        fut = next(self.results)
+        self.n -= 1
+        return [fut.result()]
+
+
+@contextmanager
+def _backend(jobs: int, scheduler: str | None):
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler, timeout="20s") as client:
+            yield _Dask(client)
+        return
+    if jobs <= 1:
+        yield _Inline()
+        return
+    # fresh worker interpreters with one BLAS thread each: the per-scan linear algebra is small, and
+    # N workers x N BLAS threads on N cores only fight for them
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            yield _Pool(pool)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class _Progress:
-    """A small progress bar on stderr (click's), silent when stderr is not a terminal."""
+    """A small progress bar on stderr (click's), silent when stderr is not a terminal.
+
+    The total grows as tasks are submitted (follow-up tasks join later).
+    """
 
     def __init__(self, total: int, label: str):
-        import click
-
+        self._label = label
+        self._total = total
         self._bar = None
-        if sys.stderr.isatty():
-            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+
+    def grow(self, n: int) -> None:
+        self._total += n
+        if self._bar is None and sys.stderr.isatty():
+            import click
+
+            self._bar = click.progressbar(length=self._total, label=self._label, file=sys.stderr)
             self._bar.__enter__()
+        elif self._bar is not None:
+            self._bar.length = self._total
 
     def step(self) -> None:
         if self._bar is not None:
