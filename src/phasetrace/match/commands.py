@@ -201,6 +201,14 @@ def peaks(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Save a figure of the scan, background, peaks and the top candidates' ticks (PNG, PDF, SVG).",
 )
+@click.option(
+    "--fit/--no-fit",
+    "confirm",
+    default=True,
+    show_default=True,
+    help="XRD: confirm the ranking with a whole-pattern fit (the phases it selects rank first, with wt %); "
+    "--no-fit ranks by peak matching alone (faster).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @guard
 def identify(
@@ -218,6 +226,7 @@ def identify(
     laser_nm: float | None,
     index: int | None,
     plot_path: Path | None,
+    confirm: bool,
     as_json: bool,
 ) -> None:
     """Rank the library phases that may be in a scan.
@@ -228,7 +237,9 @@ def identify(
     reflections (XRD, within its allowed lattice strain, Kα1/Kα2-aware) or its
     Raman bands explain the peaks, penalised for strong reflections that are
     missing; phases that only explain peaks already explained by better
-    candidates sink. Raman-silent phases are listed as not testable.
+    candidates sink. Raman-silent phases are listed as not testable. For XRD the
+    ranking is then confirmed by a whole-pattern fit (unless --no-fit): the
+    phases the fit selects rank first, with their weight fractions.
 
     \b
     Examples:
@@ -265,6 +276,12 @@ def identify(
         field = "raman_tolerance" if scan.kind == "raman" else "tolerance_fwhm"
         cfg = dataclasses.replace(cfg, **{field: tolerance})
     ranking = rank_candidates(scan, lib, elements=els, system=system, phases=chosen_ids, config=cfg)
+    if confirm and ranking.technique == "xrd":
+        from ..library.materials import resolve_system
+        from .confirm import confirm_by_fit
+
+        prefer = resolve_system(system, lib.materials).host_phases if system else ()
+        ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer)
     if plot_path is not None:
         from .plot import plot_ranking
 
@@ -289,16 +306,31 @@ def _print_ranking(ranking: Any, file: Path, top: int, notes: list[str]) -> None
         click.echo(f"  note: {n}")
     ranked = ranking.top(top)
     scale_h = "scale" if xrd else ""
+    fitted = ranking.fit is not None and ranking.fit.get("success")
+    if fitted:
+        click.echo(
+            f"  whole-pattern fit: Rwp {100 * ranking.fit['rwp']:.2f} %, GoF {ranking.fit['gof']:.2f}; "
+            "the phases it selects rank first (wt % of the crystalline part)"
+        )
+    elif ranking.fit is not None:
+        click.echo(f"  whole-pattern fit failed ({ranking.fit['message']}): ranked by peak matching alone")
+    wt_h = "wt %" if fitted else ""
     click.echo(
         f"  {'rank':>4}  {'phase':<18} {'status':<12} {'score':>5} {scale_h:>7} "
-        f"{'matched':>7} {'missing':>7} {'unique':>6}"
+        f"{'matched':>7} {'missing':>7} {'unique':>6} {wt_h:>12}"
     )
     for c in ranked:
         sc = f"{c.lattice_scale:7.4f}" if c.lattice_scale is not None else " " * 7
         alt = f"  (≈ {', '.join(c.alternatives)})" if c.alternatives else ""
+        wt = ""
+        if fitted and c.fit is not None:
+            f = c.fit
+            wt = f"< {f['lod_wt_percent']:.2f}"
+            if f["detected"]:
+                wt = f"{f['wt_percent']:6.2f} ± {f['esd']:.2f}"
         click.echo(
             f"  {c.rank:>4}  {c.id:<18} {c.status:<12} {c.score:5.2f} {sc} {len(c.matched):>7} "
-            f"{len(c.missing):>7} {len(c.unique):>6}{alt}"
+            f"{len(c.missing):>7} {len(c.unique):>6} {wt:>12}{alt}"
         )
     hidden = len([c for c in ranking if c.rank is not None]) - len(ranked)
     if hidden > 0:

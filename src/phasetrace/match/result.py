@@ -209,6 +209,11 @@ class Candidate:
         The phase's library role.
     reason : str
         Why a candidate is not testable, or a short note.
+    fit : dict or None
+        XRD, when the ranking was confirmed by a whole-pattern fit
+        (:func:`phasetrace.match.confirm_by_fit`): ``detected``, ``wt_percent``,
+        ``esd``, ``lod_wt_percent`` and ``significance`` (scale factor over its
+        standard error) of this phase in the selected model; None otherwise.
     """
 
     id: str
@@ -226,6 +231,7 @@ class Candidate:
     alternatives: tuple[str, ...] = ()
     role: str = ""
     reason: str = ""
+    fit: dict[str, Any] | None = None
 
     @property
     def testable(self) -> bool:
@@ -250,6 +256,7 @@ class Candidate:
             "alternatives": list(self.alternatives),
             "role": self.role,
             "reason": self.reason,
+            "fit": self.fit,
         }
 
 
@@ -273,6 +280,9 @@ class Ranking:
         Observed peak positions that no ``"likely"`` or ``"possible"``
         candidate explains.
     config : MatchConfig
+    fit : dict or None
+        When confirmed by a whole-pattern fit: its ``rwp``, ``gof``, ``success``
+        and ``message``; the candidates are then ranked by that fit first.
     """
 
     file: str
@@ -282,6 +292,7 @@ class Ranking:
     displacement_deg: float = 0.0
     unexplained: tuple[float, ...] = ()
     config: MatchConfig = field(default_factory=MatchConfig)
+    fit: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[Candidate]:
         return iter(self.candidates)
@@ -331,4 +342,5 @@ class Ranking:
             "displacement_deg": round(self.displacement_deg, 5),
             "unexplained": [round(v, 4) for v in self.unexplained],
             "peak_search": self.search.summary(),
+            "fit": self.fit,
         }

@@ -296,6 +296,7 @@ def select_phases(
         explained = max(trial.chi2(others)[0] - current, 0.0)
         family = library[pid].family
         best_swap: tuple[float, str, FitState] | None = None
+        tried: list[tuple[str, FitState]] = []
         for q in pool:
             if q in chosen or q in fixed or library[q].family != family:
                 continue
@@ -329,10 +330,24 @@ def select_phases(
                 and _cell_offset(new_state, q, info) < _cell_offset(reference, pid, info)
             ):
                 cost = min(new_state.chi2, reference.chi2 - 1e-9)
+            tried.append((q, new_state))
             if cost < reference.chi2 and (best_swap is None or cost < best_swap[0]):
                 best_swap = (cost, q, new_state)
         if best_swap is not None:
             _, q, new_state = best_swap
+            # among the best one's twins of equal standing that fit as well, the one nearest its own cell
+            near = [
+                (_cell_offset(st, q2, info), q2, st)
+                for q2, st in tried
+                if q2 != q
+                and _twins(library, info, q, q2)
+                and (q2 in prefer) == (q in prefer)
+                and st.chi2 < new_state.chi2 + ALTERNATIVE_CHI2 * trial.gof2
+            ]
+            if near:
+                off, q2, st = min(near, key=lambda t: t[0])
+                if off < _cell_offset(new_state, q, info):
+                    q, new_state = q2, st
             chosen[chosen.index(pid)] = q
             steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
             state = reference = new_state
