@@ -307,7 +307,7 @@ def _build_space(
         if cfg.refine_size:
             sp.add(f"{m.id}:size", pst.get("size", 0.02), 0.0, MAX_SIZE_TERM, i)
         if cfg.refine_strain:
-            sp.add(f"{m.id}:strain", pst.get("strain", 0.0), 0.0, 1.0, i)
+            sp.add(f"{m.id}:strain", pst.get("strain", STRAIN_START), 0.0, 1.0, i)
         if textured[i]:
             sp.add(f"{m.id}:texture", pst.get("texture", 1.0), 0.4, 1.6, i)
     return sp
@@ -516,6 +516,9 @@ def fit_pattern(
 #: scanned in steps of this fraction, so that a phase whose peaks start far from the data still
 #: lands in the right minimum.
 PREALIGN_SIZE = 0.15
+#: Start value of a strain-broadening term (FWHM = value · tan θ, degrees): a start away from its lower
+#: bound lets the bounded Levenberg–Marquardt steps move it freely.
+STRAIN_START = 0.03
 PREALIGN_STEP = 0.002
 
 
