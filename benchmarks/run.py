@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/run.py                    # the default benchmark (a few minutes, 2 cores)
-    .venv/bin/python benchmarks/run.py --batch-scans 200  # issue 7's batch-throughput criterion in full
+    .venv/bin/python benchmarks/run.py                    # the default benchmark (about 15 minutes, 2 cores)
+    .venv/bin/python benchmarks/run.py --batch-scans 24   # a smaller batch-throughput run
     .venv/bin/python benchmarks/run.py --quick            # skip the batch and the sample_data series runs
 
 The benchmark measures each pipeline stage through its public interface, and only when the stage exists
@@ -62,9 +62,9 @@ REPEATS = 5
 SLOW_REPEATS = 2
 #: Scans per stage timing (median over scans of the per-scan median).
 STAGE_SCANS = 8
-#: Scans in the batch-throughput run. Issue 7 states its criterion for 200 scans (``--batch-scans 200``);
-#: the default keeps ``make bench`` within a few minutes on two cores.
-BATCH_SCANS = 24
+#: Scans in the batch-throughput run: issue 7 states its criterion for 200 scans (about 4 minutes for the
+#: two runs on two cores; ``--batch-scans`` for a quicker look).
+BATCH_SCANS = 200
 #: Parallel CLI calls and series jobs in the accuracy runs: the reference machine has two cores.
 WORKERS = 2
 #: A CLI call or series run that takes longer than this is reported as timed out.
