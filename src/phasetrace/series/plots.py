@@ -126,8 +126,8 @@ def plot_onsets(systems: list[dict[str, Any]], library, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.8 + 0.55 * len(systems)))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        _, ax = plt.subplots(figsize=(8, 1.0 + 0.7 * len(systems)))
+    colors = [plt.get_cmap("tab10")(k) for k in range(10)]
     phase_color: dict[str, str] = {}
     for row, s in enumerate(systems):
         ax.hlines(row, min(s["temperatures"]), max(s["temperatures"]), color="0.85", lw=6, zorder=0)
@@ -137,19 +137,23 @@ def plot_onsets(systems: list[dict[str, Any]], library, ax=None):
             if p["role"] != "host" and p["onset"]["combined"]
         ]
         if not onsets:
-            ax.text(max(s["temperatures"]), row, "  no secondary phase", va="center", fontsize=7)
-        for j, (t, pid) in enumerate(sorted(onsets)):
-            c = phase_color.setdefault(pid, colors[len(phase_color) % len(colors)])
-            marker = FAMILY_MARKERS.get(library[pid].family, "o") if pid in library else "o"
-            ax.plot(
-                t,
-                row + 0.12 * (j - (len(onsets) - 1) / 2),
-                marker=marker,
-                color=c,
-                ls="none",
-                ms=7,
-                label=pid,
-            )
+            ax.text(min(s["temperatures"]), row + 0.22, "no secondary phase", va="center", fontsize=7)
+        # phases with the same onset are stacked across the row's height, not on top of each other
+        for t in sorted({t for t, _ in onsets}):
+            same = sorted(pid for tt, pid in onsets if tt == t)
+            step = min(0.18, 0.7 / max(len(same), 1))
+            for j, pid in enumerate(same):
+                c = phase_color.setdefault(pid, colors[len(phase_color) % len(colors)])
+                marker = FAMILY_MARKERS.get(library[pid].family, "o") if pid in library else "o"
+                ax.plot(
+                    t,
+                    row + step * (j - (len(same) - 1) / 2),
+                    marker=marker,
+                    color=c,
+                    ls="none",
+                    ms=6,
+                    label=pid,
+                )
     ax.set_yticks(range(len(systems)), [s["system"] for s in systems], fontsize=8)
     ax.set_xlabel("onset temperature (°C, first temperature at which detected)")
     handles, labels = ax.get_legend_handles_labels()
