@@ -5,6 +5,7 @@
 >>> [(c.id, c.status) for c in ranking.top(3)]                          # doctest: +SKIP
 """
 
+from .raman_fit import RamanFit, RamanFitConfig, RamanFitError, RamanPhaseFit, fit_raman
 from .result import (
     STATUSES,
     Candidate,
@@ -26,8 +27,13 @@ __all__ = [
     "NoCandidatesError",
     "NoPeaksError",
     "PeakMatch",
+    "RamanFit",
+    "RamanFitConfig",
+    "RamanFitError",
+    "RamanPhaseFit",
     "Ranking",
     "TechniqueMismatchError",
+    "fit_raman",
     "rank_candidates",
     "select_candidates",
 ]

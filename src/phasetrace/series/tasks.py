@@ -164,27 +164,38 @@ def _rank(scan, lib, phases, system=None):
 
 
 def _raman(scan, lib, phases) -> dict[str, Any]:
-    """Raman evidence per phase: detected (True/False) or untestable (None)."""
-    out = []
+    """Raman evidence per phase: detected (True/False) or untestable/indistinguishable (None).
+
+    ``detected``, ``status`` and the significances come from the whole-spectrum
+    fit (:func:`phasetrace.match.raman_fit.fit_raman`); ``score`` and ``bands``
+    (matched peaks) from the band matcher, for information only.
+    """
+    from ..match.raman_fit import fit_raman
+
+    try:
+        fit = fit_raman(scan, lib, phases)
+    except PhasetraceError as exc:
+        why = f"no Raman fit: {exc}"
+        out = [{"id": pid, "detected": None, "status": "not testable", "reason": why} for pid in phases]
+        return {"success": False, "message": str(exc), "phases": out}
     ranking = _rank(scan, lib, phases)
     by_id = {c.id: c for c in ranking} if ranking is not None else {}
-    for pid in phases:
-        c = by_id.get(pid)
-        if c is None or not getattr(c, "testable", True):
-            bands = lib.raman_bands(pid)
-            reason = "Raman-silent" if bands == [] else "no Raman reference bands"
-            out.append({"id": pid, "detected": None, "status": "not testable", "reason": reason})
-            continue
-        out.append(
-            {
-                "id": pid,
-                "detected": c.status == "likely",
-                "status": c.status,
-                "score": c.score,
-                "bands": [m.to_dict() for m in getattr(c, "matched", ())],
-            }
-        )
-    return {"success": True, "phases": out}
+    out = []
+    for p in fit.phases:
+        rec = p.to_dict()
+        rec["fitted_bands"] = rec.pop("bands")
+        c = by_id.get(p.id)
+        if c is not None and getattr(c, "testable", True):
+            rec["score"] = c.score
+            rec["bands"] = [m.to_dict() for m in getattr(c, "matched", ())]
+        out.append(rec)
+    return {
+        "success": True,
+        "gof": fit.to_dict()["gof"],
+        "noise_method": fit.noise_method,
+        "n_spikes": fit.n_spikes,
+        "phases": out,
+    }
 
 
 def execute(
