@@ -156,3 +156,24 @@ def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it()
     assert out["b.xy"]["start"]["X"] == {"scale": 1.003, "size": 0.04, "fixed": True}  # 700 is nearest
     assert out["a.xy"]["start"]["X"]["scale"] == 1.003
     assert "fixed" not in out["d.xy"]["start"]["X"]  # found there: refined freely
+
+
+def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_found():
+    from phasetrace.series.analyse import _attribute_raman_twins
+
+    by_id = {
+        "LaCoO3": {"id": "LaCoO3", "detected": True, "status": "detected"},
+        "LaNiO3": {"id": "LaNiO3", "detected": None, "status": "indistinguishable", "twin_of": "LaCoO3"},
+        "NiO": {"id": "NiO", "detected": None, "status": "not testable"},
+    }
+    _attribute_raman_twins(by_id, ["NMC811", "LaNiO3"])
+    assert by_id["LaNiO3"]["detected"] is True and by_id["LaNiO3"]["status"] == "detected"
+    assert by_id["LaCoO3"]["detected"] is None and by_id["LaCoO3"]["twin_of"] == "LaNiO3"
+    assert by_id["NiO"]["detected"] is None
+    # XRD found the tested member itself: nothing moves
+    again = {
+        "LaCoO3": {"id": "LaCoO3", "detected": True, "status": "detected"},
+        "LaNiO3": {"id": "LaNiO3", "detected": None, "status": "indistinguishable", "twin_of": "LaCoO3"},
+    }
+    _attribute_raman_twins(again, ["LaCoO3"])
+    assert again["LaCoO3"]["detected"] is True and again["LaNiO3"]["detected"] is None

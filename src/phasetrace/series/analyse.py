@@ -327,6 +327,27 @@ def _jsonable_meta(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _attribute_raman_twins(by_id: dict[str, Any], union: Sequence[str]) -> None:
+    """Give a Raman detection of a group of indistinguishable phases to the member XRD found.
+
+    The Raman fit tests one member of such a group (LaCoO3, LaNiO3, LaMnO3_R3c: one broad band) and
+    reports the others with ``twin_of``; when XRD found another member, the evidence is its.
+    """
+    for pid, rec in list(by_id.items()):
+        rep = rec.get("twin_of")
+        if rec.get("status") != "indistinguishable" or not rep or rep not in by_id:
+            continue
+        if pid in union and rep not in union:
+            tested = by_id[rep]
+            by_id[pid] = {
+                **rec,
+                "detected": tested.get("detected"),
+                "status": tested.get("status"),
+                "reason": f"Raman cannot tell it from {rep}; the band pattern was tested as {rep}",
+            }
+            by_id[rep] = {**tested, "detected": None, "status": "indistinguishable", "twin_of": pid}
+
+
 def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> dict[str, Any]:
     temps = sorted({e.temperature_C for e in entries})
     labels = {e.temperature_C: e.label for e in entries}
@@ -344,6 +365,8 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
         rec = records.get(t["key"])
         if rec and rec["status"] == "ok":
             raman_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+    for d in raman_by_t.values():
+        _attribute_raman_twins(d, union)
     raman_found = {pid for d in raman_by_t.values() for pid, p in d.items() if p.get("detected")}
     phase_ids = list(dict.fromkeys([*union, *sorted(raman_found)]))
     phases = []
