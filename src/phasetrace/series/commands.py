@@ -57,7 +57,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
         scheduler=scheduler,
         progress=not as_json,
     )
-    written = write_reports(run, figures=not no_figures)
+    written = write_reports(run, figures=not no_figures, jobs=jobs if not scheduler else 1)
     if as_json:
         dump_json(run.to_dict())
     else:

@@ -214,8 +214,8 @@ def _save(fig, base: Path) -> dict[str, Path]:
     return paths
 
 
-def write_figures(run: SeriesRun) -> dict[str, dict[str, Path]]:
-    """All figures of a run, PNG and SVG, in run.out; returns system -> {kind: PNG path}."""
+def _system_figures(system: dict[str, Any], out: Path) -> dict[str, Path]:
+    """The figures of one series (PNG and SVG) in ``out``; returns kind -> PNG path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,20 +223,44 @@ def write_figures(run: SeriesRun) -> dict[str, dict[str, Path]]:
     from .report import _slug
 
     lib = PhaseLibrary.default()
+    slug = _slug(system["system"])
+    figs: dict[str, Path] = {}
+    if any(f["technique"] == "xrd" for f in system["files"]):
+        ax = plot_waterfall(system, lib)
+        figs["waterfall"] = _save(ax.figure, out / f"waterfall_{slug}")["png"]
+        ax = plot_wt_vs_temperature(system)
+        figs["wt"] = _save(ax.figure, out / f"wt_{slug}")["png"]
+    if any(f["technique"] == "raman" for f in system["files"]):
+        ax = plot_raman_stack(system, lib)
+        figs["raman"] = _save(ax.figure, out / f"raman_{slug}")["png"]
+    return figs
+
+
+def write_figures(run: SeriesRun, *, jobs: int = 1) -> dict[str, dict[str, Path]]:
+    """All figures of a run, PNG and SVG, in run.out; returns system -> {kind: PNG path}.
+
+    With ``jobs`` > 1 and several series, the series' figures are drawn in that many
+    worker processes (a batch of many series spends a good part of its time here).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ..library.phases import PhaseLibrary
+
     out: dict[str, dict[str, Path]] = {}
-    for s in run.systems:
-        slug = _slug(s["system"])
-        figs: dict[str, Path] = {}
-        if any(f["technique"] == "xrd" for f in s["files"]):
-            ax = plot_waterfall(s, lib)
-            figs["waterfall"] = _save(ax.figure, run.out / f"waterfall_{slug}")["png"]
-            ax = plot_wt_vs_temperature(s)
-            figs["wt"] = _save(ax.figure, run.out / f"wt_{slug}")["png"]
-        if any(f["technique"] == "raman" for f in s["files"]):
-            ax = plot_raman_stack(s, lib)
-            figs["raman"] = _save(ax.figure, run.out / f"raman_{slug}")["png"]
-        out[s["system"]] = figs
+    if jobs > 1 and len(run.systems) > 2:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            done = pool.map(_system_figures, run.systems, [run.out] * len(run.systems))
+            for s, figs in zip(run.systems, done, strict=True):
+                out[s["system"]] = figs
+    else:
+        for s in run.systems:
+            out[s["system"]] = _system_figures(s, run.out)
     if run.systems:
-        ax = plot_onsets(run.systems, lib)
+        ax = plot_onsets(run.systems, PhaseLibrary.default())
         out["__onsets__"] = {"onsets": _save(ax.figure, run.out / "onsets")["png"]}
     return out

@@ -53,8 +53,11 @@ def tidy_rows(run: SeriesRun) -> list[dict[str, Any]]:
     return rows
 
 
-def write_reports(run: SeriesRun, *, figures: bool = True) -> dict[str, Path]:
-    """Write summary.json, results.csv, one Markdown report per series (and its figures) into run.out."""
+def write_reports(run: SeriesRun, *, figures: bool = True, jobs: int = 1) -> dict[str, Path]:
+    """Write summary.json, results.csv, one Markdown report per series (and its figures) into run.out.
+
+    ``jobs`` worker processes draw the figures of many series.
+    """
     out = run.out
     written: dict[str, Path] = {}
     doc = run.to_dict()
@@ -84,7 +87,7 @@ def write_reports(run: SeriesRun, *, figures: bool = True) -> dict[str, Path]:
     if figures:
         from . import plots
 
-        figs = plots.write_figures(run)
+        figs = plots.write_figures(run, jobs=jobs)
     for s in run.systems:
         md = _markdown(s, figs.get(s["system"], {}), run)
         path = out / f"report_{_slug(s['system'])}.md"
