@@ -5,6 +5,7 @@ Each ``plot_*`` function draws on an Axes (``ax=None`` makes one) and returns it
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -214,15 +215,22 @@ def _save(fig, base: Path) -> dict[str, Path]:
     return paths
 
 
+@functools.lru_cache(maxsize=1)
+def _library():
+    """The bundled library, read once per process (for figure labels and tick marks)."""
+    from ..library.phases import PhaseLibrary
+
+    return PhaseLibrary.default()
+
+
 def _system_figures(system: dict[str, Any], out: Path) -> dict[str, Path]:
     """The figures of one series (PNG and SVG) in ``out``; returns kind -> PNG path."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from ..library.phases import PhaseLibrary
     from .report import _slug
 
-    lib = PhaseLibrary.default()
+    lib = _library()
     slug = _slug(system["system"])
     figs: dict[str, Path] = {}
     if any(f["technique"] == "xrd" for f in system["files"]):
@@ -245,8 +253,6 @@ def write_figures(run: SeriesRun, *, jobs: int = 1) -> dict[str, dict[str, Path]
     import matplotlib
 
     matplotlib.use("Agg")
-    from ..library.phases import PhaseLibrary
-
     out: dict[str, dict[str, Path]] = {}
     if jobs > 1 and len(run.systems) > 2:
         import multiprocessing
@@ -261,6 +267,6 @@ def write_figures(run: SeriesRun, *, jobs: int = 1) -> dict[str, dict[str, Path]
         for s in run.systems:
             out[s["system"]] = _system_figures(s, run.out)
     if run.systems:
-        ax = plot_onsets(run.systems, PhaseLibrary.default())
+        ax = plot_onsets(run.systems, _library())
         out["__onsets__"] = {"onsets": _save(ax.figure, run.out / "onsets")["png"]}
     return out
