@@ -28,7 +28,7 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
-# Speed and accuracy benchmark (about 15 minutes; not part of `make test`): writes benchmarks/results.md.
+# Speed and accuracy benchmark (about 10 minutes; not part of `make test`): writes benchmarks/results.md.
 bench: install
 	$(BIN)/python benchmarks/run.py
 

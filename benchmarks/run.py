@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/run.py                    # the default benchmark (about 15 minutes, 2 cores)
+    .venv/bin/python benchmarks/run.py                    # the default benchmark (about 10 minutes, 2 cores)
     .venv/bin/python benchmarks/run.py --batch-scans 24   # a smaller batch-throughput run
     .venv/bin/python benchmarks/run.py --quick            # skip the batch and the sample_data series runs
 
