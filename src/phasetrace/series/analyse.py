@@ -169,16 +169,12 @@ def run_series(
             ident = [t for t in stage1 if t["system"] == name]
             for t in ident:
                 records[t["key"]] = store.get(t["key"])
-            found: list[str] = []
-            for t in ident:
-                rec = records[t["key"]]
-                if rec and rec["status"] == "ok":
-                    found += [
-                        p["id"] for p in rec["result"]["phases"] if p["detected"] and p["id"] not in found
-                    ]
+            per_scan = [_identified(records[t["key"]]) for t in ident]
+            found = list(dict.fromkeys(pid for ids in per_scan for pid in ids))
+            counts = {pid: sum(pid in ids for ids in per_scan) for pid in found}
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
-            union[name], merged = _merge_twins(lib, found, stage1, records, name, pools[name][1])
+            union[name], merged = _merge_twins(lib, found, counts, pools[name][1])
             if not union[name]:
                 return []
             # each refit starts where the scan's identification ended; a union phase that identification
@@ -237,27 +233,23 @@ def run_series(
     )
 
 
+def _identified(rec: dict[str, Any] | None) -> list[str]:
+    """The phases an identification record detected (none for a missing or failed task)."""
+    if not rec or rec["status"] != "ok":
+        return []
+    return [p["id"] for p in rec["result"]["phases"] if p["detected"]]
+
+
 def _merge_twins(
-    lib: PhaseLibrary,
-    found: list[str],
-    stage1: list[dict[str, Any]],
-    records: dict[str, dict[str, Any]],
-    system: str,
-    hosts: set[str],
+    lib: PhaseLibrary, found: list[str], count: dict[str, int], hosts: set[str]
 ) -> tuple[list[str], dict[str, str]]:
     """Keep one phase of each group of twins in a series' union: a host, else the most often found.
 
-    Returns the union without the dropped twins, and dropped id -> kept id.
+    ``count`` is the number of scans in which each phase was found. Returns the union without the
+    dropped twins, and dropped id -> kept id.
     """
     from ..quantify.selection import twins
 
-    count: dict[str, int] = {}
-    for t in stage1:
-        rec = records.get(t["key"])
-        if t["system"] == system and rec and rec["status"] == "ok":
-            for p in rec["result"]["phases"]:
-                if p["detected"]:
-                    count[p["id"]] = count.get(p["id"], 0) + 1
     order = sorted(found, key=lambda p: (p not in hosts, -count.get(p, 0), found.index(p)))
     kept: list[str] = []
     dropped: dict[str, str] = {}
@@ -288,11 +280,7 @@ def _refit_starts(
     # a scan that found a dropped twin found the kept one (its start values, relative to the twin's
     # own reference cell, do not carry over)
     found = {
-        t["path"]: {
-            merged.get(t["system"], {}).get(p["id"], p["id"])
-            for p in records[t["key"]]["result"]["phases"]
-            if p["detected"]
-        }
+        t["path"]: {merged.get(t["system"], {}).get(pid, pid) for pid in _identified(records[t["key"]])}
         for t in done
     }
     start = {t["path"]: records[t["key"]]["result"].get("start", {}) for t in done}

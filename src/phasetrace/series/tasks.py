@@ -8,6 +8,7 @@ wherever it runs. Results are stored by the caller as they arrive.
 from __future__ import annotations
 
 import hashlib
+import math
 import multiprocessing
 import os
 import sys
@@ -166,9 +167,8 @@ def _rank(scan, lib, phases, system=None):
 def _raman(scan, lib, phases) -> dict[str, Any]:
     """Raman evidence per phase: detected (True/False) or untestable/indistinguishable (None).
 
-    ``detected``, ``status`` and the significances come from the whole-spectrum
-    fit (:func:`phasetrace.match.raman_fit.fit_raman`); ``score`` and ``bands``
-    (matched peaks) from the band matcher, for information only.
+    ``detected``, ``status``, the significances and the fitted bands come from the
+    whole-spectrum fit (:func:`phasetrace.match.raman_fit.fit_raman`).
     """
     from ..match.raman_fit import fit_raman
 
@@ -178,23 +178,12 @@ def _raman(scan, lib, phases) -> dict[str, Any]:
         why = f"no Raman fit: {exc}"
         out = [{"id": pid, "detected": None, "status": "not testable", "reason": why} for pid in phases]
         return {"success": False, "message": str(exc), "phases": out}
-    ranking = _rank(scan, lib, phases)
-    by_id = {c.id: c for c in ranking} if ranking is not None else {}
-    out = []
-    for p in fit.phases:
-        rec = p.to_dict()
-        rec["fitted_bands"] = rec.pop("bands")
-        c = by_id.get(p.id)
-        if c is not None and getattr(c, "testable", True):
-            rec["score"] = c.score
-            rec["bands"] = [m.to_dict() for m in getattr(c, "matched", ())]
-        out.append(rec)
     return {
         "success": True,
-        "gof": fit.to_dict()["gof"],
+        "gof": fit.gof if math.isfinite(fit.gof) else None,
         "noise_method": fit.noise_method,
         "n_spikes": fit.n_spikes,
-        "phases": out,
+        "phases": [p.to_dict() for p in fit.phases],
     }
 
 
