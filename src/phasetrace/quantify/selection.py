@@ -20,7 +20,7 @@ import numpy as np
 
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
-from .fit import FitState, LinearSolver, QuantConfig, fit_pattern
+from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
 __all__ = ["select_phases", "twins", "unique_evidence"]
@@ -71,7 +71,7 @@ class _Trial:
         self.state = state
         self.config = config
         self.sw = np.sqrt(state.weights)
-        self.solver = LinearSolver(chebyshev_basis(state.x, config.background_terms), state.y, self.sw)
+        self.solver = LinearSolver(chebyshev_basis(state.x, len(state.bg_coef)), state.y, self.sw)
         self.gof2 = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
         # the grid search runs on broadened peaks, which a coarser sampling describes as well
         step = (state.x[-1] - state.x[0]) / max(state.x.size - 1, 1)
@@ -320,7 +320,11 @@ def select_phases(
                 reference = fit(chosen, state, nfev=SWAP_NFEV)
                 state = reference if reference.chi2 < state.chi2 else state
             ids = [q if p == pid else p for p in chosen]
-            start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), "scale": sq}
+            # a twin starts with the profile of the phase it replaces (same structure, same grains), at
+            # the cell its quick test found
+            own = state.per_phase[[m.id for m in state.models].index(pid)]
+            profile = {k: own[k] for k in ("size", "strain") if k in own}
+            start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), **profile, "scale": sq}
             new_state = fit(ids, state, nfev=SWAP_NFEV)
             cost = new_state.chi2 + margin * trial.gof2
             if (
@@ -493,7 +497,7 @@ def _background_only(scan: Scan, config: QuantConfig) -> FitState:
         else 1.0
         / np.maximum(np.asarray(scan.sigma)[sel if config.two_theta_range else slice(None)], 1e-12) ** 2
     )
-    a_bg = chebyshev_basis(x, config.background_terms)
+    a_bg = chebyshev_basis(x, background_terms(config, x))
     solver = LinearSolver(a_bg, y, np.sqrt(wgt))
     bg, _, ycalc = solver(np.zeros((x.size, 0)))
     g = {"zero": 0.0, "displacement": 0.0, "w": config.w, "eta": config.eta, "asymmetry": 0.0}
@@ -512,7 +516,7 @@ def _background_only(scan: Scan, config: QuantConfig) -> FitState:
         bg_coef=bg,
         ycalc=ycalc,
         chi2=float(np.sum(wgt * (y - ycalc) ** 2)),
-        n_params=config.background_terms,
+        n_params=a_bg.shape[1],
         success=True,
         message="background only",
         nfev=0,
