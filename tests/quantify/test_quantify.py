@@ -153,3 +153,35 @@ def test_brindley_correction_raises_the_strongly_absorbing_phase(library, lco_sc
     # LLZTO (La, Ta) absorbs Cu Kα far more strongly than LiCoO2
     assert corrected["LLZTO_cubic"].wt_percent > plain["LLZTO_cubic"].wt_percent + 0.5
     assert sum(p.wt_percent for p in corrected.detected) == pytest.approx(100.0)
+
+
+def test_detected_phases_name_the_reflections_that_carry_them(library, lco_scan):
+    r = quantify(lco_scan, list(LCO_TRUTH), library=library)
+    ev = r["La2Zr2O7"].evidence
+    # the pyrochlore's (222) near 28.6° is its own strongest peak, free of the garnet and LiCoO2
+    assert ev and ev[0]["hkl"] == [[2, 2, 2]] and ev[0]["two_theta"] == pytest.approx(28.6, abs=0.1)
+    assert all(e["share"] >= 0.5 and e["sigma"] >= 3 for e in ev)
+    assert [e["height"] for e in ev] == sorted((e["height"] for e in ev), reverse=True)
+    # undetected phases carry no evidence; the JSON has it
+    r2 = quantify(lco_scan, [*LCO_TRUTH, "La2O3"], library=library)
+    assert r2["La2O3"].evidence == ()
+    assert r2["La2Zr2O7"].to_dict()["evidence"][0]["hkl"] == [[2, 2, 2]]
+
+
+def test_background_follows_a_broad_amorphous_hump(library):
+    """A decomposed sample's ~10° wide hump must go to the background, not to broad minor-phase peaks.
+
+    With too coarse a background the residual waves let a Li-doped NiO model (strained onto NiO's
+    cell, broad peaks) fit better than the NiO that is there.
+    """
+    truth = {"LNMO_Fd3m": 70.0, "La2Zr2O7": 12.0, "Li6Zr2O7": 6.0, "La2O3": 4.0, "NiO": 3.5}
+    scan = simulate_xrd(
+        library, truth, seed=8, amorphous_fraction=0.4, amorphous_center=27.0, amorphous_fwhm=11.0,
+        crystallite_size_nm={"LNMO_Fd3m": 150, "La2Zr2O7": 40, "Li6Zr2O7": 35, "La2O3": 40, "NiO": 40},
+        microstrain=0.001,
+    )
+    base = [p for p in truth if p != "NiO"]
+    fits = {rs: quantify(scan, [*base, rs], library=library) for rs in ("NiO", "LiNiO_rocksalt")}
+    assert fits["NiO"].gof < 1.1
+    assert fits["NiO"].gof < fits["LiNiO_rocksalt"].gof
+    assert fits["NiO"]["NiO"].wt_percent == pytest.approx(3.5, abs=0.5)

@@ -372,6 +372,8 @@ class RamanPhaseFit:
         Fitted common width scale.
     bands : tuple of float
         Fitted positions of the phase's bands inside the window, cm⁻¹.
+    band_areas : tuple of float
+        Fitted area of each of those bands (phases in the model; empty otherwise).
     twin_of : str or None
         The phase that stands for this one in the fit (indistinguishable).
     alternatives : tuple of str
@@ -390,6 +392,7 @@ class RamanPhaseFit:
     shift: float = 0.0
     width_scale: float = 1.0
     bands: tuple[float, ...] = ()
+    band_areas: tuple[float, ...] = ()
     twin_of: str | None = None
     alternatives: tuple[str, ...] = ()
 
@@ -408,6 +411,7 @@ class RamanPhaseFit:
             "shift": _num(self.shift),
             "width_scale": _num(self.width_scale),
             "bands": [round(b, 2) for b in self.bands],
+            "band_areas": [_num(a) for a in self.band_areas],
             "twin_of": self.twin_of,
             "alternatives": list(self.alternatives),
         }
@@ -1727,6 +1731,7 @@ def fit_raman(
             shift=m.mean_shift(),
             width_scale=math.exp(m.logw),
             bands=tuple(float(c) for c in m.centres()[m.inside]),
+            band_areas=tuple(float(a) * float(st.amp[j]) for a in m.areas()[m.inside]),
             alternatives=tuple(a.id for a in members if a is not m),
         )
         for a in members:

@@ -223,6 +223,75 @@ def _results(
     return out
 
 
+#: Reflections of a phase within this many degrees 2θ are reported as one position.
+EVIDENCE_MERGE = 0.05
+#: Half-width (degrees) of the window around a reflection in which its height and significance are taken.
+EVIDENCE_WINDOW = 0.10
+#: Reflections weaker than this fraction of the phase's strongest peak are not listed as evidence.
+EVIDENCE_MIN_HEIGHT = 0.03
+#: ... nor reflections whose local significance is below this.
+EVIDENCE_MIN_SIGMA = 3.0
+#: At most this many reflections are listed.
+EVIDENCE_MAX = 5
+
+
+def _evidence(state: FitState, i: int, lam: float) -> tuple[dict[str, Any], ...]:
+    """The reflections that carry the detection of phase ``i`` of a fitted model, strongest first.
+
+    At each of the phase's reflection positions (Kα1, refined cell; the fitted displacement is
+    followed by taking the maximum of its curve within ±EVIDENCE_WINDOW), its fitted peak height is
+    compared with the calculated Bragg intensity of all other phases there (``share``), and its
+    local significance is the matched-filter signal-to-noise of its fitted curve over the window,
+    sqrt(Σ c² w). The reflections it dominates with a local significance of at least
+    EVIDENCE_MIN_SIGMA are listed; if there are none, its strongest ones (their share tells the
+    reader that the detection rests on the whole-pattern fit).
+    """
+    x = state.x
+    mine = state.columns[:, i] * state.scales[i]
+    others = state.columns @ state.scales - mine
+    m, p = state.models[i], state.per_phase[i]
+    d = m.d_spacings(p["cell"], p["scale"])
+    arg = lam / (2.0 * d)
+    ok = arg < 1.0
+    tt = np.where(ok, 2.0 * np.degrees(np.arcsin(np.clip(arg, 0.0, 1.0))), np.inf)
+    inside = ok & (tt >= x[0]) & (tt <= x[-1])
+    if not inside.any() or mine.max() <= 0:
+        return ()
+    order = np.argsort(tt[inside])
+    pos, hkl = tt[inside][order], m.hkl[inside][order]
+    groups: list[list[int]] = []
+    for k in range(pos.size):
+        if groups and pos[k] - pos[groups[-1][0]] <= EVIDENCE_MERGE:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    rows = []
+    for g in groups:
+        centre = float(np.mean(pos[g]))
+        w = np.abs(x - centre) <= EVIDENCE_WINDOW
+        if not w.any():
+            continue
+        j = np.flatnonzero(w)[np.argmax(mine[w])]
+        height = float(mine[j])
+        share = height / max(height + max(float(others[j]), 0.0), 1e-300)
+        sigma = float(np.sqrt(np.sum(mine[w] ** 2 * state.weights[w])))
+        rows.append(
+            {
+                "hkl": [[int(v) for v in h] for h in hkl[g]],
+                "two_theta": round(centre, 3),
+                "height": height,
+                "share": round(share, 3),
+                "sigma": round(sigma, 1),
+            }
+        )
+    top = max((r["height"] for r in rows), default=0.0)
+    rows = [r for r in rows if r["height"] >= EVIDENCE_MIN_HEIGHT * top]
+    rows.sort(key=lambda r: -r["height"])
+    own = [r for r in rows if r["share"] >= 0.5 and r["sigma"] >= EVIDENCE_MIN_SIGMA]
+    chosen = own[:EVIDENCE_MAX] if own else rows[:3]
+    return tuple({**r, "height": round(r["height"], 1)} for r in chosen)
+
+
 def _brindley_tau(library, pid, size_um, lam, state, zmv) -> float:
     """Brindley particle-absorption factor τ for spheres of diameter ``size_um`` (1 if not given)."""
     if not size_um:
@@ -341,6 +410,12 @@ def quantify(
                     steps.append({"action": "unconfirmed", "phase": m.id, "t_unique": t_u})
     results = _results(scan, lib, state, config, tested, alternatives, unconfirmed)
     rad = scan.meta.radiation
+    if ok:
+        index = {m.id: i for i, m in enumerate(state.models)}
+        results = [
+            replace(r, evidence=_evidence(state, index[r.id], rad.kalpha1)) if r.detected else r
+            for r in results
+        ]
     ticks = {
         m.id: np.sort(
             np.degrees(2 * np.arcsin(np.clip(rad.kalpha1 / (2 * m.d_spacings(p["cell"], p["scale"])), 0, 1)))

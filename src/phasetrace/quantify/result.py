@@ -42,6 +42,14 @@ class PhaseResult:
         March–Dollase ratio if refined.
     alternatives : list of str
         Phases that fit the data about equally well in its place.
+    evidence : tuple of dict
+        For a detected phase: the reflections that carry its detection, strongest
+        first. Each has ``hkl`` (list of [h, k, l] of the reflections at that
+        position), ``two_theta`` (Kα1, refined cell), ``height`` (its fitted peak
+        height, counts), ``share`` (its part of the calculated Bragg intensity
+        there, 0-1) and ``sigma`` (local significance). Reflections it dominates
+        (share >= 0.5) are listed; when it dominates none, its strongest overlapped
+        ones, and the detection rests on the whole-pattern fit.
     """
 
     id: str
@@ -59,6 +67,7 @@ class PhaseResult:
     scale_sigma: float = 0.0
     alternatives: tuple[str, ...] = ()
     role: str = ""
+    evidence: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -76,6 +85,7 @@ class PhaseResult:
             "texture_r": self.texture_r,
             "alternatives": list(self.alternatives),
             "role": self.role,
+            "evidence": [dict(e) for e in self.evidence],
         }
 
 
