@@ -67,6 +67,20 @@ def test_series_onsets_and_fractions(run1):
     assert any(p["file"].endswith("notes.txt") for p in run1.problems)
 
 
+def test_onsets_name_the_reflections_and_bands_that_carry_them(run1):
+    (s,) = run1.systems
+    ev = {p["id"]: p["evidence"] for p in s["phases"]}["La2Zr2O7"]
+    # first seen at 700 in both techniques; its strongest reflection (222) near 28.6° is its own
+    assert ev["xrd"]["temperature_C"] == 700 and ev["xrd"]["file"].endswith("-700.xy")
+    top = ev["xrd"]["reflections"][0]
+    assert top["hkl"] == [[2, 2, 2]] and top["two_theta"] == pytest.approx(28.6, abs=0.1)
+    assert top["share"] > 0.9 and top["sigma"] > 3
+    assert ev["raman"]["temperature_C"] == 700 and ev["raman"]["file"].endswith("-700_raman.txt")
+    # the pyrochlore's strongest band, near 300 cm-1, carries most of its area
+    band = ev["raman"]["bands"][0]
+    assert 280 < band["position_cm1"] < 320 and band["area_share"] > 0.3
+
+
 def test_reports_are_written(run1):
     written = write_reports(run1, figures=True)
     doc = json.loads(written["json"].read_text())
@@ -79,6 +93,7 @@ def test_reports_are_written(run1):
     assert len(rows) == len(sysdoc["phases"]) * 4
     md = next(v for k, v in written.items() if k.startswith("md:")).read_text()
     assert "La2Zr2O7" in md and "only as fine as the temperature grid" in md
+    assert "## Evidence of the first detection" in md and "| La2Zr2O7 | XRD | 700 | (2 2 2) 28." in md
     for name in ("waterfall_pc_LCO_LLZTO", "wt_pc_LCO_LLZTO", "raman_pc_LCO_LLZTO", "onsets"):
         assert (run1.out / f"{name}.png").stat().st_size > 5000
         assert (run1.out / f"{name}.svg").exists()
@@ -162,12 +177,21 @@ def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_fo
     from phasetrace.series.analyse import _attribute_raman_twins
 
     by_id = {
-        "LaCoO3": {"id": "LaCoO3", "detected": True, "status": "detected"},
+        "LaCoO3": {
+            "id": "LaCoO3",
+            "detected": True,
+            "status": "detected",
+            "significance": 40.0,
+            "bands": [690.0],
+            "band_areas": [5.0],
+        },
         "LaNiO3": {"id": "LaNiO3", "detected": None, "status": "indistinguishable", "twin_of": "LaCoO3"},
         "NiO": {"id": "NiO", "detected": None, "status": "not testable"},
     }
     _attribute_raman_twins(by_id, ["NMC811", "LaNiO3"])
     assert by_id["LaNiO3"]["detected"] is True and by_id["LaNiO3"]["status"] == "detected"
+    # the fitted bands are the evidence of the member XRD found
+    assert by_id["LaNiO3"]["significance"] == 40.0 and by_id["LaNiO3"]["band_areas"] == [5.0]
     assert by_id["LaCoO3"]["detected"] is None and by_id["LaCoO3"]["twin_of"] == "LaNiO3"
     assert by_id["NiO"]["detected"] is None
     # XRD found the tested member itself: nothing moves

@@ -13,7 +13,7 @@ from ..errors import PhasetraceError
 from ..library.materials import resolve_system
 from ..library.phases import PhaseLibrary
 from .collect import SeriesEntry, collect, group_by_system
-from .onsets import combine, evolution
+from .onsets import Evolution, combine, evolution
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task
 
@@ -162,7 +162,11 @@ def run_series(
         union: dict[str, list[str]] = {name: [] for name in groups}
         records: dict[str, dict[str, Any]] = {}
         stage2: list[dict[str, Any]] = []
-        waiting = {name: {t["key"] for t in stage1 if t["system"] == name} for name in groups}
+        # a system's refits wait for its XRD identifications and its Raman tests: a phase that only Raman
+        # found is refitted in the XRD scans too (it gets a wt % or a detection limit there)
+        waiting = {
+            name: {t["key"] for t in [*stage1, *stage_r] if t["system"] == name} for name in groups
+        }
 
         def refits_of(name: str) -> list[dict[str, Any]]:
             """Stage 2 of one system: every XRD scan refitted with the union of its identifications."""
@@ -172,6 +176,14 @@ def run_series(
             per_scan = [_identified(records[t["key"]]) for t in ident]
             found = list(dict.fromkeys(pid for ids in per_scan for pid in ids))
             counts = {pid: sum(pid in ids for ids in per_scan) for pid in found}
+            if ident:
+                raman = [t for t in stage_r if t["system"] == name]
+                for t in raman:
+                    records[t["key"]] = store.get(t["key"])
+                for pid in _raman_found(lib, [records[t["key"]] for t in raman], pool_ids[name]):
+                    if pid not in counts:
+                        found.append(pid)
+                        counts[pid] = 0
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
             union[name], merged = _merge_twins(lib, found, counts, pools[name][1])
@@ -186,14 +198,16 @@ def run_series(
 
         def followup(t: dict[str, Any]) -> list[dict[str, Any]]:
             # a system's refits start as soon as its last identification is in: no barrier between systems
-            if t["stage"] != "identify":
+            if t["stage"] not in ("identify", "raman"):
                 return []
             left = waiting[t["system"]]
             left.discard(t["key"])
             return refits_of(t["system"]) if not left else []
 
         # systems without XRD scans have nothing to wait for
-        first = [*stage1, *stage_r]
+        # one system after another, so that the first systems' refits can start while later ones are
+        # still being identified
+        first = [t for name in groups for t in [*stage1, *stage_r] if t["system"] == name]
         for name, left in waiting.items():
             if not left:
                 refits_of(name)
@@ -238,6 +252,18 @@ def _identified(rec: dict[str, Any] | None) -> list[str]:
     if not rec or rec["status"] != "ok":
         return []
     return [p["id"] for p in rec["result"]["phases"] if p["detected"]]
+
+
+def _raman_found(lib: PhaseLibrary, recs: Sequence[dict[str, Any] | None], pool: Sequence[str]) -> list[str]:
+    """Phases a system's Raman tests detected (any scan) that XRD can test: candidates, not Raman twins."""
+    out: list[str] = []
+    for rec in recs:
+        if not rec or rec["status"] != "ok":
+            continue
+        for p in rec["result"]["phases"]:
+            if p.get("detected") and p["id"] in pool and p["id"] in lib and p["id"] not in out:
+                out.append(p["id"])
+    return out
 
 
 def _merge_twins(
@@ -329,6 +355,8 @@ def _attribute_raman_twins(by_id: dict[str, Any], union: Sequence[str]) -> None:
             tested = by_id[rep]
             by_id[pid] = {
                 **rec,
+                # the fitted band pattern is the evidence for either member
+                **{k: tested[k] for k in ("significance", "bands", "band_areas", "shift") if k in tested},
                 "detected": tested.get("detected"),
                 "status": tested.get("status"),
                 "reason": f"Raman cannot tell it from {rep}; the band pattern was tested as {rep}",
@@ -336,16 +364,63 @@ def _attribute_raman_twins(by_id: dict[str, Any], union: Sequence[str]) -> None:
             by_id[rep] = {**tested, "detected": None, "status": "indistinguishable", "twin_of": pid}
 
 
+#: Raman bands listed as a phase's evidence: its strongest fitted bands, at most this many.
+EVIDENCE_BANDS = 4
+
+
+def _first_detection(ev: Evolution, by_t: dict[float, dict[str, Any]], pid: str):
+    """Temperature and record of the first scan that detected a phase (its onset, or the first scan)."""
+    if not ev.detected_at:
+        return None, None
+    t = ev.detected_at[0]
+    return t, by_t.get(t, {}).get(pid)
+
+
+def _xrd_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
+    """The reflections that carry a phase's first XRD detection (see PhaseResult.evidence)."""
+    t, p = _first_detection(ev, by_t, pid)
+    if p is None:
+        return None
+    return {
+        "temperature_C": t,
+        "label": labels[t],
+        "file": files.get(("xrd", t)),
+        "reflections": p.get("evidence", []),
+    }
+
+
+def _raman_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
+    """The strongest fitted bands of a phase's first Raman detection, with their share of its area."""
+    t, p = _first_detection(ev, by_t, pid)
+    if p is None:
+        return None
+    bands = p.get("bands") or []
+    areas = [a if a is not None else 0.0 for a in (p.get("band_areas") or [])]
+    if len(areas) != len(bands):
+        areas = [0.0] * len(bands)
+    total = sum(a for a in areas if a > 0) or 1.0
+    rows = sorted(zip(bands, areas, strict=True), key=lambda r: -r[1])[:EVIDENCE_BANDS]
+    return {
+        "temperature_C": t,
+        "label": labels[t],
+        "file": files.get(("raman", t)),
+        "significance": p.get("significance"),
+        "bands": [{"position_cm1": round(b, 1), "area_share": round(a / total, 3)} for b, a in rows],
+    }
+
+
 def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> dict[str, Any]:
     temps = sorted({e.temperature_C for e in entries})
     labels = {e.temperature_C: e.label for e in entries}
     xrd_by_t: dict[float, dict[str, Any]] = {}
+    files: dict[tuple[str, float], str] = {}
     for t in stage2:
         if t["system"] != name:
             continue
         rec = records.get(t["key"])
         if rec and rec["status"] == "ok":
             xrd_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+            files["xrd", t["temperature_C"]] = t.get("path", "")
     raman_by_t: dict[float, dict[str, Any]] = {}
     for t in stage_r:
         if t["system"] != name:
@@ -353,6 +428,7 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
         rec = records.get(t["key"])
         if rec and rec["status"] == "ok":
             raman_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+            files["raman", t["temperature_C"]] = t.get("path", "")
     for d in raman_by_t.values():
         _attribute_raman_twins(d, union)
     raman_found = {pid for d in raman_by_t.values() for pid, p in d.items() if p.get("detected")}
@@ -396,6 +472,10 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
                     "xrd": None if no_onset else ev_x.to_list(),
                     "raman": None if no_onset else ev_r.to_list(),
                     "combined": None if no_onset else ev_c.to_list(),
+                },
+                "evidence": {
+                    "xrd": _xrd_evidence(ev_x, xrd_by_t, pid, labels, files),
+                    "raman": _raman_evidence(ev_r, raman_by_t, pid, labels, files),
                 },
                 "present_from_start": ev_c.present_from_start,
                 "vanishes_at": ev_c.vanishes_at,

@@ -118,6 +118,21 @@ def _markdown(s: dict[str, Any], figs: dict[str, Path], run: SeriesRun) -> str:
             f"| {p['id']} | {p['formula']} | {role} | {_fmt_onset(o['xrd'])} | {raman} | "
             f"{_fmt_onset(o['combined'])} | {van} |"
         )
+    ev_lines = _evidence_lines(s)
+    if ev_lines:
+        lines += [
+            "",
+            "## Evidence of the first detection",
+            "",
+            "Reflections: hkl at 2θ (Kα1, refined cell), the phase's share of the calculated Bragg intensity "
+            "there and the local significance; a share below 50 % means the peak is overlapped and the "
+            "detection rests on the whole-pattern fit. Raman: the strongest fitted bands and their share of "
+            "the phase's band area.",
+            "",
+            "| phase | technique | at | evidence |",
+            "|---|---|---|---|",
+            *ev_lines,
+        ]
     lines += [
         "",
         "## Weight fractions (wt % of the crystalline part, ± esd; '<x' = not detected, below x)",
@@ -148,6 +163,36 @@ def _markdown(s: dict[str, Any], figs: dict[str, Path], run: SeriesRun) -> str:
     if probs:
         lines += ["## Problems", ""] + [f"- {p['error']}" for p in probs] + [""]
     return "\n".join(lines)
+
+
+def _hkl(h: list[list[int]]) -> str:
+    return "/".join("(" + " ".join(str(v) for v in one) + ")" for one in h)
+
+
+def _evidence_lines(s: dict[str, Any]) -> list[str]:
+    """Table rows: the reflections and bands behind each non-host phase's first detection."""
+    rows = []
+    for p in s["phases"]:
+        if p["role"] == "host":
+            continue
+        ev = p.get("evidence") or {}
+        x = ev.get("xrd")
+        if x and x.get("reflections"):
+            refl = "; ".join(
+                f"{_hkl(r['hkl'])} {r['two_theta']:.2f}° ({100 * r['share']:.0f} %, {r['sigma']:.0f}σ)"
+                for r in x["reflections"]
+            )
+            rows.append(f"| {p['id']} | XRD | {x['label']} | {refl} |")
+        r = ev.get("raman")
+        if r and r.get("bands"):
+            bands = "; ".join(
+                f"{b['position_cm1']:.0f} cm⁻¹ ({100 * b['area_share']:.0f} %)" for b in r["bands"]
+            )
+            sig = r.get("significance")
+            if sig is not None:
+                bands += f"; fit significance {sig:.0f}"
+            rows.append(f"| {p['id']} | Raman | {r['label']} | {bands} |")
+    return rows
 
 
 def terminal_summary(run: SeriesRun) -> str:

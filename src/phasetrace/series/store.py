@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+
 __all__ = ["ResultStore", "task_key"]
 
 _SCHEMA = """
@@ -46,9 +48,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+#: Version of the per-scan result records: raised whenever the analysis changes what a record holds
+#: or how it is computed, so that a resumed run never mixes records of two versions.
+RESULT_SCHEMA = 2
+
+
 def task_key(sha256: str, stage: str, config: dict[str, Any], library_version: str) -> str:
-    """Key of one per-scan task: file bytes + stage + configuration + library version."""
+    """Key of one per-scan task: file bytes + stage + configuration + library version + result schema."""
     h = hashlib.sha256()
+    h.update(f"phasetrace {__version__} records {RESULT_SCHEMA}".encode())
     h.update(sha256.encode())
     h.update(stage.encode())
     h.update(json.dumps(config, sort_keys=True, default=str).encode())

@@ -30,6 +30,23 @@ _LIBRARIES: dict[tuple[str, ...], Any] = {}
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+_BLAS: list[Any] = []
+
+
+def _one_blas_thread():
+    """Context in which the BLAS/OpenMP libraries use one thread.
+
+    Every task runs so, wherever it runs (in this process with ``--jobs 1``, in pool workers, on
+    Dask workers): one task is one core's work, and the floating-point results do not depend on
+    where it ran (a multithreaded BLAS sums in a different order).
+    """
+    from threadpoolctl import ThreadpoolController
+
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1)
+
+
 def _library(paths: Sequence[str]):
     from ..library.phases import PhaseLibrary
 
@@ -94,7 +111,8 @@ def analyse_scan(task: dict[str, Any]) -> dict[str, Any]:
     """
     t0 = time.perf_counter()
     try:
-        result = _run(task)
+        with _one_blas_thread():
+            result = _run(task)
         status, error = "ok", None
     except PhasetraceError as exc:
         result, status, error = None, "error", str(exc)
