@@ -296,6 +296,7 @@ def onset_match(
     reported: Mapping[tuple[str, str], float | None],
     *,
     tolerance: float = 1e-6,
+    equivalents: Mapping[str, Sequence[str]] | None = None,
 ) -> OnsetScore:
     """Exact-match rate of onset temperatures.
 
@@ -308,7 +309,12 @@ def onset_match(
         (system, phase) -> reported onset or None. Missing keys mean "no onset".
     tolerance : float
         Temperatures closer than this are equal.
+    equivalents : mapping, optional
+        Groups scored as one phase (see :func:`merge_equivalents`): a group's onset is the earliest
+        onset of its members, on both sides.
     """
+    if equivalents:
+        truth, reported = _group_onsets(truth, equivalents), _group_onsets(reported, equivalents)
     n = exact = missed = wrong = spurious = 0
     mism: list[tuple[tuple[str, str], float | None, float | None]] = []
     for key, t in truth.items():
@@ -332,6 +338,19 @@ def onset_match(
             spurious += 1
             mism.append((key, None, r))
     return OnsetScore(n, exact, missed, wrong, spurious, _ratio(exact, n), mism)
+
+
+def _group_onsets(
+    onsets: Mapping[tuple[str, str], float | None], equivalents: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, str], float | None]:
+    """(system, phase) onsets with the phases of an equivalence group merged: the earliest onset."""
+    group = _group_of(equivalents)
+    out: dict[tuple[str, str], float | None] = {}
+    for (sysname, pid), t in onsets.items():
+        key = (sysname, group.get(pid, pid))
+        prev = out.get(key)
+        out[key] = t if prev is None else (prev if t is None else min(prev, t))
+    return out
 
 
 # ----------------------------------------------------------------------------- false detections

@@ -92,6 +92,19 @@ def test_onset_match_counts_exact_missed_wrong_and_spurious():
     assert (("S", "LaCoO3"), 700.0, 800.0) in r.mismatches
 
 
+def test_onset_match_equivalents_merge_twins():
+    # the truth's LaCoO3 reported as its twin LaNiO3: a miss and a spurious onset, one match as a family
+    truth = {("S", "LaCoO3"): 700.0, ("S", "LaNiO3"): None, ("S", "NiO"): 800.0}
+    reported = {("S", "LaNiO3"): 700.0, ("S", "NiO"): 800.0}
+    r = m.onset_match(truth, reported)
+    assert (r.n, r.exact, r.missed, r.spurious) == (2, 1, 1, 1)
+    r = m.onset_match(truth, reported, equivalents=LAMO3)
+    assert (r.n, r.exact, r.missed, r.spurious) == (2, 2, 0, 0)
+    # a family's onset is its earliest member's
+    r = m.onset_match(truth, {("S", "LaNiO3"): 800.0, ("S", "LaCoO3"): 700.0}, equivalents=LAMO3)
+    assert r.exact == 1 and r.wrong == 0
+
+
 def test_onset_match_empty_truth():
     r = m.onset_match({}, {})
     assert r.n == 0 and math.isnan(r.rate)
