@@ -144,6 +144,15 @@ def test_series_cli_json(series_dir, run1):
     assert doc["systems"][0]["system"] == SYSTEM
 
 
+def test_series_cli_with_two_jobs_gives_the_same_result(series_dir, run1, tmp_path):
+    out = tmp_path / "cli2"
+    r = CliRunner().invoke(main, ["series", str(series_dir), "--out", str(out), "--jobs", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output[r.output.index("{") :])
+    assert doc["systems"] == json.loads(json.dumps(run1.systems, default=str))
+    assert (out / "waterfall_pc_LCO_LLZTO.png").stat().st_size > 5000 and (out / "onsets.svg").exists()
+
+
 def test_series_cli_bad_source(tmp_path):
     r = CliRunner().invoke(main, ["series", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no such folder or manifest" in r.output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from ..library.phases import PhaseLibrary
 from .collect import SeriesEntry, collect, group_by_system
 from .onsets import Evolution, combine, evolution
 from .store import ResultStore
-from .tasks import execute, file_sha256, make_task
+from .tasks import execute, file_sha256, make_task, worker_pool
 
 __all__ = ["SeriesRun", "run_series"]
 
@@ -73,6 +75,7 @@ def run_series(
     scheduler: str | None = None,
     progress: bool = True,
     quant: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> SeriesRun:
     """Analyse every series under ``source`` (a folder or a manifest) into ``out``.
 
@@ -94,11 +97,25 @@ def run_series(
         Dask distributed scheduler address.
     quant : dict, optional
         QuantConfig overrides.
+    executor : concurrent.futures.Executor, optional
+        A worker pool to run the tasks in (:func:`phasetrace.series.tasks.worker_pool`),
+        e.g. shared with the figures of :func:`write_reports`; by default ``jobs``
+        workers are started for this call.
 
     Returns
     -------
     SeriesRun
     """
+    with contextlib.ExitStack() as stack:
+        if executor is None and not scheduler and jobs > 1:
+            # the workers start (imports, library) while the scans are collected here
+            executor = stack.enter_context(worker_pool(jobs, [str(p) for p in libraries]))
+        return _run_series(
+            source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor
+        )
+
+
+def _run_series(source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lib = PhaseLibrary.default(extra=list(libraries))
@@ -221,6 +238,7 @@ def run_series(
                 progress=progress,
                 label="scans",
                 followup=followup,
+                executor=executor,
             ),
         )
         for t in [*stage2, *stage_r]:

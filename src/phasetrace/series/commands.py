@@ -45,19 +45,24 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     """
     from .analyse import run_series
     from .report import terminal_summary, write_reports
+    from .tasks import worker_pool
 
     els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
-    run = run_series(
-        source,
-        out_dir,
-        system=system,
-        elements=els,
-        libraries=[str(p) for p in libraries],
-        jobs=jobs,
-        scheduler=scheduler,
-        progress=not as_json,
-    )
-    written = write_reports(run, figures=not no_figures, jobs=jobs if not scheduler else 1)
+    libs = [str(p) for p in libraries]
+    # one pool of workers for the scans and the figures, started before the scans are collected
+    with worker_pool(jobs if not scheduler else 1, libs) as pool:
+        run = run_series(
+            source,
+            out_dir,
+            system=system,
+            elements=els,
+            libraries=libs,
+            jobs=jobs,
+            scheduler=scheduler,
+            progress=not as_json,
+            executor=pool,
+        )
+        written = write_reports(run, figures=not no_figures, jobs=jobs if not scheduler else 1, executor=pool)
     if as_json:
         dump_json(run.to_dict())
     else:

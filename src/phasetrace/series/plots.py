@@ -5,8 +5,10 @@ Each ``plot_*`` function draws on an Axes (``ax=None`` makes one) and returns it
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -244,23 +246,26 @@ def _system_figures(system: dict[str, Any], out: Path) -> dict[str, Path]:
     return figs
 
 
-def write_figures(run: SeriesRun, *, jobs: int = 1) -> dict[str, dict[str, Path]]:
+def write_figures(
+    run: SeriesRun, *, jobs: int = 1, executor: Executor | None = None
+) -> dict[str, dict[str, Path]]:
     """All figures of a run, PNG and SVG, in run.out; returns system -> {kind: PNG path}.
 
-    With ``jobs`` > 1 and several series, the series' figures are drawn in that many
-    worker processes (a batch of many series spends a good part of its time here).
+    With ``jobs`` > 1 (or a worker pool, ``executor``) and several series, the series'
+    figures are drawn in worker processes (a batch of many series spends a good part of
+    its time here).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     out: dict[str, dict[str, Path]] = {}
-    if jobs > 1 and len(run.systems) > 2:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    if (executor is not None or jobs > 1) and len(run.systems) > 2:
+        with contextlib.ExitStack() as stack:
+            if executor is None:
+                from .tasks import worker_pool
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            done = pool.map(_system_figures, run.systems, [run.out] * len(run.systems))
+                executor = stack.enter_context(worker_pool(jobs))
+            done = executor.map(_system_figures, run.systems, [run.out] * len(run.systems))
             for s, figs in zip(run.systems, done, strict=True):
                 out[s["system"]] = figs
     else:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,12 @@ def tidy_rows(run: SeriesRun) -> list[dict[str, Any]]:
     return rows
 
 
-def write_reports(run: SeriesRun, *, figures: bool = True, jobs: int = 1) -> dict[str, Path]:
+def write_reports(
+    run: SeriesRun, *, figures: bool = True, jobs: int = 1, executor: Executor | None = None
+) -> dict[str, Path]:
     """Write summary.json, results.csv, one Markdown report per series (and its figures) into run.out.
 
-    ``jobs`` worker processes draw the figures of many series.
+    ``jobs`` worker processes (or the pool ``executor``) draw the figures of many series.
     """
     out = run.out
     written: dict[str, Path] = {}
@@ -87,7 +90,7 @@ def write_reports(run: SeriesRun, *, figures: bool = True, jobs: int = 1) -> dic
     if figures:
         from . import plots
 
-        figs = plots.write_figures(run, jobs=jobs)
+        figs = plots.write_figures(run, jobs=jobs, executor=executor)
     for s in run.systems:
         md = _markdown(s, figs.get(s["system"], {}), run)
         path = out / f"report_{_slug(s['system'])}.md"

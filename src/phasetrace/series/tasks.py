@@ -14,8 +14,8 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -215,6 +215,7 @@ def execute(
     label: str = "scans",
     on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     followup: Callable[[dict[str, Any]], Sequence[dict[str, Any]]] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, int]:
     """Run the tasks not yet in the store; store each result as it arrives.
 
@@ -236,6 +237,9 @@ def execute(
         Called with each task once its result is in the store (run now or
         stored before); returns further tasks to run, which start at once.
         This lets one series' refits run while another is still identified.
+    executor : concurrent.futures.Executor, optional
+        An existing worker pool (see :func:`worker_pool`) to use instead of
+        starting ``jobs`` processes.
 
     Returns
     -------
@@ -270,7 +274,7 @@ def execute(
         return t
 
     try:
-        with _backend(jobs, scheduler) as backend:
+        with _backend(jobs, scheduler, executor) as backend:
 
             def feed(new: Sequence[dict[str, Any]]) -> None:
                 todo = list(new)
@@ -358,24 +362,53 @@ class _Dask:
 
 
 @contextmanager
-def _backend(jobs: int, scheduler: str | None):
+def _backend(jobs: int, scheduler: str | None, executor: Executor | None = None):
     if scheduler:
         from distributed import Client
 
         with Client(scheduler, timeout="20s") as client:
             yield _Dask(client)
         return
-    if jobs <= 1:
-        yield _Inline()
+    if executor is not None:
+        yield _Pool(executor)
         return
-    # fresh worker interpreters with one BLAS thread each: the per-scan linear algebra is small, and
-    # N workers x N BLAS threads on N cores only fight for them
+    with worker_pool(jobs) as pool:
+        yield _Inline() if pool is None else _Pool(pool)
+
+
+def _warm_worker(libraries: Sequence[str]) -> None:
+    """Worker initializer: import the analysis stack and load the library before the first task."""
+    from .. import io, match, quantify  # noqa: F401 - imported for their start-up cost
+
+    _library(libraries)
+
+
+def _ready() -> None:
+    """A no-op task: submitting one per worker starts the workers at once."""
+
+
+@contextmanager
+def worker_pool(jobs: int, libraries: Sequence[str] = ()) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``jobs`` worker processes for a whole run (None for ``jobs`` <= 1).
+
+    The workers are fresh interpreters with one BLAS thread each (the per-scan linear algebra is
+    small, and N workers x N BLAS threads on N cores only fight for them). They are started at once
+    and import the analysis stack and load the library (``libraries``: extra phase files) while the
+    caller goes on, e.g. collecting the scans; tasks and figures of the run then share them.
+    """
+    if jobs <= 1:
+        yield None
+        return
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
     try:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            yield _Pool(pool)
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_warm_worker, initargs=(list(libraries),)
+        ) as pool:
+            for _ in range(jobs):
+                pool.submit(_ready)
+            yield pool
     finally:
         for k, v in saved.items():
             if v is None:
