@@ -377,7 +377,16 @@ def _backend(jobs: int, scheduler: str | None, executor: Executor | None = None)
 
 
 def _warm_worker(libraries: Sequence[str]) -> None:
-    """Worker initializer: import the analysis stack and load the library before the first task."""
+    """Worker initializer: import the analysis stack and load the library before the first task.
+
+    matplotlib (with the Agg backend) is imported too: the same workers draw the figures at the
+    end, and its import costs nearly a second that is free while the main process collects.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
     from .. import io, match, quantify  # noqa: F401 - imported for their start-up cost
 
     _library(libraries)
