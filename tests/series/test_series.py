@@ -65,6 +65,10 @@ def test_series_onsets_and_fractions(run1):
     assert wt["900"]["wt_percent"] == pytest.approx(4.0, abs=0.6)
     assert not wt["600"]["detected_xrd"] and wt["600"]["lod_wt_percent"] > 0
     assert any(p["file"].endswith("notes.txt") for p in run1.problems)
+    # twins named beside a phase are of its own family and not themselves in the report
+    assert set(phases["LaCoO3"]["alternatives"]) <= {"LaNiO3", "LaMnO3_R3c", "LaMnO3_Pnma"}
+    assert set(phases["LLZTO_cubic"]["alternatives"]) <= {"LLZO_cubic"}
+    assert not {a for p in phases.values() for a in p["alternatives"]} & set(phases)
 
 
 def test_onsets_name_the_reflections_and_bands_that_carry_them(run1):

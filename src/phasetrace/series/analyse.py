@@ -481,11 +481,21 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
                 "raman": None if r is None else r.get("status"),
             }
         formula = lib.reflections(pid).formula if pid in lib else pid
+        # twins the data could not tell from it where it was found (XRD fit alternatives, Raman twins):
+        # "LaNiO3 or LaCoO3" is what the scans say about a LaMO3 perovskite
+        alternatives: list[str] = []
+        for by_t in (xrd_by_t, raman_by_t):
+            for t in temps:
+                p = by_t.get(t, {}).get(pid)
+                if p and p.get("detected"):
+                    alternatives += [a for a in p.get("alternatives") or [] if a not in union]
+        alternatives = list(dict.fromkeys(a for a in alternatives if a != pid))
         phases.append(
             {
                 "id": pid,
                 "formula": formula,
                 "role": "host" if is_host else role,
+                "alternatives": alternatives,
                 "onset": {
                     "xrd": None if no_onset else ev_x.to_list(),
                     "raman": None if no_onset else ev_r.to_list(),

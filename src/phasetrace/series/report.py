@@ -118,9 +118,15 @@ def _markdown(s: dict[str, Any], figs: dict[str, Path], run: SeriesRun) -> str:
         raman = _fmt_onset(o["raman"]) if p["raman_testable"] else "not testable"
         van = "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"
         lines.append(
-            f"| {p['id']} | {p['formula']} | {role} | {_fmt_onset(o['xrd'])} | {raman} | "
+            f"| {_name(p)} | {p['formula']} | {role} | {_fmt_onset(o['xrd'])} | {raman} | "
             f"{_fmt_onset(o['combined'])} | {van} |"
         )
+    if any(p.get("alternatives") for p in s["phases"]):
+        lines += [
+            "",
+            "'(or: …)' names isostructural phases the scans cannot tell from the one named (the LaMO3 "
+            "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
+        ]
     ev_lines = _evidence_lines(s)
     if ev_lines:
         lines += [
@@ -166,6 +172,12 @@ def _markdown(s: dict[str, Any], figs: dict[str, Path], run: SeriesRun) -> str:
     if probs:
         lines += ["## Problems", ""] + [f"- {p['error']}" for p in probs] + [""]
     return "\n".join(lines)
+
+
+def _name(p: dict[str, Any]) -> str:
+    """A phase's id, with the twins the scans could not tell from it."""
+    alt = p.get("alternatives") or []
+    return p["id"] + (f" (or: {', '.join(alt)})" if alt else "")
 
 
 def _hkl(h: list[list[int]]) -> str:
@@ -215,7 +227,7 @@ def terminal_summary(run: SeriesRun) -> str:
             for p in s["phases"]:
                 wts = [v["wt_percent"] for v in p["wt_percent_by_T"].values() if v["detected_xrd"]]
                 t.add_row(
-                    p["id"],
+                    _name(p),
                     p["role"],
                     _fmt_onset(p["onset"]["xrd"]),
                     _fmt_onset(p["onset"]["raman"]) if p["raman_testable"] else "n/t",
