@@ -176,3 +176,27 @@ def test_raman_file_passed_as_xrd(tmp_path):
     path = real_file("raman/formats/ramanchada2/Horiba/PST10_iR785_OP01_8000msx8.txt")
     with pytest.raises(LoadError, match=r"is a Raman spectrum \(x 168.216\.\.3281\.89\), not an XRD pattern"):
         load(path, kind="xrd")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "# 2theta counts\n10.00 101\n10.01 99.5\n10.02 1.5e2\n10.03 97\n10.04 98\n",
+        "angle,intensity\n10.00,101\n10.01,99.5\n10.02,150\n10.03,97\n10.04,98\n",
+        # a footer, a decimal comma, a '123(4)' cell: numpy's reader gives up, the line search decides
+        "x y\n10.00 101\n10.01 99.5\n10.02 150\n10.03 97\n10.04 98\nEnd of data\n",
+        "x;y\n10,00;101\n10,01;99,5\n10,02;150\n10,03;97\n10,04;98\n",
+        "x y\n10.00 101(3)\n10.01 99.5\n10.02 150\n10.03 97\n10.04 98\n",
+    ],
+)
+def test_fast_and_line_by_line_column_parsing_agree(body, monkeypatch):
+    from phasetrace.io import text as T
+
+    clean = body.startswith(("#", "angle"))
+    assert (T._fast_block(body.split("\n")) is not None) == clean
+    fast = T.parse_columns(body, "f.txt")
+    monkeypatch.setattr(T, "_fast_block", lambda lines: None)
+    slow = T.parse_columns(body, "f.txt")
+    assert fast.names == slow.names and fast.header == slow.header and fast.first_line == slow.first_line
+    np.testing.assert_array_equal(fast.rows, slow.rows)
+    assert fast.rows.shape == (5, 2) and fast.rows[2, 1] == 150.0

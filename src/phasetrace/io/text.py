@@ -137,6 +137,36 @@ def _row_values(line: str) -> tuple[list[float | None], str | None, bool] | None
     return vals, delim, dec_comma
 
 
+def _fast_block(lines: list[str]) -> tuple[int, np.ndarray] | None:
+    """The common case in C: header lines, then one clean numeric block to the end of the file.
+
+    The first line that parses as numbers starts the block; numpy's text parser reads the rest
+    with that line's delimiter. Anything it does not read as a clean table (decimal commas,
+    quoted or "123(4)" cells, comment or text lines, a footer, ragged rows) returns None and
+    the general line-by-line search below decides. Returns (first line of the block, rows).
+    """
+    import io
+
+    for i, line in enumerate(lines[:200]):
+        r = _row_values(line)
+        if r is None:
+            continue
+        vals, delim, dec_comma = r
+        if dec_comma or any(v is None for v in vals):
+            return None
+        rest = lines[i:]
+        if any(ln.lstrip().startswith(COMMENT_PREFIXES) for ln in rest):
+            return None
+        try:
+            arr = np.loadtxt(io.StringIO("\n".join(rest)), delimiter=delim, comments=None, ndmin=2)
+        except ValueError:
+            return None
+        if arr.shape[1] != len(vals) or not np.all(np.isfinite(arr)):
+            return None
+        return i, arr
+    return None
+
+
 def parse_columns(text: str, path: str) -> _Table:
     """Find the main numeric block of a text file.
 
@@ -144,10 +174,15 @@ def parse_columns(text: str, path: str) -> _Table:
     names if the line above the block names them, and the header lines.
     """
     lines = text.split("\n")
+    fast = _fast_block(lines)
+    if fast is not None:
+        b0, arr = fast
+        if arr.shape[0] < MIN_ROWS:
+            raise LoadError(path, f"has only {arr.shape[0]} numeric row(s); not a scan")
+        return _table(lines, b0, arr)
     best: tuple[int, int] | None = None  # (start, end) exclusive
     start = None
     ncol = None
-    spec: tuple[str | None, bool] | None = None
     parsed: list[list[float | None] | None] = []
     for line in lines:
         r = _row_values(line)
@@ -178,6 +213,11 @@ def parse_columns(text: str, path: str) -> _Table:
     if len(rows) < MIN_ROWS:
         raise LoadError(path, f"has only {len(rows)} numeric row(s); not a scan")
     arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)
+    return _table(lines, b0, arr)
+
+
+def _table(lines: list[str], b0: int, arr: np.ndarray) -> _Table:
+    """The table of a numeric block starting at line ``b0``, with its header and column names."""
     header = [ln for ln in lines[:b0] if ln.strip()]
     names = None
     if header:
@@ -192,7 +232,6 @@ def parse_columns(text: str, path: str) -> _Table:
         toks = [t for t in _split(last, delim) if t != ""]
         if len(toks) == arr.shape[1] and all(_num(t) is None for t in toks):
             names = toks
-    del spec
     return _Table(names=names, rows=arr, header=header, first_line=b0 + 1)
 
 
