@@ -265,13 +265,20 @@ def write_figures(
                 from .tasks import worker_pool
 
                 executor = stack.enter_context(worker_pool(jobs))
+            onsets = executor.submit(_onsets_figure, run.systems, run.out)
             done = executor.map(_system_figures, run.systems, [run.out] * len(run.systems))
             for s, figs in zip(run.systems, done, strict=True):
                 out[s["system"]] = figs
+            out["__onsets__"] = {"onsets": onsets.result()}
     else:
         for s in run.systems:
             out[s["system"]] = _system_figures(s, run.out)
-    if run.systems:
-        ax = plot_onsets(run.systems, _library())
-        out["__onsets__"] = {"onsets": _save(ax.figure, run.out / "onsets")["png"]}
+        if run.systems:
+            out["__onsets__"] = {"onsets": _onsets_figure(run.systems, run.out)}
     return out
+
+
+def _onsets_figure(systems: list[dict[str, Any]], out: Path) -> Path:
+    """The onset summary across systems (PNG and SVG); returns the PNG path."""
+    ax = plot_onsets(systems, _library())
+    return _save(ax.figure, out / "onsets")["png"]
