@@ -248,7 +248,9 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             if rec and rec["status"] == "error":
                 problems_out.append({"file": t["path"], "error": rec["error"]})
         systems = [
-            _summarise(name, groups[name], lib, pools[name][1], union[name], stage2, stage_r, records)
+            _summarise(
+                name, groups[name], lib, pools[name][1], union[name], stage2, stage_r, records, stage1
+            )
             for name in groups
         ]
         store.finish_run(run_id)
@@ -427,8 +429,15 @@ def _raman_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
     }
 
 
-def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> dict[str, Any]:
+def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage1=()) -> dict[str, Any]:
     temps = sorted({e.temperature_C for e in entries})
+    # the identifications name the twins that fit as well in a phase's place (the refits, with a
+    # fixed phase set, do not test them)
+    ident_by_t: dict[float, dict[str, Any]] = {}
+    for t in stage1:
+        rec = records.get(t["key"])
+        if t["system"] == name and rec and rec["status"] == "ok":
+            ident_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
     labels = {e.temperature_C: e.label for e in entries}
     xrd_by_t: dict[float, dict[str, Any]] = {}
     files: dict[tuple[str, float], str] = {}
@@ -484,11 +493,17 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records) -> di
         # twins the data could not tell from it where it was found (XRD fit alternatives, Raman twins):
         # "LaNiO3 or LaCoO3" is what the scans say about a LaMO3 perovskite
         alternatives: list[str] = []
-        for by_t in (xrd_by_t, raman_by_t):
+        for by_t in (ident_by_t, xrd_by_t, raman_by_t):
             for t in temps:
                 p = by_t.get(t, {}).get(pid)
                 if p and p.get("detected"):
                     alternatives += [a for a in p.get("alternatives") or [] if a not in union]
+        for t in temps:
+            alternatives += [
+                q
+                for q, r in raman_by_t.get(t, {}).items()
+                if r.get("twin_of") == pid and r.get("status") == "indistinguishable" and q not in union
+            ]
         alternatives = list(dict.fromkeys(a for a in alternatives if a != pid))
         phases.append(
             {
