@@ -162,6 +162,24 @@ def test_series_cli_bad_source(tmp_path):
     assert r.exit_code == 2 and "no such folder or manifest" in r.output
 
 
+def test_twins_found_at_different_temperatures_merge_into_the_strongest_ones(library):
+    from phasetrace.series.analyse import _merge_twins
+
+    # LaNiO3 named at 700 and 800 (weak, decided by the reference cells), LaCoO3 at 900 where the
+    # perovskite is strongest and the data tell the twins apart: the series keeps LaCoO3
+    found = ["NMC111", "LLZTO_cubic", "LaNiO3", "La2Zr2O7", "LaCoO3"]
+    count = {"NMC111": 3, "LLZTO_cubic": 3, "LaNiO3": 2, "La2Zr2O7": 2, "LaCoO3": 1}
+    strength = {"NMC111": 500.0, "LLZTO_cubic": 500.0, "LaNiO3": 33.0, "La2Zr2O7": 45.0, "LaCoO3": 66.0}
+    hosts = {"NMC111", "LLZTO_cubic"}
+    kept, dropped = _merge_twins(library, found, count, hosts, strength)
+    assert kept == ["NMC111", "LLZTO_cubic", "La2Zr2O7", "LaCoO3"] and dropped == {"LaNiO3": "LaCoO3"}
+    # without strengths the most often found is kept; a host always is
+    kept, dropped = _merge_twins(library, found, count, hosts)
+    assert dropped == {"LaCoO3": "LaNiO3"}
+    kept, dropped = _merge_twins(library, ["LLZO_cubic", "LLZTO_cubic"], {"LLZO_cubic": 5}, {"LLZTO_cubic"})
+    assert kept == ["LLZTO_cubic"] and dropped == {"LLZO_cubic": "LLZTO_cubic"}
+
+
 def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it():
     from phasetrace.series.analyse import _refit_starts
 

@@ -193,6 +193,12 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             per_scan = [_identified(records[t["key"]]) for t in ident]
             found = list(dict.fromkeys(pid for ids in per_scan for pid in ids))
             counts = {pid: sum(pid in ids for ids in per_scan) for pid in found}
+            strength: dict[str, float] = {}
+            for t in ident:
+                rec = records[t["key"]]
+                for p in rec["result"]["phases"] if rec and rec["status"] == "ok" else ():
+                    if p["detected"] and p.get("esd"):
+                        strength[p["id"]] = max(strength.get(p["id"], 0.0), p["wt_percent"] / p["esd"])
             if ident:
                 raman = [t for t in stage_r if t["system"] == name]
                 for t in raman:
@@ -203,7 +209,7 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
                         counts[pid] = 0
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
-            union[name], merged = _merge_twins(lib, found, counts, pools[name][1])
+            union[name], merged = _merge_twins(lib, found, counts, pools[name][1], strength)
             if not union[name]:
                 return []
             # each refit starts where the scan's identification ended; a union phase that identification
@@ -287,16 +293,25 @@ def _raman_found(lib: PhaseLibrary, recs: Sequence[dict[str, Any] | None], pool:
 
 
 def _merge_twins(
-    lib: PhaseLibrary, found: list[str], count: dict[str, int], hosts: set[str]
+    lib: PhaseLibrary,
+    found: list[str],
+    count: dict[str, int],
+    hosts: set[str],
+    strength: dict[str, float] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """Keep one phase of each group of twins in a series' union: a host, else the most often found.
+    """Keep one phase of each group of twins in a series' union.
 
-    ``count`` is the number of scans in which each phase was found. Returns the union without the
-    dropped twins, and dropped id -> kept id.
+    A host is kept; else the member found where the phase was strongest (``strength``: its
+    largest wt %/esd over the scans; the strongest pattern tells twins apart best, while weak
+    ones are decided by their reference cells), then the most often found (``count``: scans in
+    which it was found). Returns the union without the dropped twins, and dropped id -> kept id.
     """
     from ..quantify.selection import twins
 
-    order = sorted(found, key=lambda p: (p not in hosts, -count.get(p, 0), found.index(p)))
+    strength = strength or {}
+    order = sorted(
+        found, key=lambda p: (p not in hosts, -strength.get(p, 0.0), -count.get(p, 0), found.index(p))
+    )
     kept: list[str] = []
     dropped: dict[str, str] = {}
     for pid in order:

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 #: Version of the per-scan result records: raised whenever the analysis changes what a record holds
 #: or how it is computed, so that a resumed run never mixes records of two versions.
-RESULT_SCHEMA = 2
+RESULT_SCHEMA = 3
 
 
 def task_key(sha256: str, stage: str, config: dict[str, Any], library_version: str) -> str:
