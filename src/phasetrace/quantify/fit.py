@@ -599,7 +599,6 @@ def levenberg_marquardt(
     cost = float(r @ r)
     nfev = 1
     lam = 1e-3
-    nu = 2.0
     jac = None
     age = 0
     while nfev < max_nfev:
@@ -620,19 +619,13 @@ def levenberg_marquardt(
         if c_new < cost:
             gain = cost - c_new
             dtheta = new - theta
-            # Nielsen's damping update from the gain ratio (actual / predicted decrease): a step that
-            # did as well as the linear model lets λ fall, a poor one keeps it. Dividing λ by 10 after
-            # every success made it oscillate in narrow valleys (a failed step after each small one).
-            pred = -(2.0 * float(dtheta @ g) + float(dtheta @ (h @ dtheta)))
-            rho = gain / pred if pred > 0 else 0.0
-            lam = max(lam * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 1e-12)
-            nu = 2.0
             dx = np.max(np.abs(dtheta) / np.maximum(np.abs(theta), 1e-3))
             nrm = float(dtheta @ dtheta)
             if nrm > 0:
                 jac = jac + np.outer(r_new - r - jac @ dtheta, dtheta / nrm)
                 age += 1
             theta, r, cost = new, r_new, c_new
+            lam = max(lam / 10.0, 1e-12)
             # a chi² change is judged against the noise actually left (GoF² > 1 for imperfect models)
             if gain < dchi2 * max(1.0, cost / max(r.size, 1)) or dx < xtol:
                 if age <= 1 and refresh <= 1:
@@ -643,8 +636,7 @@ def levenberg_marquardt(
         if age > 0:
             jac, age = None, 0  # the approximate Jacobian misled: recompute before raising λ
             continue
-        lam *= nu
-        nu *= 2.0
+        lam *= 10.0
         if lam > 1e10:
             return theta, nfev, True, "converged (no further decrease of chi²)"
     return theta, nfev, False, "iteration limit reached"
