@@ -235,7 +235,7 @@ EVIDENCE_MIN_SIGMA = 3.0
 EVIDENCE_MAX = 5
 
 
-def _evidence(state: FitState, i: int, lam: float) -> tuple[dict[str, Any], ...]:
+def _evidence(state: FitState, i: int, lam: float, bragg: np.ndarray) -> tuple[dict[str, Any], ...]:
     """The reflections that carry the detection of phase ``i`` of a fitted model, strongest first.
 
     At each of the phase's reflection positions (Kα1, refined cell; the fitted displacement is
@@ -248,7 +248,7 @@ def _evidence(state: FitState, i: int, lam: float) -> tuple[dict[str, Any], ...]
     """
     x = state.x
     mine = state.columns[:, i] * state.scales[i]
-    others = state.columns @ state.scales - mine
+    others = bragg - mine
     m, p = state.models[i], state.per_phase[i]
     d = m.d_spacings(p["cell"], p["scale"])
     arg = lam / (2.0 * d)
@@ -412,8 +412,9 @@ def quantify(
     rad = scan.meta.radiation
     if ok:
         index = {m.id: i for i, m in enumerate(state.models)}
+        bragg = state.columns @ state.scales  # all phases' calculated intensity
         results = [
-            replace(r, evidence=_evidence(state, index[r.id], rad.kalpha1)) if r.detected else r
+            replace(r, evidence=_evidence(state, index[r.id], rad.kalpha1, bragg)) if r.detected else r
             for r in results
         ]
     ticks = {

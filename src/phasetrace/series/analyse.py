@@ -190,26 +190,28 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             ident = [t for t in stage1 if t["system"] == name]
             for t in ident:
                 records[t["key"]] = store.get(t["key"])
-            per_scan = [_identified(records[t["key"]]) for t in ident]
-            found = list(dict.fromkeys(pid for ids in per_scan for pid in ids))
-            counts = {pid: sum(pid in ids for ids in per_scan) for pid in found}
+            # per phase: scans that found it, and its largest wt %/esd among them
+            n_found: dict[str, int] = {}
             strength: dict[str, float] = {}
             for t in ident:
                 rec = records[t["key"]]
                 for p in rec["result"]["phases"] if rec and rec["status"] == "ok" else ():
-                    if p["detected"] and p.get("esd"):
-                        strength[p["id"]] = max(strength.get(p["id"], 0.0), p["wt_percent"] / p["esd"])
+                    if p["detected"]:
+                        n_found[p["id"]] = n_found.get(p["id"], 0) + 1
+                        z = p["wt_percent"] / p["esd"] if p.get("esd") else 0.0
+                        strength[p["id"]] = max(strength.get(p["id"], 0.0), z)
+            found = list(n_found)
             if ident:
                 raman = [t for t in stage_r if t["system"] == name]
                 for t in raman:
                     records[t["key"]] = store.get(t["key"])
                 for pid in _raman_found(lib, [records[t["key"]] for t in raman], pool_ids[name]):
-                    if pid not in counts:
+                    if pid not in n_found:
                         found.append(pid)
-                        counts[pid] = 0
+                        n_found[pid] = 0
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
-            union[name], merged = _merge_twins(lib, found, counts, pools[name][1], strength)
+            union[name], merged = _merge_twins(lib, found, n_found, pools[name][1], strength)
             if not union[name]:
                 return []
             # each refit starts where the scan's identification ended; a union phase that identification
@@ -444,33 +446,27 @@ def _raman_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
     }
 
 
+def _by_temperature(tasks, name: str, records: dict[str, Any]):
+    """Per temperature, a system's successful results of one stage: phase id -> phase record, and file."""
+    by_t: dict[float, dict[str, Any]] = {}
+    paths: dict[float, str] = {}
+    for t in tasks:
+        rec = records.get(t["key"])
+        if t["system"] == name and rec and rec["status"] == "ok":
+            by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+            paths[t["temperature_C"]] = t.get("path", "")
+    return by_t, paths
+
+
 def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage1=()) -> dict[str, Any]:
     temps = sorted({e.temperature_C for e in entries})
     # the identifications name the twins that fit as well in a phase's place (the refits, with a
     # fixed phase set, do not test them)
-    ident_by_t: dict[float, dict[str, Any]] = {}
-    for t in stage1:
-        rec = records.get(t["key"])
-        if t["system"] == name and rec and rec["status"] == "ok":
-            ident_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
+    ident_by_t, _ = _by_temperature(stage1, name, records)
     labels = {e.temperature_C: e.label for e in entries}
-    xrd_by_t: dict[float, dict[str, Any]] = {}
-    files: dict[tuple[str, float], str] = {}
-    for t in stage2:
-        if t["system"] != name:
-            continue
-        rec = records.get(t["key"])
-        if rec and rec["status"] == "ok":
-            xrd_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
-            files["xrd", t["temperature_C"]] = t.get("path", "")
-    raman_by_t: dict[float, dict[str, Any]] = {}
-    for t in stage_r:
-        if t["system"] != name:
-            continue
-        rec = records.get(t["key"])
-        if rec and rec["status"] == "ok":
-            raman_by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
-            files["raman", t["temperature_C"]] = t.get("path", "")
+    xrd_by_t, xrd_files = _by_temperature(stage2, name, records)
+    raman_by_t, raman_files = _by_temperature(stage_r, name, records)
+    files = {("xrd", t): f for t, f in xrd_files.items()} | {("raman", t): f for t, f in raman_files.items()}
     for d in raman_by_t.values():
         _attribute_raman_twins(d, union)
     raman_found = {pid for d in raman_by_t.values() for pid, p in d.items() if p.get("detected")}

@@ -49,8 +49,10 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
 
     els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
     libs = [str(p) for p in libraries]
-    # one pool of workers for the scans and the figures, started before the scans are collected
-    with worker_pool(jobs if not scheduler else 1, libs) as pool:
+    # one pool of workers for the scans and the figures, started before the scans are collected (with a
+    # Dask scheduler the scans run on the cluster and the figures here)
+    local_jobs = 1 if scheduler else jobs
+    with worker_pool(local_jobs, libs) as pool:
         run = run_series(
             source,
             out_dir,
@@ -62,7 +64,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
             progress=not as_json,
             executor=pool,
         )
-        written = write_reports(run, figures=not no_figures, jobs=jobs if not scheduler else 1, executor=pool)
+        written = write_reports(run, figures=not no_figures, jobs=local_jobs, executor=pool)
     if as_json:
         dump_json(run.to_dict())
     else:
