@@ -17,6 +17,8 @@ from tests.conftest import REAL_DATA
 EXPECTED_ERRORS = {
     "SOURCES.json": "unrecognised file type '.json'",
     "SOURCES.md": "unrecognised file type '.md'",
+    "xrd/qpa/cpd-roundrobin/README.md": "unrecognised file type '.md'",
+    "xrd/qpa/cpd-roundrobin/weighed.csv": "numeric row(s); not a scan",
     "raman/reference/rruff/LICENSE_rruff.txt": "no numeric data",
     "xrd/formats/gsas2-tutorials/FAP.EXP": "GSAS experiment (.EXP) file, not a scan",
     "xrd/measured/gsas2/B_SI3N4X.EXP": "GSAS experiment (.EXP) file, not a scan",
