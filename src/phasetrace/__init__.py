@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import LoadError, PhasetraceError, PhasetraceWarning
-from .scan import CU_KALPHA, Radiation, Scan, ScanMeta
 
 try:
     __version__ = version("phasetrace")
@@ -26,10 +25,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # io pulls in every reader; import it on first use, not with the package.
-    if name in ("load", "load_all"):
-        from . import io
+#: Public names imported on first use (numpy and the readers are not needed to start the CLI).
+_LAZY = {
+    "load": "io",
+    "load_all": "io",
+    "CU_KALPHA": "scan",
+    "Radiation": "scan",
+    "Scan": "scan",
+    "ScanMeta": "scan",
+}
 
-        return getattr(io, name)
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'phasetrace' has no attribute {name!r}")

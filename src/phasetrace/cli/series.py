@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .._cli_util import dump_json, guard, library_option
+from ._util import dump_json, guard, library_option
 
 
 @click.command("series")
@@ -43,9 +43,9 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
       phasetrace series sample_data --out results
       phasetrace series scans/manifest.csv --out results --jobs 2 --json
     """
-    from .analyse import run_series
-    from .report import terminal_summary, write_reports
-    from .tasks import worker_pool
+    from ..series.analyse import run_series
+    from ..series.report import terminal_summary, write_reports
+    from ..series.tasks import worker_pool
 
     els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
     libs = [str(p) for p in libraries]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .._cli_util import dump_json, guard, library_option, load_library, system_elements
 from ..library.materials import resolve_system
+from ._util import dump_json, guard, library_option, load_library, system_elements
 
 
 @click.command("fit")
@@ -50,8 +50,8 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
     from dataclasses import replace
 
     from ..io import load
+    from ..quantify import QuantConfig, quantify
     from ..scan import Radiation
-    from . import QuantConfig, quantify
 
     lib = load_library(libraries)
     radiation = Radiation.from_anode(anode, source="user") if anode else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .errors import PhasetraceError
+from ..errors import PhasetraceError
 
 #: Exit code for bad input (a file, an option, a manifest).
 EXIT_BAD_INPUT = 2
@@ -76,7 +76,7 @@ def library_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_library(libraries: tuple[Path, ...]):
-    from .library.phases import PhaseLibrary
+    from ..library.phases import PhaseLibrary
 
     return PhaseLibrary.default(extra=libraries)
 
@@ -92,7 +92,7 @@ def parse_elements(text: str | None) -> set[str] | None:
 
 def system_elements(lib, system: str | None, elements: str | None) -> tuple[set[str] | None, tuple[str, ...]]:
     """Elements and always-candidates from --system or --elements (not both)."""
-    from .library.materials import resolve_system
+    from ..library.materials import resolve_system
 
     if system and elements:
         raise click.UsageError("give either --system or --elements, not both")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .._cli_util import dump_json, guard, library_option, load_library, system_elements
+from ._util import dump_json, guard, library_option, load_library, system_elements
 
 __all__ = ["identify", "peaks"]
 
@@ -145,7 +145,7 @@ def peaks(
         for r in records:
             r["d"] = float(two_theta_to_d(r["position"], rad.kalpha1))
     if plot_path is not None:
-        from .plot import plot_peaks
+        from ..match.plot import plot_peaks
 
         _save_plot(plot_path, lambda: plot_peaks(search))
     if as_json:
@@ -249,7 +249,7 @@ def identify(
     """
     import dataclasses
 
-    from . import MatchConfig, rank_candidates
+    from ..match import MatchConfig, rank_candidates
 
     if top < 1:
         raise click.BadParameter("must be at least 1", param_hint="--top")
@@ -278,12 +278,12 @@ def identify(
     ranking = rank_candidates(scan, lib, elements=els, system=system, phases=chosen_ids, config=cfg)
     if confirm and ranking.technique == "xrd":
         from ..library.materials import resolve_system
-        from .confirm import confirm_by_fit
+        from ..match.confirm import confirm_by_fit
 
         prefer = resolve_system(system, lib.materials).host_phases if system else ()
         ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer)
     if plot_path is not None:
-        from .plot import plot_ranking
+        from ..match.plot import plot_ranking
 
         _save_plot(plot_path, lambda: plot_ranking(ranking, top=min(top, 6)))
     if as_json:

@@ -1,0 +1,231 @@
+"""``phasetrace phases``: list, show and add reference phases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._util import dump_json, guard, library_option, load_library, system_elements
+
+
+# --------------------------------------------------------------------------- phases
+@click.group()
+def phases() -> None:
+    """The reference-phase library: list, show and add phases.
+
+    \b
+    Examples:
+      phasetrace phases list --elements Li,La,Zr,Co,O
+      phasetrace phases show La2Zr2O7
+      phasetrace phases add my_phase.cif
+    """
+
+
+@phases.command("list")
+@click.option("--elements", help="Only phases whose elements all occur in this list, e.g. Li,La,Zr,Co,O.")
+@click.option("--system", help='Only phases possible in a system, e.g. "pc-NMC811 + LLZTO".')
+@click.option("--role", type=click.Choice(["host", "secondary", "contaminant", "crucible"]), multiple=True)
+@click.option("--family", multiple=True, help="Structure family, e.g. garnet, LaMO3-perovskite.")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@guard
+def phases_list(elements, system, role, family, libraries, as_json) -> None:
+    """List reference phases, optionally only those possible for a sample's elements.
+
+    With --elements or --system the crucible and the usual contaminants
+    (MgO, Li2CO3, LiOH) are always listed.
+
+    \b
+    Examples:
+      phasetrace phases list
+      phasetrace phases list --system "pc-LCO + LLZTO" --json
+    """
+    lib = load_library(libraries)
+    els, always = system_elements(lib, system, elements)
+    chosen = lib.select(
+        elements=els,
+        roles=role or None,
+        families=family or None,
+        always=always if els is not None else (),
+    )
+    rows = []
+    for p in chosen:
+        refl = lib.reflections(p)
+        rows.append(
+            {
+                "id": p.id,
+                "formula": refl.formula,
+                "nominal_formula": p.formula,
+                "name": p.name,
+                "role": p.role,
+                "family": p.family,
+                "space_group": p.space_group,
+                "origin": p.origin,
+                "raman": "silent" if lib.is_raman_silent(p) else ("yes" if lib.raman_bands(p) else "no data"),
+            }
+        )
+    if as_json:
+        dump_json({"elements": sorted(els) if els else None, "phases": rows})
+        return
+    if not rows:
+        click.echo("no phase in the library matches")
+        return
+    click.echo(f"{'id':<18} {'formula':<24} {'role':<12} {'family':<18} {'space group':<12} Raman")
+    for r in rows:
+        click.echo(
+            f"{r['id']:<18} {r['nominal_formula']:<24} {r['role']:<12} {r['family']:<18} "
+            f"{r['space_group']:<12} {r['raman']}" + ("  (user)" if r["origin"] == "user" else "")
+        )
+    click.echo(f"{len(rows)} phase(s)")
+
+
+@phases.command("show")
+@click.argument("phase_id")
+@click.option(
+    "--range",
+    "tt_range",
+    nargs=2,
+    type=float,
+    default=(10.0, 80.0),
+    show_default=True,
+    help="2θ range of the reflection table, degrees.",
+)
+@click.option(
+    "--anode",
+    type=click.Choice(["Cu", "Co", "Mo", "Fe", "Cr", "Ag"], case_sensitive=False),
+    default="Cu",
+    show_default=True,
+)
+@click.option(
+    "--min-intensity",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Hide reflections weaker than this (strongest = 100).",
+)
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@guard
+def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) -> None:
+    """Show a phase: cell, reflections (Kα1 and Kα2), Raman bands and sources.
+
+    \b
+    Example:
+      phasetrace phases show La2Zr2O7 --range 10 60
+    """
+    from ..scan import Radiation
+
+    lib = load_library(libraries)
+    p = lib[phase_id]
+    rad = Radiation.from_anode(anode)
+    refl = lib.reflections(p, wavelength=rad.kalpha1)
+    tab = refl.table((rad.kalpha1, rad.kalpha2), two_theta_range=tuple(tt_range))
+    keep = tab["intensity"] >= min_intensity
+    reflections = [
+        {
+            "hkl": [int(v) for v in tab["hkl"][i]],
+            "d": float(tab["d"][i]),
+            "two_theta_ka1": float(tab["two_theta_1"][i]),
+            "two_theta_ka2": float(tab["two_theta_2"][i]),
+            "multiplicity": int(tab["multiplicity"][i]),
+            "intensity": float(tab["intensity"][i]),
+        }
+        for i in range(len(keep))
+        if keep[i]
+    ]
+    bands = lib.raman_bands(p)
+    out = {
+        **p.to_dict(),
+        "formula": refl.formula,
+        "nominal_formula": p.formula,
+        "cell": dict(zip(("a", "b", "c", "alpha", "beta", "gamma"), map(float, refl.cell), strict=True)),
+        "crystal_system": refl.crystal_system,
+        "z": refl.z,
+        "zmv": refl.zmv,
+        "density_g_cm3": refl.density,
+        "radiation": rad.to_dict(),
+        "reflections": reflections,
+        "raman_bands": None if bands is None else [b.__dict__ for b in bands],
+        "raman_silent": bands == [],
+    }
+    if as_json:
+        dump_json(out)
+        return
+    c = out["cell"]
+    click.echo(f"{p.id}: {p.name} ({p.formula}), {p.role}, {p.family}")
+    click.echo(
+        f"  space group {refl.space_group} ({refl.crystal_system}), Z = {refl.z:g}, "
+        f"density {refl.density:.3f} g/cm³"
+    )
+    click.echo(
+        f"  cell a {c['a']:.4f} b {c['b']:.4f} c {c['c']:.4f} Å, "
+        f"α {c['alpha']:.2f} β {c['beta']:.2f} γ {c['gamma']:.2f}°"
+    )
+    click.echo(f"  source: {p.source}")
+    click.echo(f"  CIF: {p.cif_path}")
+    if p.notes:
+        click.echo(f"  notes: {p.notes}")
+    click.echo(
+        f"  reflections ({rad.anode} Kα1 {rad.kalpha1} Å / Kα2 {rad.kalpha2} Å), "
+        f"{tt_range[0]:g}–{tt_range[1]:g}° 2θ:"
+    )
+    click.echo(f"    {'h k l':>10} {'d (Å)':>8} {'2θ Kα1':>8} {'2θ Kα2':>8} {'mult':>5} {'I':>6}")
+    for r in reflections:
+        hkl = " ".join(f"{v:d}" for v in r["hkl"])
+        click.echo(
+            f"    {hkl:>10} {r['d']:8.4f} {r['two_theta_ka1']:8.3f} {r['two_theta_ka2']:8.3f} "
+            f"{r['multiplicity']:5d} {r['intensity']:6.1f}"
+        )
+    if bands is None:
+        click.echo("  Raman: no reference bands in the table (not testable by Raman)")
+    elif not bands:
+        click.echo("  Raman: silent (no first-order Raman spectrum)")
+    else:
+        click.echo("  Raman bands (cm⁻¹, rel. intensity, FWHM, source):")
+        for b in bands:
+            click.echo(
+                f"    {b.position:7.1f} {b.rel_intensity:5.2f} {b.fwhm:5.0f}  {b.assignment}  [{b.source}]"
+            )
+
+
+@phases.command("add")
+@click.argument("cif", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@guard
+def phases_add(cif, as_json) -> None:
+    """Check a CIF and add it to your phase library, so every command uses it.
+
+    The CIF is refused for parse errors, site occupancies over 1 or an
+    implausible density; a composition without charge-balanced oxidation
+    states is accepted with a warning. The phase id is the file name without
+    .cif unless the CIF sets _phasetrace_id. User phases are kept in
+    $PHASETRACE_USER_LIBRARY (default ~/.local/share/phasetrace/phases).
+
+    \b
+    Example:
+      phasetrace phases add LaCo0.5Ni0.5O3.cif
+    """
+    from ..library.phases import add_user_cif
+
+    res = add_user_cif(cif)
+    r = res.reflections
+    out = {
+        "id": res.phase.id,
+        "formula": r.formula,
+        "space_group": r.space_group,
+        "density_g_cm3": r.density,
+        "stored_as": str(res.phase.cif_path),
+        "warnings": res.warnings,
+    }
+    if as_json:
+        dump_json(out)
+        return
+    click.echo(
+        f"added {out['id']} ({r.formula}, {r.space_group}, {r.density:.3f} g/cm³) as {out['stored_as']}"
+    )
+    for w in res.warnings:
+        click.echo(f"  warning: {w}")
+
+
+# --------------------------------------------------------------------------- simulate
