@@ -88,7 +88,7 @@ def test_yaml_manifest(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("m.csv", "system,temperature_C\nLCO,800\n", "needs a header row with a 'file' column"),
+        ("m.csv", "system,temperature_C\nLCO,800\n", "no column names the scan files (found 'system'"),
         ("m.csv", "file,temperature_C\na.xy,hot\n", "line 2"),
         ("m.csv", "file,technique\na.xy,XPS\n", "not XRD or Raman"),
         ("m.csv", "file,system\na.xy,X\na.xy,Y\n", "listed twice"),
