@@ -1,4 +1,4 @@
-"""Batches of plain instrument exports: the file names researchers use, and manifests with their own columns."""
+"""Plain instrument exports: the file names researchers use, and manifests with their own column names."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_manifest_without_file_column_names_files_by_sample(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("scan_id,temp\n1,700\n", "no column names the scan files (found 'scan_id', 'temp'); expected columns file (or "),
+        ("scan_id,temp\n1,700\n", "no column names the scan files (found 'scan_id', 'temp'); expected columns"),
         ("file,T,temperature\na.xy,700,700\n", "columns 'T' and 'temperature' both give the temperature_C"),
         ("file,T (°F)\na.xy,1292\n", "column 'T (°F)': temperatures in °C or K"),
     ],

@@ -19,7 +19,9 @@ from ._util import dump_json, guard, library_option
     help="Output folder (reports, figures, and the run's SQLite store).",
 )
 @click.option(
-    "--system", help='System of every scan, e.g. "pc-NMC631 + LLZTO" (else manifest or file names).'
+    "--system",
+    help='System of every scan that does not state one (in a manifest or the file), e.g. "pc-NMC631 + '
+    'LLZTO"; it replaces the system a file name suggests.',
 )
 @click.option(
     "--elements", help="Sample elements for every series, e.g. Li,La,Zr,Co,O (else from the system)."
@@ -70,11 +72,16 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     else:
         click.echo(terminal_summary(run))
         c = run.counts
+        # a file that could not be used (unreadable, no temperature) failed too
+        bad_files = c.get("unusable_files", 0)
         click.echo(
-            f"{c['done']} task(s) run, {c['skipped']} reused from {run.store_path}, {c['errors']} failed"
+            f"{c['done']} task(s) run, {c['skipped']} reused from {run.store_path}, "
+            f"{c['errors'] + bad_files} failed" + (f" ({bad_files} file(s) not usable)" if bad_files else "")
         )
         for p in run.problems:
             click.echo(f"problem: {p['error']}", err=True)
+        for w in run.warnings:
+            click.echo(f"warning: {w}", err=True)
         reports = [str(v) for k, v in written.items() if k.startswith("md:")]
         click.echo(f"reports: {', '.join(reports)}")
         click.echo(f"summary: {written['json']}  table: {written['csv']}")

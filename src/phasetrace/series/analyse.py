@@ -14,8 +14,9 @@ from .. import __version__
 from ..errors import PhasetraceError
 from ..library.materials import resolve_system
 from ..library.phases import PhaseLibrary
-from .collect import SeriesEntry, collect, group_by_system
+from .collect import SeriesEntry, collect, group_by_system, nothing_usable
 from .onsets import Evolution, combine, evolution
+from .replicates import merge_replicates, replicate_fields
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task, worker_pool
 
@@ -40,12 +41,15 @@ class SeriesRun:
     store_path: Path
     entries: dict[str, list[SeriesEntry]] = field(default_factory=dict, repr=False)
     records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    #: one-line notes: files a manifest does not list, --system not applied (see collect)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON summary: per system its temperatures and, per phase, onsets and wt % by temperature."""
         return {
             "systems": self.systems,
             "problems": self.problems,
+            "warnings": self.warnings,
             "counts": self.counts,
             "note": GRID_NOTE,
             "fractions_note": "Weight fractions are of the crystalline part of each sample.",
@@ -117,14 +121,17 @@ def run_series(
 
 def _run_series(source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor):
     out = Path(out)
+    found = collect(source, system=system)
+    entries, problems = found
+    if not entries:  # nothing to analyse: one line, and no output folder
+        raise PhasetraceError(nothing_usable(source, problems))
     out.mkdir(parents=True, exist_ok=True)
     lib = PhaseLibrary.default(extra=list(libraries))
-    entries, problems = collect(source, system=system)
     problems_out = [{"file": f, "error": msg} for f, msg in problems]
     groups = group_by_system(entries)
     config = {"quant": dict(quant or {})}
     store_path = out / "series.sqlite"
-    counts = {"done": 0, "skipped": 0, "errors": 0}
+    counts = {"done": 0, "skipped": 0, "errors": 0, "unusable_files": len(problems)}
     with ResultStore(store_path) as store:
         run_id = store.start_run(config, lib.version, __version__)
         pools: dict[str, tuple[list[str], set[str]]] = {}
@@ -272,6 +279,7 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         store_path=store_path,
         entries=groups,
         records=records,
+        warnings=found.warnings,
     )
 
 
@@ -421,7 +429,7 @@ def _xrd_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
     return {
         "temperature_C": t,
         "label": labels[t],
-        "file": files.get(("xrd", t)),
+        "file": p.get("file") or files.get(("xrd", t)),
         "reflections": p.get("evidence", []),
     }
 
@@ -440,22 +448,25 @@ def _raman_evidence(ev, by_t, pid, labels, files) -> dict[str, Any] | None:
     return {
         "temperature_C": t,
         "label": labels[t],
-        "file": files.get(("raman", t)),
+        "file": p.get("file") or files.get(("raman", t)),
         "significance": p.get("significance"),
         "bands": [{"position_cm1": round(b, 1), "area_share": round(a / total, 3)} for b, a in rows],
     }
 
 
 def _by_temperature(tasks, name: str, records: dict[str, Any]):
-    """Per temperature, a system's successful results of one stage: phase id -> phase record, and file."""
-    by_t: dict[float, dict[str, Any]] = {}
-    paths: dict[float, str] = {}
+    """Per temperature, a system's successful results of one stage: phase id -> phase record, and file.
+
+    Replicates at one temperature are merged (:func:`~phasetrace.series.replicates.merge_replicates`).
+    """
+    scans: dict[float, list[tuple[str, dict[str, Any]]]] = {}
     for t in tasks:
         rec = records.get(t["key"])
         if t["system"] == name and rec and rec["status"] == "ok":
-            by_t[t["temperature_C"]] = {p["id"]: p for p in rec["result"]["phases"]}
-            paths[t["temperature_C"]] = t.get("path", "")
-    return by_t, paths
+            phases = {p["id"]: p for p in rec["result"]["phases"]}
+            scans.setdefault(t["temperature_C"], []).append((t.get("path", ""), phases))
+    by_t = {temp: merge_replicates(reps) for temp, reps in scans.items()}
+    return by_t, {temp: reps[0][0] for temp, reps in scans.items()}
 
 
 def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage1=()) -> dict[str, Any]:
@@ -499,6 +510,7 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage
                 "lod_wt_percent": p["lod_wt_percent"] if p else None,
                 "detected_xrd": p["detected"] if p else None,
                 "raman": None if r is None else r.get("status"),
+                **replicate_fields(p, r),
             }
         formula = lib.reflections(pid).formula if pid in lib else pid
         # twins the data could not tell from it where it was found (XRD fit alternatives, Raman twins):
