@@ -36,7 +36,8 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     """Analyse heating series: phases, wt % ± esd, onset temperatures from XRD and Raman.
 
     SOURCE is a folder of scans (with a manifest.csv, or file names such as
-    "pc-NMC631 + LLZTO-800.xrdml") or a manifest. Scans are grouped by system,
+    "pc-NMC631 + LLZTO-800.xrdml" or "LCO_LLZTO_700C.xy"), a manifest, or one
+    scan file. Scans are grouped by system,
     ordered by temperature; XRD and Raman of the same pellet are paired. A
     re-run with the same --out skips the scans already analysed.
 
@@ -44,6 +45,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     Examples:
       phasetrace series sample_data --out results
       phasetrace series scans/manifest.csv --out results --jobs 2 --json
+      phasetrace series exports/ --system "LCO + LLZTO" --out results
     """
     from ..series.analyse import run_series
     from ..series.report import terminal_summary, write_reports
