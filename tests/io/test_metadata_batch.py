@@ -147,5 +147,8 @@ def test_looks_like_manifest(tmp_path):
     (tmp_path / "scan.csv").write_text("2theta,intensity\n10.0,100\n")
     (tmp_path / "bare.csv").write_text("10.0,100\n10.01,101\n")
     (tmp_path / "m.yaml").write_text("- {file: a.xy}\n")
+    (tmp_path / "vendor.csv").write_text("Sample Name,LCO-1\nLaser,532\n100,5\n")
+    (tmp_path / "files.txt").write_text("file\na.xy\n")
+    assert not looks_like_manifest(tmp_path / "vendor.csv") and looks_like_manifest(tmp_path / "files.txt")
     assert looks_like_manifest(tmp_path / "m.csv") and looks_like_manifest(tmp_path / "m.yaml")
     assert not looks_like_manifest(tmp_path / "scan.csv") and not looks_like_manifest(tmp_path / "bare.csv")

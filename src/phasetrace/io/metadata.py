@@ -350,7 +350,11 @@ def expected_columns() -> str:
 
 
 def looks_like_manifest(path: str | os.PathLike[str]) -> bool:
-    """True for a YAML file, or a CSV/TSV/TXT file whose first line names a file (or sample) column."""
+    """True for a YAML file, or a CSV/TSV/TXT file whose first line is a manifest header.
+
+    That is: a file (or sample) column and another known column (or the file column alone),
+    and no number among the cells.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
@@ -366,9 +370,12 @@ def looks_like_manifest(path: str | os.PathLike[str]) -> bool:
     if not first:
         return False
     cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", first[0])]
-    return any(_column(c)[0] in ("file", "sample") for c in cells) and not any(
-        re.fullmatch(r"-?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?", c) for c in cells
-    )
+    cols = [_column(c)[0] for c in cells]
+    if not {"file", "sample"} & set(cols) or any(re.fullmatch(r"[-+.,\deE]+", c) for c in cells if c):
+        return False
+    # a vendor export's "Sample Name,LCO-1" header line is not a manifest: a manifest names two of its
+    # columns, or has only the file column
+    return len(cells) == 1 or sum(c is not None for c in cols) >= 2
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
