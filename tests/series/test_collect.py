@@ -84,6 +84,17 @@ def test_files_without_temperature_are_problems_that_say_how_to_name_them(tmp_pa
     assert "700C.xy" in [e.path.name for e in collect(tmp_path, system="LCO + LLZTO").entries]
 
 
+def test_a_temperature_that_is_not_finite_is_a_problem(tmp_path):
+    # the file's own header states it (the loader reads it as given)
+    _xrd(tmp_path / "a.xy")
+    text = (tmp_path / "a.xy").read_text()
+    (tmp_path / "a.xy").write_text("# phasetrace: scan\n# kind: xrd\n# temperature_C: -inf\n" + text)
+    found = collect(tmp_path, system="LCO + LLZTO")
+    # (refused here, or by the loader when it checks headers itself)
+    ((f, msg),) = found.problems
+    assert not found.entries and f.endswith("a.xy") and "temperature" in msg and "inf" in msg
+
+
 def test_manifest_with_other_column_names_replicates_and_unlisted_files(tmp_path):
     for n in ("p1.xy", "p2.xy", "p3.xy", "stray.xy", "LCO_LLZTO_700C.xy"):
         _xrd(tmp_path / n)

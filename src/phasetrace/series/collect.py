@@ -13,6 +13,7 @@ one series. Several scans of one system, technique and temperature
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -193,6 +194,9 @@ def collect(source: str | os.PathLike[str], *, system: str | None = None) -> Col
                     f"'LCO_LLZTO_700C' or 'pc-LCO + LLZTO-700', or give a manifest with file and T columns)",
                 )
             )
+            continue
+        if not (math.isfinite(temp) and -273.15 <= temp <= 3000):
+            problems.append((str(f), f"{f}: temperature {temp:g} °C is not a sintering temperature"))
             continue
         if not sysname:
             msg = "no system (give --system, a manifest system column, or a name like 'LCO_LLZTO_700C')"
