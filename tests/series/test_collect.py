@@ -64,6 +64,15 @@ def test_replicates_are_kept_and_named(plain):
     assert {e.replicate for e in entries if e.temperature_C != 700} == {""}
 
 
+def test_an_output_folder_inside_the_source_is_not_read_as_scans(plain):
+    out = plain / "results"
+    out.mkdir()
+    (out / "series.sqlite").write_bytes(b"")
+    _xrd(out / "profile_LCO_LLZTO_700C.csv")
+    found = collect(plain, system="LCO + LLZTO")
+    assert len(found.entries) == len(NAMES) and not found.problems
+
+
 def test_technique_comes_from_the_content_not_the_name(tmp_path):
     _raman(tmp_path / "LCO_LLZTO_700C_xrd.txt")
     _xrd(tmp_path / "LCO_LLZTO_700C_raman.xy")

@@ -292,14 +292,21 @@ SKIP_SUFFIXES = {".md", ".json", ".yaml", ".yml", ".py", ".png", ".svg", ".pdf",
 
 
 def scan_like_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Files under ``folder`` (recursively, sorted) that may be scans: not manifests, notes or outputs."""
+    """Files under ``folder`` (recursively, sorted) that may be scans: not manifests, notes or outputs.
+
+    Hidden files and folders are skipped, and so are the output folders of earlier runs
+    (a subfolder with a ``series.sqlite``: its CSV tables are not scans).
+    """
+    root = Path(folder)
+    outputs = [p.parent for p in root.rglob("series.sqlite") if p.parent != root]
     return sorted(
         p
-        for p in Path(folder).rglob("*")
+        for p in root.rglob("*")
         if p.is_file()
         and p.name.lower() not in NOT_SCANS
         and p.suffix.lower() not in SKIP_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and not any(o in p.parents for o in outputs)
     )
 
 
