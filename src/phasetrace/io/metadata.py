@@ -357,10 +357,12 @@ def expected_columns() -> str:
 
 
 def looks_like_manifest(path: str | os.PathLike[str]) -> bool:
-    """True for a YAML file, or a CSV/TSV/TXT file whose first line is a manifest header.
+    """True for a YAML file, or a CSV/TSV/TXT file that is a table of scans rather than a scan.
 
-    That is: a file (or sample) column and another known column (or the file column alone),
-    and no number among the cells.
+    That is: a first line naming a file (or sample) column and another known column (or the
+    file column alone), with no number among its cells; or a first line of text cells whose
+    next line names a file (``LCO_700C.xy,700``), so that a manifest with unknown column names
+    gets the list of expected columns instead of being read as a scan.
     """
     p = Path(path)
     suffix = p.suffix.lower()
@@ -373,16 +375,19 @@ def looks_like_manifest(path: str | os.PathLike[str]) -> bool:
             head = fh.read(4096)
     except OSError:
         return False
-    first = _decode(head).lstrip("\ufeff").splitlines()[:1]
-    if not first:
+    lines = _decode(head).lstrip("\ufeff").splitlines()[:2]
+    if not lines:
         return False
-    cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", first[0])]
+    cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", lines[0])]
+    if any(re.fullmatch(r"[-+.,\deE]+", c) for c in cells if c):
+        return False
     cols = [_column(c)[0] for c in cells]
-    if not {"file", "sample"} & set(cols) or any(re.fullmatch(r"[-+.,\deE]+", c) for c in cells if c):
-        return False
-    # a vendor export's "Sample Name,LCO-1" header line is not a manifest: a manifest names two of its
-    # columns, or has only the file column
-    return len(cells) == 1 or sum(c is not None for c in cols) >= 2
+    if {"file", "sample"} & set(cols):
+        # a vendor export's "Sample Name,LCO-1" header line is not a manifest: a manifest names two
+        # of its columns, or has only the file column
+        return len(cells) == 1 or sum(c is not None for c in cols) >= 2
+    row = [c.strip().strip('"') for c in re.split(r"[,;\t]", lines[1])] if len(lines) > 1 else []
+    return len(cells) >= 2 and any(re.fullmatch(r"[^/\\]*[A-Za-z][^/\\]*\.[A-Za-z]\w{0,5}", c) for c in row)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
