@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -27,12 +29,66 @@ REQUIRED = {
     "Co3O4", "rocksalt_NMC", "LiNiO_rocksalt", "spinel_NMC", "Li2CO3", "LiOH", "LiOH_H2O", "MgO",
 }
 
+#: Phases issue 16 adds: co-sintering/interface products, coatings, sulfide cells and more hosts.
+ADDED_ISSUE16 = {
+    "Mn3O4", "LiMnO2_ortho", "La2O2CO3", "LaAlO3", "LiAlO2_gamma", "LaNi0.5Ti0.5O3", "LiTiO2_cubic",
+    "Li4Ti5O12", "LLTO_cubic", "Li6PS5Cl", "Li2S", "Li2O", "LiCl", "Li3PO4_beta", "Li3PS4_gamma", "Al2O3",
+    "LiNbO3", "LiTaO3", "Li2TiO3", "ZrO2_mono", "TiO2_rutile", "TiO2_anatase", "MnO", "Mn2O3", "LiNiO2",
+    "NCA", "LLZO_Al_cubic", "LLZO_Ga_cubic",
+}
+
+#: Strongest lines per phase with the cell they were computed from (see the file's header).
+LINES = list(csv.DictReader(ln for ln in open(os.path.join(os.path.dirname(__file__), "data", "strongest_lines.csv"),
+                                              encoding="utf-8") if not ln.startswith("#")))
+
 
 def test_library_has_every_required_phase(library):
-    assert REQUIRED <= set(library)
+    assert REQUIRED | ADDED_ISSUE16 <= set(library)
+    assert len([p for p in library.phases if p.origin == "bundled"]) >= 60
     for p in library.phases:
         assert p.source and p.cif_path.exists(), p.id
         assert p.role in ("host", "secondary", "contaminant", "crucible")
+
+
+@pytest.mark.parametrize("entry", PHASE_ENTRIES, ids=IDS)
+def test_phase_provenance_is_stated(entry):
+    """Every bundled phase says how far it is a published refinement; a model says so in its source."""
+    assert entry["provenance"] in ("published", "published-cell", "model")
+    if entry["provenance"] == "model":
+        assert "model" in entry["source"].lower()
+    # a journal reference (a year in brackets) or a database id for everything that is not a model
+    if entry["provenance"] != "model":
+        assert re.search(r"\((19|20)\d\d\)|COD \d{7}", entry["source"]), entry["source"]
+    text = (bundled_dir() / entry["cif"]).read_text(encoding="utf-8") + entry["source"]
+    assert "to be verified" not in text.replace("\n#", " ").replace("\n", " ")
+
+
+def test_no_phase_or_band_table_left_to_be_verified():
+    for path in (bundled_dir() / "phases.yaml", *sorted((bundled_dir() / "cif").glob("*.cif"))):
+        flat = re.sub(r"\s*\n#?\s*", " ", path.read_text(encoding="utf-8"))
+        assert "to be verified" not in flat, path.name
+
+
+@pytest.mark.parametrize("pid", sorted({r["phase_id"] for r in LINES}))
+def test_strongest_lines_at_the_published_positions(library, pid):
+    """The CIF puts its strongest reflections within 0.05 deg of the lines listed for the published cell."""
+    from phasetrace.library.crystallography import d_spacings
+
+    rows = [r for r in LINES if r["phase_id"] == pid]
+    assert len(rows) == 3
+    refl = library.reflections(pid, wavelength=CU_KA1)
+    tab = refl.table((CU_KA1,), two_theta_range=(10, 80))
+    top5 = tab["two_theta_1"][np.argsort(-tab["intensity"])[:5]]
+    cell = np.array([float(v) for v in rows[0]["cell"].split()])
+    for r in rows:
+        hkl = np.array([[int(r["h"]), int(r["k"]), int(r["l"])]])
+        # the listed d follows from the listed (published) cell ...
+        assert d_spacings(hkl, cell)[0] == pytest.approx(float(r["d_A"]), abs=2e-4)
+        # ... and the CIF's own cell puts the reflection within 0.05 deg of it
+        tt = np.degrees(2 * np.arcsin(CU_KA1 / (2 * _d_of(refl, hkl[0]))))
+        assert tt == pytest.approx(float(r["two_theta"]), abs=0.05), r
+        # and it is among the five strongest of the computed pattern (the ranking survives edits)
+        assert np.min(np.abs(top5 - float(r["two_theta"]))) < 0.05, r
 
 
 @pytest.mark.parametrize("entry", PHASE_ENTRIES, ids=IDS)
@@ -99,6 +155,19 @@ def test_brief_reference_positions(library, pid, hkl, two_theta):
         ("LiCoO2", "cif/dans_diffraction/LiCoO2.cif"),
         ("NiO", "cif/dara/NiO_225_sym.cif"),
         ("LaMnO3_Pnma", "cif/gsas2-tutorials/LaMnO3_Pbnm.cif"),
+        ("Mn3O4", "cif/gsas2-tutorials/Mn3O4_hausmannite.cif"),
+        ("Mn3O4", "cif/autoXRD_LiMnTiOF/Mn3O4_141.cif"),
+        ("Al2O3", "cif/cpd-roundrobin/corundum.cif"),
+        ("Al2O3", "cif/dans_diffraction/Sapphire.cif"),
+        ("TiO2_rutile", "cif/dans_diffraction/Rutile.cif"),
+        ("TiO2_rutile", "cif/autoXRD_LiMnTiOF/TiO2_136.cif"),
+        ("TiO2_anatase", "cif/autoXRD_LiMnTiOF/TiO2_141.cif"),
+        ("ZrO2_mono", "cif/autoXRD_LiLaZrO/ZrO2_14.cif"),
+        ("Li2O", "cif/autoXRD_LiLaZrO/Li2O_225.cif"),
+        ("MnO", "cif/autoXRD_LiMnTiOF/MnO_225.cif"),
+        ("Mn2O3", "cif/autoXRD_LiMnTiOF/Mn2O3_206.cif"),
+        ("LiMnO2_ortho", "cif/autoXRD_LiMnTiOF/LiMnO2_59.cif"),
+        ("Li2TiO3", "cif/autoXRD_LiMnTiOF/Li2TiO3_15.cif"),
     ],
 )
 def test_cross_check_with_third_party_cifs(library, pid, third_party):

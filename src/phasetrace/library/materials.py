@@ -4,13 +4,18 @@ The aliases are data (``reference_patterns/materials.yaml``). A system string
 is split at ``+``, ``_``, spaces and ``-``; ``pc``/``sc`` prefixes are read as
 morphology and trailing numbers as replicate labels. Tokens are matched
 case-insensitively, longest first, so that ``Al-LLZO`` is one material.
+
+A system's ``always`` candidates are the file's ``always_candidates`` (the MgO
+crucible and the moisture/CO2 contaminants) plus the ``contaminants`` its
+materials list (garnets in air: La2O2CO3, whose carbon no element selection
+would admit).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import PhasetraceError
@@ -33,6 +38,7 @@ class Material:
     kind: str
     also: tuple[str, ...] = ()
     note: str = ""
+    contaminants: tuple[str, ...] = ()
 
     @property
     def elements(self) -> frozenset[str]:
@@ -63,6 +69,11 @@ class SystemSpec:
         """Library phase ids of the materials themselves."""
         return tuple(p for m in self.materials for p in m.phases)
 
+    @property
+    def contaminants(self) -> tuple[str, ...]:
+        """Phases the materials bring whatever the elements (garnet + air: La2O2CO3, ...), in order."""
+        return tuple(dict.fromkeys(p for m in self.materials for p in m.contaminants))
+
 
 def _materials(doc: Mapping[str, Any]) -> list[Material]:
     out = []
@@ -75,6 +86,7 @@ def _materials(doc: Mapping[str, Any]) -> list[Material]:
                 kind=str(e.get("kind", "")),
                 also=tuple(str(a) for a in (e.get("also") or ())),
                 note=str(e.get("note", "") or ""),
+                contaminants=tuple(str(c) for c in (e.get("contaminants") or ())),
             )
         )
     return out
@@ -91,7 +103,8 @@ def resolve_system(system: str, doc: Mapping[str, Any]) -> SystemSpec:
     Examples
     --------
     >>> doc = {"materials": [{"alias": "LCO", "formula": "LiCoO2", "phases": ["LiCoO2"]},
-    ...                      {"alias": "LLZTO", "formula": "Li6.4La3Zr1.4Ta0.6O12"}]}
+    ...                      {"alias": "LLZTO", "formula": "Li6.4La3Zr1.4Ta0.6O12"}],
+    ...        "morphology_prefixes": {"pc": "polycrystalline"}}
     >>> sorted(resolve_system("pc-LCO + LLZTO", doc).elements)
     ['Co', 'La', 'Li', 'O', 'Ta', 'Zr']
     """
@@ -136,10 +149,7 @@ def resolve_system(system: str, doc: Mapping[str, Any]) -> SystemSpec:
             i += 1
     if not found:
         raise UnknownMaterialError(f"system {system!r} names no material")
-    return SystemSpec(
-        name=system,
-        materials=tuple(found),
-        morphology=morphology,
-        replicate=replicate,
-        always=tuple(doc.get("always_candidates") or ()),
-    )
+    spec = SystemSpec(name=system, materials=tuple(found), morphology=morphology, replicate=replicate)
+    # the crucible and usual contaminants of every system, then those the materials bring (garnet + air)
+    always = tuple(dict.fromkeys([*(doc.get("always_candidates") or ()), *spec.contaminants]))
+    return replace(spec, always=always)

@@ -96,6 +96,9 @@ class ReferencePhase:
     raman : str or None
         Key into the Raman band table; ``"silent"`` for no first-order Raman.
     origin : {"bundled", "user"}
+    provenance : str
+        How far the structure is a published refinement: ``"published"``, ``"published-cell"``
+        (published cell and site scheme, some coordinates chosen) or ``"model"``; empty for user CIFs.
     """
 
     id: str
@@ -115,6 +118,7 @@ class ReferencePhase:
     density_source: str = ""
     checks: tuple[Mapping[str, Any], ...] = ()
     elements: frozenset[str] = field(default_factory=frozenset)
+    provenance: str = ""
 
     @property
     def cif_bytes(self) -> bytes:
@@ -145,6 +149,7 @@ class ReferencePhase:
             "raman": self.raman,
             "origin": self.origin,
             "elements": sorted(self.elements),
+            "provenance": self.provenance,
             "notes": self.notes,
         }
 
@@ -359,6 +364,7 @@ def _read_phases_yaml(path: Path) -> list[ReferencePhase]:
                 density_source=str(density.get("source", "")),
                 checks=tuple(e.get("checks") or ()),
                 elements=elements,
+                provenance=str(e.get("provenance", "") or ""),
             )
         )
     return out
