@@ -34,7 +34,7 @@ ADDED_ISSUE16 = {
     "Mn3O4", "LiMnO2_ortho", "La2O2CO3", "LaAlO3", "LiAlO2_gamma", "LaNi0.5Ti0.5O3", "LiTiO2_cubic",
     "Li4Ti5O12", "LLTO_cubic", "Li6PS5Cl", "Li2S", "Li2O", "LiCl", "Li3PO4_beta", "Li3PS4_gamma", "Al2O3",
     "LiNbO3", "LiTaO3", "Li2TiO3", "ZrO2_mono", "TiO2_rutile", "TiO2_anatase", "MnO", "Mn2O3", "LiNiO2",
-    "NCA", "LLZO_Al_cubic", "LLZO_Ga_cubic",
+    "NCA", "LLZO_Al_cubic", "LLZO_Ga_cubic", "LGPS",
 }
 
 #: Strongest lines per phase with the cell they were computed from (see the file's header).

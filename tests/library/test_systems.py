@@ -45,7 +45,7 @@ SYSTEMS = {
         {"La2O2CO3", "La2Zr2O7", "LLZO_cubic"},
     ),
     "LCO + LGPS": (
-        ("LiCoO2",),
+        ("LiCoO2", "LGPS"),
         {"Li2S", "Li3PS4_gamma", "Co3O4"},
         {"LiCl", "Li6PS5Cl", "La2O2CO3"},
     ),
