@@ -114,3 +114,16 @@ def test_al_and_ga_garnets_carry_their_dopant(library):
         row = next(ln.split() for ln in text.splitlines() if ln.split()[:2] == [f"Li1{dopant}", dopant])
         li_row = next(ln.split() for ln in text.splitlines() if ln.split()[:2] == ["Li1Li", "Li"])
         assert row[3:6] == li_row[3:6]
+
+
+def test_every_material_names_library_phases(library):
+    """Host and contaminant ids in materials.yaml exist, and hosts are of a matching chemistry."""
+    from phasetrace.library.formula import formula_elements
+
+    for entry in library.materials["materials"]:
+        for pid in (*entry.get("phases", ()), *entry.get("contaminants", ())):
+            assert pid in library, (entry["alias"], pid)
+        material = formula_elements(entry["formula"])
+        for pid in entry.get("phases", ()):
+            # a host phase has (nearly) the material's elements: at most the dopant differs
+            assert len(library[pid].elements ^ material) <= 2, (entry["alias"], pid)
