@@ -31,10 +31,13 @@ def real() -> type:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_caches(tmp_path_factory):
-    """Keep the reflection cache and the user phase library inside the test session's tmp folder."""
-    saved = {k: os.environ.get(k) for k in ("PHASETRACE_CACHE", "PHASETRACE_USER_LIBRARY")}
+    """Keep the reflection cache and the user phase libraries inside the test session's tmp folder."""
+    names = ("PHASETRACE_CACHE", "PHASETRACE_USER_LIBRARY", "PHASETRACE_PROJECT_LIBRARY")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ["PHASETRACE_CACHE"] = str(tmp_path_factory.mktemp("reflection-cache"))
     os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp_path_factory.mktemp("user-library"))
+    # no project-local library of the developer's working directory leaks into the tests
+    os.environ["PHASETRACE_PROJECT_LIBRARY"] = str(tmp_path_factory.mktemp("project-library"))
     yield
     for k, v in saved.items():
         if v is None:

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "identify": ("identify", "identify", "Rank the reference phases that explain a scan's peaks."),
     "fit": ("fit", "fit", "Quantify the phases of an XRD scan by a Rietveld-style whole-pattern fit."),
     "series": ("series", "series", "Analyse heating series: phases, wt % and onset temperatures."),
-    "phases": ("phases", "phases", "The reference-phase library: list, show and add phases."),
+    "phases": ("phases", "phases", "The reference-phase library: list, show, add and remove phases."),
     "simulate": ("simulate", "simulate", "Write a simulated XRD pattern or Raman spectrum of a mixture."),
 }
 

@@ -1,4 +1,4 @@
-"""``phasetrace phases``: list, show and add reference phases."""
+"""``phasetrace phases``: list, show, add and remove reference phases."""
 
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ from ._util import dump_json, guard, library_option, load_library, system_elemen
 # --------------------------------------------------------------------------- phases
 @click.group()
 def phases() -> None:
-    """The reference-phase library: list, show and add phases.
+    """The reference-phase library: list, show, add and remove phases.
+
+    Phases are looked up in the project-local folder (.phasetrace/library/ in
+    the working directory or a parent, or $PHASETRACE_PROJECT_LIBRARY), then in
+    the user-global folder ($PHASETRACE_USER_LIBRARY, default
+    ~/.local/share/phasetrace/phases), then in the bundled library; --library
+    adds CIFs or folders for one command.
 
     \b
     Examples:
       phasetrace phases list --elements Li,La,Zr,Co,O
       phasetrace phases show La2Zr2O7
-      phasetrace phases add my_phase.cif
+      phasetrace phases add my_phase.cif --role contaminant --raman my_bands.csv
+      phasetrace phases remove my_phase
     """
 
 
@@ -62,6 +69,8 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
                 "family": p.family,
                 "space_group": p.space_group,
                 "origin": p.origin,
+                "scope": p.scope,
+                "cif": str(p.cif_path),
                 "raman": "silent" if lib.is_raman_silent(p) else ("yes" if lib.raman_bands(p) else "no data"),
             }
         )
@@ -71,13 +80,18 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
     if not rows:
         click.echo("no phase in the library matches")
         return
-    click.echo(f"{'id':<18} {'formula':<24} {'role':<12} {'family':<18} {'space group':<12} Raman")
+    click.echo(
+        f"{'id':<18} {'formula':<24} {'role':<12} {'family':<18} {'space group':<12} {'Raman':<8} from"
+    )
     for r in rows:
         click.echo(
             f"{r['id']:<18} {r['nominal_formula']:<24} {r['role']:<12} {r['family']:<18} "
-            f"{r['space_group']:<12} {r['raman']}" + ("  (user)" if r["origin"] == "user" else "")
+            f"{r['space_group']:<12} {r['raman']:<8} {r['scope']}"
         )
     click.echo(f"{len(rows)} phase(s)")
+    folders = {r["scope"]: str(Path(r["cif"]).parent) for r in rows if r["scope"] != "bundled"}
+    for scope, folder in folders.items():
+        click.echo(f"{scope}: {folder}")
 
 
 @phases.command("show")
@@ -163,7 +177,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         f"α {c['alpha']:.2f} β {c['beta']:.2f} γ {c['gamma']:.2f}°"
     )
     click.echo(f"  source: {p.source}")
-    click.echo(f"  CIF: {p.cif_path}")
+    click.echo(f"  CIF: {p.cif_path} ({p.scope} library)")
     if p.notes:
         click.echo(f"  notes: {p.notes}")
     click.echo(
@@ -189,43 +203,128 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
             )
 
 
+def _where_options(func):
+    func = click.option(
+        "--library-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="This library folder instead of the project-local or user-global one.",
+    )(func)
+    func = click.option(
+        "--global", "where", flag_value="global", help="The user-global folder ($PHASETRACE_USER_LIBRARY)."
+    )(func)
+    func = click.option(
+        "--project",
+        "where",
+        flag_value="project",
+        help="The project-local folder (.phasetrace/library/, created in the working directory if none).",
+    )(func)
+    return func
+
+
 @phases.command("add")
 @click.argument("cif", type=click.Path(path_type=Path))
+@click.option(
+    "--role",
+    type=click.Choice(["host", "secondary", "contaminant", "crucible"]),
+    default="secondary",
+    show_default=True,
+    help="Role in a sample; contaminants and crucibles are tested in every sample.",
+)
+@click.option("--family", help="Structure family, e.g. fluorite (isostructural phases share one).")
+@click.option(
+    "--raman",
+    "raman_csv",
+    type=click.Path(path_type=Path),
+    help="Raman bands: CSV with the columns of reference_patterns/raman_bands.csv.",
+)
+@click.option("--id", "phase_id", help="Phase id (default: _phasetrace_id in the CIF, else the file name).")
+@click.option("--strain", type=float, help="Lattice strain the matcher may allow (default 0.01).")
+@click.option("--force", is_flag=True, help="Replace a phase of the same id in the target folder.")
+@_where_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @guard
-def phases_add(cif, as_json) -> None:
-    """Check a CIF and add it to your phase library, so every command uses it.
+def phases_add(cif, role, family, raman_csv, phase_id, strain, force, where, library_dir, as_json) -> None:
+    """Check a CIF (and its Raman bands) and add it to your phase library, so every command uses it.
 
     The CIF is refused for parse errors, site occupancies over 1 or an
     implausible density; a composition without charge-balanced oxidation
-    states is accepted with a warning. The phase id is the file name without
-    .cif unless the CIF sets _phasetrace_id. User phases are kept in
-    $PHASETRACE_USER_LIBRARY (default ~/.local/share/phasetrace/phases).
+    states is accepted with a warning. The band file needs the columns
+    phase_id, band_cm1, rel_intensity, fwhm_cm1 (assignment, source, note
+    optional); its rows for the phase's id are used.
+
+    The phase is stored in the project-local folder when there is one
+    (.phasetrace/library/ in the working directory or a parent), else in the
+    user-global folder; --project or --global choose. A phase of the same id
+    is replaced only with --force.
 
     \b
-    Example:
+    Examples:
       phasetrace phases add LaCo0.5Ni0.5O3.cif
+      phasetrace phases add CeO2.cif --role contaminant --raman CeO2_bands.csv --project
     """
-    from ..library.phases import add_user_cif
+    from ..library.phases import add_user_phase
 
-    res = add_user_cif(cif)
+    res = add_user_phase(
+        cif,
+        role=role,
+        family=family,
+        raman=raman_csv,
+        phase_id=phase_id,
+        strain=strain,
+        force=force,
+        where=where,
+        directory=library_dir,
+    )
     r = res.reflections
     out = {
         "id": res.phase.id,
         "formula": r.formula,
         "space_group": r.space_group,
         "density_g_cm3": r.density,
+        "role": res.phase.role,
+        "family": res.phase.family,
+        "raman_bands": None if res.bands is None else len(res.bands),
+        "library": res.scope,
+        "folder": str(res.folder),
         "stored_as": str(res.phase.cif_path),
+        "replaced": res.replaced,
         "warnings": res.warnings,
     }
     if as_json:
         dump_json(out)
         return
+    bands = "" if res.bands is None else f", {len(res.bands)} Raman band(s)"
     click.echo(
-        f"added {out['id']} ({r.formula}, {r.space_group}, {r.density:.3f} g/cm³) as {out['stored_as']}"
+        f"{'replaced' if res.replaced else 'added'} {out['id']} ({r.formula}, {r.space_group}, "
+        f"{r.density:.3f} g/cm³, {res.phase.role}{bands}) in the {res.scope} library: {out['stored_as']}"
     )
     for w in res.warnings:
         click.echo(f"  warning: {w}")
+
+
+@phases.command("remove")
+@click.argument("phase_id")
+@_where_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@guard
+def phases_remove(phase_id, where, library_dir, as_json) -> None:
+    """Remove a phase you added (its CIF copy, role and Raman bands).
+
+    Looks in the project-local folder, then the user-global one, unless
+    --project, --global or --library-dir names one. Bundled phases cannot be
+    removed.
+
+    \b
+    Example:
+      phasetrace phases remove CeO2_user
+    """
+    from ..library.phases import remove_user_phase
+
+    scope, folder = remove_user_phase(phase_id, where=where, directory=library_dir)
+    if as_json:
+        dump_json({"id": phase_id, "library": scope, "folder": str(folder)})
+        return
+    click.echo(f"removed {phase_id} from the {scope} library ({folder})")
 
 
 # --------------------------------------------------------------------------- simulate

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import math
 import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,18 @@ from .formula import formula_elements
 from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList
 
 __all__ = [
+    "RAMAN_COLUMNS",
     "ROLES",
     "LibraryError",
     "PhaseLibrary",
     "RamanBand",
     "ReferencePhase",
+    "add_user_phase",
     "bundled_dir",
+    "library_dirs",
+    "project_library_dir",
+    "read_band_csv",
+    "remove_user_phase",
     "user_library_dir",
 ]
 
@@ -42,6 +50,30 @@ DEFAULT_USER_STRAIN = 0.01
 
 #: Plausible range of calculated densities for an inorganic crystal, g/cm³.
 DENSITY_RANGE = (0.8, 23.0)
+
+#: Columns of a Raman band table (``reference_patterns/raman_bands.csv`` and a user folder's copy);
+#: the first four are required in a user's band file.
+RAMAN_COLUMNS = ("phase_id", "band_cm1", "rel_intensity", "fwhm_cm1", "assignment", "source", "note")
+_RAMAN_REQUIRED = RAMAN_COLUMNS[:4]
+
+#: Plausible first-order Raman shifts (cm⁻¹) and band widths of a crystal.
+RAMAN_SHIFT_RANGE = (10.0, 4000.0)
+RAMAN_FWHM_RANGE = (0.5, 300.0)
+
+#: A user library folder: CIFs, plus these two files written by ``phasetrace phases add``.
+USER_PHASES_FILE = "phases.yaml"
+USER_RAMAN_FILE = "raman_bands.csv"
+
+#: Project-local library folder, looked for in the working directory and its parents.
+PROJECT_SUBDIR = Path(".phasetrace") / "library"
+
+#: Environment variables: the project-local and the user-global library folders.
+ENV_PROJECT = "PHASETRACE_PROJECT_LIBRARY"
+ENV_GLOBAL = "PHASETRACE_USER_LIBRARY"
+
+#: Where a phase comes from, in lookup order (a phase found earlier hides a later one of the same id,
+#: except that a bundled id cannot be reused); ``library`` is a folder or CIF given with ``--library``.
+SCOPES = ("project", "global", "bundled", "library")
 
 
 class LibraryError(PhasetraceError, ValueError):
@@ -58,12 +90,46 @@ def bundled_dir() -> Path:
 
 
 def user_library_dir() -> Path:
-    """Folder where ``phasetrace phases add`` keeps user CIFs (``$PHASETRACE_USER_LIBRARY``)."""
-    env = os.environ.get("PHASETRACE_USER_LIBRARY")
+    """The user-global library folder.
+
+    ``$PHASETRACE_USER_LIBRARY``, else ``$XDG_DATA_HOME/phasetrace/phases``
+    (``~/.local/share/phasetrace/phases``).
+    """
+    env = os.environ.get(ENV_GLOBAL)
     if env:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "phasetrace" / "phases"
+
+
+def project_library_dir(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The project-local library folder, or None when there is none.
+
+    ``$PHASETRACE_PROJECT_LIBRARY`` when set; else the first ``.phasetrace/library/``
+    folder in ``start`` (default: the working directory) or one of its parents,
+    the way git finds its repository.
+    """
+    env = os.environ.get(ENV_PROJECT)
+    if env:
+        return Path(env)
+    cur = Path(start if start is not None else os.getcwd()).resolve()
+    for d in (cur, *cur.parents):
+        cand = d / PROJECT_SUBDIR
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def library_dirs() -> list[tuple[str, Path]]:
+    """The user library folders that exist, in lookup order: ``[("project", dir), ("global", dir)]``."""
+    out = []
+    proj = project_library_dir()
+    if proj is not None and proj.is_dir():
+        out.append(("project", proj))
+    glob_ = user_library_dir()
+    if glob_.is_dir() and (proj is None or glob_.resolve() != proj.resolve()):
+        out.append(("global", glob_))
+    return out
 
 
 @dataclass(frozen=True)
@@ -99,6 +165,9 @@ class ReferencePhase:
     provenance : str
         How far the structure is a published refinement: ``"published"``, ``"published-cell"``
         (published cell and site scheme, some coordinates chosen) or ``"model"``; empty for user CIFs.
+    scope : {"bundled", "project", "global", "library"}
+        Where the phase was found: the bundled library, the project-local or
+        user-global folder, or a ``--library`` file or folder.
     """
 
     id: str
@@ -119,6 +188,7 @@ class ReferencePhase:
     checks: tuple[Mapping[str, Any], ...] = ()
     elements: frozenset[str] = field(default_factory=frozenset)
     provenance: str = ""
+    scope: str = "bundled"
 
     @property
     def cif_bytes(self) -> bytes:
@@ -148,6 +218,7 @@ class ReferencePhase:
             "strain": self.strain,
             "raman": self.raman,
             "origin": self.origin,
+            "scope": self.scope,
             "elements": sorted(self.elements),
             "provenance": self.provenance,
             "notes": self.notes,
@@ -198,7 +269,18 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         cache: ReflectionCache | None = None,
         include_user: bool = True,
     ) -> PhaseLibrary:
-        """The bundled library, plus phases added with ``phases add`` and any ``extra`` CIFs or folders."""
+        """The bundled library, plus the user's phases and any ``extra`` CIFs or folders.
+
+        Lookup order for a phase id: the project-local folder (see
+        :func:`project_library_dir`), then the user-global folder
+        (:func:`user_library_dir`), then the bundled library. A project phase
+        hides a global phase of the same id; a bundled id cannot be reused by
+        a user phase. ``extra`` files and folders (``--library``) add phases
+        whose ids must be new.
+
+        User phases with the role ``contaminant`` or ``crucible`` are tested in
+        every sample, whatever its elements, like the bundled MgO crucible.
+        """
         root = bundled_dir()
         phases = _read_phases_yaml(root / "phases.yaml")
         raman = _read_raman_csv(root / "raman_bands.csv") if (root / "raman_bands.csv").exists() else {}
@@ -207,12 +289,31 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
             if (root / "materials.yaml").exists()
             else {}
         )
+        bundled_ids = {p.id for p in phases}
         user: list[ReferencePhase] = []
-        udir = user_library_dir()
-        if include_user and udir.is_dir() and any(udir.glob("*.cif")):
-            user += load_user_phases(udir)
+        if include_user:
+            seen: set[str] = set()
+            for scope, folder in library_dirs():
+                f_phases, f_raman = read_library_folder(folder, scope=scope)
+                for p in f_phases:
+                    if p.id in bundled_ids:
+                        raise LibraryError(
+                            f"{p.cif_path}: phase id {p.id!r} is a bundled phase's; remove it with "
+                            f"'phasetrace phases remove {p.id} --{scope}' and add it again with --id NEWID"
+                        )
+                    if p.id in seen:  # hidden by the project-local phase of the same id
+                        continue
+                    seen.add(p.id)
+                    user.append(p)
+                raman.update(f_raman)
         for path in extra:
-            user += load_user_phases(path)
+            f_phases, f_raman = read_library_folder(path, scope="library", missing_ok=False)
+            user += f_phases
+            raman.update(f_raman)
+        always = list((materials or {}).get("always_candidates") or ())
+        always += [p.id for p in user if p.role in ("contaminant", "crucible") and p.id not in always]
+        if always:
+            materials = {**materials, "always_candidates": always}
         return cls([*phases, *user], raman=raman, cache=cache, materials=materials)
 
     # ------------------------------------------------------------ mapping API
@@ -223,6 +324,9 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
             close = [k for k in self._phases if k.lower() == str(key).lower()]
             hint = f"; did you mean {close[0]!r}?" if close else "; see 'phasetrace phases list'"
             raise LibraryError(f"unknown phase {key!r}{hint}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._phases
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._phases)
@@ -240,8 +344,11 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         """Hash of every CIF and the Raman table: results computed with the library depend on it."""
         h = hashlib.sha256()
         for pid in sorted(self._phases):
+            p = self._phases[pid]
             h.update(pid.encode())
-            h.update(self._phases[pid].cif_sha256.encode())
+            h.update(p.cif_sha256.encode())
+            if p.origin != "bundled":  # a user phase's role and strain change what the analysis does
+                h.update(f"|{p.role}|{p.family}|{p.strain}|{p.raman}".encode())
         for key in sorted(self.raman):
             for b in self.raman[key]:
                 h.update(f"{key}|{b.position}|{b.rel_intensity}|{b.fwhm}".encode())
@@ -453,18 +560,250 @@ def _user_phase(path: Path) -> ReferencePhase:
 
 def load_user_phases(path: str | os.PathLike[str]) -> list[ReferencePhase]:
     """User phases from a CIF file or a folder of CIFs (ids from file names unless the CIF sets one)."""
+    return read_library_folder(path, scope="library", missing_ok=False)[0]
+
+
+def _cif_files(folder: Path) -> list[Path]:
+    return sorted(q for q in folder.iterdir() if q.suffix.lower() == ".cif" and q.is_file())
+
+
+def _read_user_meta(folder: Path) -> dict[str, dict[str, Any]]:
+    """Entries of a user folder's ``phases.yaml`` by id (empty when the file is absent)."""
+    path = folder / USER_PHASES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        doc = _load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LibraryError(f"{path}: cannot read the phase list ({str(exc).splitlines()[0]})") from None
+    entries = (doc or {}).get("phases") if isinstance(doc, dict) or doc is None else None
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
+        raise LibraryError(f"{path}: expected a 'phases' list of entries with an id")
+    return {str(e["id"]): e for e in entries}
+
+
+def read_library_folder(
+    path: str | os.PathLike[str], *, scope: str = "library", missing_ok: bool = True
+) -> tuple[list[ReferencePhase], dict[str, list[RamanBand]]]:
+    """Phases and Raman bands of a user library folder (or of one CIF).
+
+    A folder holds CIFs, and optionally ``phases.yaml`` (role, family, strain
+    of each phase, as written by ``phasetrace phases add``) and
+    ``raman_bands.csv`` (the columns of the bundled band table). A CIF that
+    ``phases.yaml`` does not list gets its id from ``_phasetrace_id`` or the
+    file name, and role, family and strain from ``_phasetrace_role``,
+    ``_phasetrace_family``, ``_phasetrace_strain`` or the defaults.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder, or one ``.cif`` file.
+    scope : str
+        Recorded in each phase's ``scope`` (``project``, ``global``, ``library``).
+    missing_ok : bool
+        An absent or empty folder gives no phases instead of an error.
+
+    Returns
+    -------
+    phases : list of ReferencePhase
+    raman : dict
+        Raman key (``"<scope>:<id>"``) -> bands, for the phases that have bands.
+    """
     p = Path(path)
-    if p.is_dir():
-        files = sorted(q for q in p.iterdir() if q.suffix.lower() == ".cif")
-        if not files:
-            raise LibraryError(f"{p}: no .cif files in this library folder")
-    elif p.is_file():
+    if p.is_file():
         if p.suffix.lower() != ".cif":
             raise LibraryError(f"{p}: a library entry must be a .cif file or a folder of them")
-        files = [p]
-    else:
+        return [replace(_user_phase(p), scope=scope)], {}
+    if not p.is_dir():
+        if missing_ok:
+            return [], {}
         raise LibraryError(f"{p}: no such library file or folder")
-    return [_user_phase(f) for f in files]
+    files = _cif_files(p)
+    meta = _read_user_meta(p)
+    if not files and not missing_ok:
+        raise LibraryError(f"{p}: no .cif files in this library folder")
+    by_file = {str(e.get("cif", f"{pid}.cif")): pid for pid, e in meta.items()}
+    for pid, e in meta.items():
+        if not (p / str(e.get("cif", f"{pid}.cif"))).is_file():
+            raise LibraryError(
+                f"{p / USER_PHASES_FILE}: phase {pid!r} names {e.get('cif', f'{pid}.cif')}, which is "
+                f"missing; run 'phasetrace phases remove {pid}' or put the CIF back"
+            )
+    bands = _read_raman_csv(p / USER_RAMAN_FILE) if (p / USER_RAMAN_FILE).is_file() else {}
+    phases: list[ReferencePhase] = []
+    raman: dict[str, list[RamanBand]] = {}
+    for f in files:
+        ph = _user_phase(f)
+        entry = meta.get(by_file.get(f.name, ""), None)
+        if entry is not None:
+            try:
+                ph = replace(
+                    ph,
+                    id=str(entry["id"]),
+                    role=str(entry.get("role", ph.role)),
+                    family=str(entry.get("family", ph.family)),
+                    strain=float(entry.get("strain", ph.strain)),
+                    name=str(entry.get("name", ph.name)),
+                    source=str(entry.get("source", ph.source)),
+                )
+            except (TypeError, ValueError):
+                raise LibraryError(
+                    f"{p / USER_PHASES_FILE}: entry {entry['id']!r} has a non-numeric strain"
+                ) from None
+        if ph.role not in ROLES:
+            raise LibraryError(f"{f}: role {ph.role!r} is not one of {', '.join(ROLES)}")
+        key = None
+        if ph.id in bands:
+            key = f"{scope}:{ph.id}"
+            raman[key] = bands[ph.id]
+        phases.append(replace(ph, scope=scope, raman=key))
+    return phases, raman
+
+
+# ---------------------------------------------------------------- Raman band files
+def read_band_csv(path: str | os.PathLike[str], phase_id: str | None = None) -> list[RamanBand]:
+    """Read and check a Raman band file (the columns of ``reference_patterns/raman_bands.csv``).
+
+    Parameters
+    ----------
+    path : path-like
+        CSV with the columns ``phase_id, band_cm1, rel_intensity, fwhm_cm1``
+        and optionally ``assignment, source, note``; ``#`` lines are comments.
+        A row with an empty ``band_cm1`` and a note starting with ``silent``
+        declares a phase without first-order Raman bands.
+    phase_id : str, optional
+        Keep the rows of this phase (rows of other phases are an error unless
+        the file has rows for this one).
+
+    Returns
+    -------
+    list of RamanBand
+        Empty for a Raman-silent phase.
+
+    Raises
+    ------
+    LibraryError
+        One line naming the file, the row and the problem.
+    """
+    p = Path(path)
+    try:
+        with p.open(encoding="utf-8", newline="") as fh:
+            lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LibraryError(f"{p}: cannot read the Raman band file ({exc})") from None
+    if not lines:
+        raise LibraryError(f"{p}: the Raman band file has no header and no rows")
+    reader = csv.DictReader(lines)
+    cols = [c.strip() for c in reader.fieldnames or []]
+    missing = [c for c in _RAMAN_REQUIRED if c not in cols]
+    if missing:
+        raise LibraryError(
+            f"{p}: missing column(s) {', '.join(missing)}; expected {', '.join(RAMAN_COLUMNS)}"
+        )
+    bands: list[RamanBand] = []
+    silent = False
+    others: set[str] = set()
+    n_rows = 0
+    for n, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        pid = row.get("phase_id", "")
+        if not pid:
+            raise LibraryError(f"{p}: row {n} has no phase_id")
+        if phase_id is not None and pid != phase_id:
+            others.add(pid)
+            continue
+        n_rows += 1
+        if not row.get("band_cm1"):
+            if row.get("note", "").lower().startswith("silent"):
+                silent = True
+                continue
+            raise LibraryError(f"{p}: row {n} has no band_cm1 (only a 'silent' note row may leave it empty)")
+        vals = {}
+        for col in ("band_cm1", "rel_intensity", "fwhm_cm1"):
+            try:
+                vals[col] = float(row[col])
+            except ValueError:
+                raise LibraryError(f"{p}: row {n}: {col} {row[col]!r} is not a number") from None
+            if not math.isfinite(vals[col]):
+                raise LibraryError(f"{p}: row {n}: {col} {row[col]!r} is not finite")
+        lo, hi = RAMAN_SHIFT_RANGE
+        if not lo <= vals["band_cm1"] <= hi:
+            raise LibraryError(f"{p}: row {n}: band_cm1 {vals['band_cm1']:g} is outside {lo:g}–{hi:g} cm⁻¹")
+        if not vals["rel_intensity"] > 0:
+            raise LibraryError(f"{p}: row {n}: rel_intensity {vals['rel_intensity']:g} must be positive")
+        lo, hi = RAMAN_FWHM_RANGE
+        if not lo <= vals["fwhm_cm1"] <= hi:
+            raise LibraryError(f"{p}: row {n}: fwhm_cm1 {vals['fwhm_cm1']:g} is outside {lo:g}–{hi:g} cm⁻¹")
+        bands.append(
+            RamanBand(
+                position=vals["band_cm1"],
+                rel_intensity=vals["rel_intensity"],
+                fwhm=vals["fwhm_cm1"],
+                assignment=row.get("assignment", ""),
+                source=row.get("source", ""),
+                note=row.get("note", ""),
+            )
+        )
+    if n_rows == 0:
+        found = f" (it has rows for {', '.join(sorted(others))})" if others else ""
+        raise LibraryError(f"{p}: no band rows for phase {phase_id!r}{found}")
+    if silent and bands:
+        raise LibraryError(f"{p}: phase {phase_id or ''} has bands and a 'silent' row; give one or the other")
+    return sorted(bands, key=lambda b: b.position)
+
+
+def _write_band_rows(folder: Path, phase_id: str, bands: list[RamanBand] | None) -> None:
+    """Replace ``phase_id``'s rows of the folder's band table (none left when ``bands`` is None)."""
+    path = folder / USER_RAMAN_FILE
+    rows: list[dict[str, str]] = []
+    if path.is_file():
+        with path.open(encoding="utf-8", newline="") as fh:
+            lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+        rows = [r for r in csv.DictReader(lines) if (r.get("phase_id") or "").strip() != phase_id]
+    if bands is not None:
+        if not bands:
+            rows.append({"phase_id": phase_id, "band_cm1": "", "note": "silent: no first-order Raman bands"})
+        for b in bands:
+            rows.append(
+                {
+                    "phase_id": phase_id,
+                    "band_cm1": f"{b.position:g}",
+                    "rel_intensity": f"{b.rel_intensity:g}",
+                    "fwhm_cm1": f"{b.fwhm:g}",
+                    "assignment": b.assignment,
+                    "source": b.source,
+                    "note": b.note,
+                }
+            )
+    if not rows:
+        if path.exists():
+            path.unlink()
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(RAMAN_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (r.get(k) or "") for k in RAMAN_COLUMNS})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _write_user_meta(folder: Path, meta: Mapping[str, Mapping[str, Any]]) -> None:
+    path = folder / USER_PHASES_FILE
+    if not meta:
+        if path.exists():
+            path.unlink()
+        return
+    head = (
+        "# phasetrace user phases: written by 'phasetrace phases add/remove' (edit with care).\n"
+        "# Fields: id, cif (file in this folder), role, family, strain, name, source; Raman bands are in\n"
+        f"# {USER_RAMAN_FILE} beside this file.\n"
+    )
+    body = yaml.safe_dump(
+        {"schema": 1, "phases": [dict(e) for e in meta.values()]}, sort_keys=False, allow_unicode=True
+    )
+    atomic_write_text(path, head + body)
 
 
 @dataclass
@@ -509,7 +848,7 @@ def validate_cif(path: str | os.PathLike[str]) -> Validation:
         raise LibraryError(
             f"{p}: calculated density {dens:.2f} g/cm³ is implausible (cell or occupancies wrong?)"
         )
-    notes = [w for w in parse_warnings if "stoichiometry" not in w.lower()]
+    notes = [w for w in parse_warnings if not any(k in w.lower() for k in ("stoichiometry", "deprecated"))]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -530,23 +869,176 @@ def validate_cif(path: str | os.PathLike[str]) -> Validation:
     return Validation(phase=phase, reflections=refl, warnings=notes)
 
 
-def add_user_cif(
-    path: str | os.PathLike[str], *, directory: str | os.PathLike[str] | None = None
-) -> Validation:
-    """Validate a CIF and copy it into the user library folder, so every command uses it."""
+@dataclass
+class AddResult:
+    """Outcome of :func:`add_user_phase`."""
+
+    phase: ReferencePhase
+    reflections: ReflectionList
+    warnings: list[str]
+    folder: Path
+    scope: str
+    replaced: bool
+    bands: list[RamanBand] | None
+
+
+def _target_folder(where: str | None, directory: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    if directory is not None:
+        return "library", Path(directory)
+    if where == "global":
+        return "global", user_library_dir()
+    proj = project_library_dir()
+    if where == "project":
+        return "project", proj if proj is not None else Path.cwd() / PROJECT_SUBDIR
+    if where is not None:
+        raise LibraryError(f"unknown library {where!r}; use 'project' or 'global'")
+    if proj is not None:
+        return "project", proj
+    return "global", user_library_dir()
+
+
+_ID_RE = re.compile(r"[A-Za-z0-9_.()+\-]+")
+
+
+def add_user_phase(
+    path: str | os.PathLike[str],
+    *,
+    role: str = "secondary",
+    family: str | None = None,
+    raman: str | os.PathLike[str] | None = None,
+    phase_id: str | None = None,
+    strain: float | None = None,
+    force: bool = False,
+    where: str | None = None,
+    directory: str | os.PathLike[str] | None = None,
+) -> AddResult:
+    """Check a CIF (and its Raman bands) and copy it into a user library folder, so every command uses it.
+
+    Parameters
+    ----------
+    path : path-like
+        The CIF (never modified; a copy is stored as ``<id>.cif``).
+    role : {"host", "secondary", "contaminant", "crucible"}
+    family : str, optional
+        Structure family (default: the CIF's ``_phasetrace_family`` or ``user``).
+    raman : path-like, optional
+        Band file with the columns of ``reference_patterns/raman_bands.csv``.
+    phase_id : str, optional
+        Id of the phase (default: ``_phasetrace_id`` or the file name).
+    strain : float, optional
+        Lattice strain the matcher may allow (default 0.01).
+    force : bool
+        Replace a phase of the same id in the target folder.
+    where : {"project", "global"}, optional
+        Target folder; default the project-local folder when there is one
+        (:func:`project_library_dir`), else the user-global one.
+    directory : path-like, optional
+        An explicit target folder (overrides ``where``).
+
+    Raises
+    ------
+    LibraryError
+        Bad CIF or band file, a bundled id, or an existing id without ``force``.
+    """
+    if role not in ROLES:
+        raise LibraryError(f"role {role!r} is not one of {', '.join(ROLES)}")
     result = validate_cif(path)
-    target_dir = Path(directory) if directory is not None else user_library_dir()
-    target = target_dir / f"{result.phase.id}.cif"
+    pid = phase_id or result.phase.id
+    if not _ID_RE.fullmatch(pid):
+        raise LibraryError(f"phase id {pid!r}: use letters, digits and _ . ( ) + - only")
+    if strain is not None and not 0 <= strain <= 0.2:
+        raise LibraryError(f"strain {strain:g} is outside 0–0.2")
     bundled_ids = {p.id for p in _read_phases_yaml(bundled_dir() / "phases.yaml")}
-    if result.phase.id in bundled_ids:
+    if pid in bundled_ids:
         raise LibraryError(
-            f"{path}: a bundled phase is already called {result.phase.id!r}; "
-            "rename the file or set _phasetrace_id in the CIF"
+            f"{path}: a bundled phase is already called {pid!r}; choose another id with --id "
+            "(or set _phasetrace_id in the CIF)"
         )
-    target_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, Path(path).read_text(encoding="utf-8", errors="replace"))
-    return Validation(
-        phase=ReferencePhase(**{**result.phase.__dict__, "cif_path": target.resolve()}),
+    bands = read_band_csv(raman, pid) if raman is not None else None
+    scope, folder = _target_folder(where, directory)
+    meta = _read_user_meta(folder) if folder.is_dir() else {}
+    existing = {ph.id: ph for ph in read_library_folder(folder, scope=scope)[0]} if folder.is_dir() else {}
+    replaced = pid in existing or pid in meta
+    target = folder / f"{pid}.cif"
+    if (replaced or target.exists()) and not force:
+        raise LibraryError(f"phase {pid!r} is already in {folder}; give --force to replace it")
+    folder.mkdir(parents=True, exist_ok=True)
+    if pid in existing and existing[pid].cif_path != target.resolve():
+        existing[pid].cif_path.unlink(missing_ok=True)  # an older copy under another file name
+    src = Path(path)
+    atomic_write_text(target, src.read_text(encoding="utf-8", errors="replace"))
+    _write_band_rows(folder, pid, bands)
+    ph = result.phase
+    meta[pid] = {
+        "id": pid,
+        "cif": target.name,
+        "role": role,
+        "family": family or (ph.family if ph.family != "user" else "user"),
+        "strain": float(strain if strain is not None else ph.strain),
+        "name": ph.name if ph.name != ph.id else pid,
+        "source": f"user CIF {src.resolve()} (sha256 {hashlib.sha256(src.read_bytes()).hexdigest()[:16]})",
+    }
+    _write_user_meta(folder, meta)
+    phase = next(q for q in read_library_folder(folder, scope=scope)[0] if q.id == pid)
+    return AddResult(
+        phase=phase,
         reflections=result.reflections,
         warnings=result.warnings,
+        folder=folder,
+        scope=scope,
+        replaced=replaced,
+        bands=bands,
     )
+
+
+def add_user_cif(
+    path: str | os.PathLike[str], *, directory: str | os.PathLike[str] | None = None
+) -> AddResult:
+    """Validate a CIF and add it to the user library with the defaults (see :func:`add_user_phase`)."""
+    return add_user_phase(path, directory=directory, where=None if directory is not None else "global")
+
+
+def remove_user_phase(
+    phase_id: str, *, where: str | None = None, directory: str | os.PathLike[str] | None = None
+) -> tuple[str, Path]:
+    """Remove a user phase (its CIF copy, its entry and its Raman bands) from a user library folder.
+
+    The folder is the first, in lookup order (project, then global), that holds
+    the phase, unless ``where`` or ``directory`` names one.
+
+    Returns
+    -------
+    scope, folder : str, Path
+        Where the phase was removed from.
+
+    Raises
+    ------
+    LibraryError
+        The id is a bundled phase's, or no user folder holds it.
+    """
+    if directory is not None:
+        folders = [("library", Path(directory))]
+    elif where is not None:
+        folders = [_target_folder(where, None)]
+    else:
+        folders = library_dirs()
+    for scope, folder in folders:
+        if not folder.is_dir():
+            continue
+        found = {ph.id: ph for ph in read_library_folder(folder, scope=scope)[0]}
+        if phase_id not in found:
+            continue
+        meta = _read_user_meta(folder)
+        meta.pop(phase_id, None)
+        _write_user_meta(folder, meta)
+        _write_band_rows(folder, phase_id, None)
+        found[phase_id].cif_path.unlink(missing_ok=True)
+        return scope, folder
+    bundled_ids = {p.id for p in _read_phases_yaml(bundled_dir() / "phases.yaml")}
+    if phase_id in bundled_ids:
+        raise LibraryError(
+            f"{phase_id!r} is a bundled phase and cannot be removed; to leave it out of a fit, "
+            "name the phases with --phases"
+        )
+    where_txt = ", ".join(str(f) for _, f in folders) or "no user library folder exists"
+    raise LibraryError(f"no user phase {phase_id!r} in {where_txt}; see 'phasetrace phases list'")
