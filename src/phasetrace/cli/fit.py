@@ -68,7 +68,13 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
         if not (elements or system):
             raise click.UsageError("give --phases, --elements or --system")
         els, always = system_elements(lib, system, elements)
-        pool = [p.id for p in lib.select(elements=els, always=always)]
+        peaks = None
+        if lib.indexes:  # a large --library folder: its candidates by elements and the scan's lines
+            from ..library.index import ObservedPeaks
+            from ..peaks import search_peaks
+
+            peaks = ObservedPeaks.from_search(search_peaks(scan))
+        pool = [p.id for p in lib.select(elements=els, always=always, peaks=peaks)]
         if not pool:
             raise click.UsageError(f"no library phase has only the elements {', '.join(sorted(els))}")
         try:

@@ -71,6 +71,12 @@ PROJECT_SUBDIR = Path(".phasetrace") / "library"
 ENV_PROJECT = "PHASETRACE_PROJECT_LIBRARY"
 ENV_GLOBAL = "PHASETRACE_USER_LIBRARY"
 
+#: A ``--library`` folder with at least this many CIFs is indexed (:mod:`phasetrace.library.index`) and its
+#: phases enter a selection as candidates chosen by elements and lines, instead of all being loaded.
+INDEX_MIN_FILES = 200
+#: Candidates taken from each indexed folder per selection.
+INDEX_TOP = 12
+
 #: Where a phase comes from, in lookup order (a phase found earlier hides a later one of the same id,
 #: except that a bundled id cannot be reused); ``library`` is a folder or CIF given with ``--library``.
 SCOPES = ("project", "global", "bundled", "library")
@@ -236,6 +242,9 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
     cache : ReflectionCache, optional
     materials : dict, optional
         Parsed ``materials.yaml`` (see :mod:`phasetrace.library.materials`).
+    indexes : sequence of LibraryIndex, optional
+        Indexed large CIF folders: their phases are found by :meth:`select`
+        (by elements and observed lines) and by id, without loading them all.
     """
 
     def __init__(
@@ -245,6 +254,7 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         raman: Mapping[str, list[RamanBand]] | None = None,
         cache: ReflectionCache | None = None,
         materials: Mapping[str, Any] | None = None,
+        indexes: Sequence[Any] = (),
     ):
         self._phases: dict[str, ReferencePhase] = {}
         for p in phases:
@@ -259,6 +269,8 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         self.cache = cache or ReflectionCache()
         self.materials = dict(materials or {})
         self._refl: dict[tuple[str, float, float], ReflectionList] = {}
+        #: Indexed large folders (:class:`phasetrace.library.index.LibraryIndex`), searched by :meth:`select`.
+        self.indexes = list(indexes)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -280,6 +292,10 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
 
         User phases with the role ``contaminant`` or ``crucible`` are tested in
         every sample, whatever its elements, like the bundled MgO crucible.
+
+        A ``--library`` folder of :data:`INDEX_MIN_FILES` CIFs or more (a COD
+        or ICSD export) is indexed once (cached beside the reflection cache)
+        and searched by :meth:`select` instead of being loaded whole.
         """
         root = bundled_dir()
         phases = _read_phases_yaml(root / "phases.yaml")
@@ -306,7 +322,16 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
                     seen.add(p.id)
                     user.append(p)
                 raman.update(f_raman)
+        indexes = []
         for path in extra:
+            if _is_large_folder(path):
+                from .index import IndexError_, LibraryIndex
+
+                try:
+                    indexes.append(LibraryIndex.open(path, cache_dir=(cache or ReflectionCache()).directory))
+                except IndexError_ as exc:
+                    raise LibraryError(str(exc)) from None
+                continue
             f_phases, f_raman = read_library_folder(path, scope="library", missing_ok=False)
             user += f_phases
             raman.update(f_raman)
@@ -314,19 +339,62 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         always += [p.id for p in user if p.role in ("contaminant", "crucible") and p.id not in always]
         if always:
             materials = {**materials, "always_candidates": always}
-        return cls([*phases, *user], raman=raman, cache=cache, materials=materials)
+        return cls([*phases, *user], raman=raman, cache=cache, materials=materials, indexes=indexes)
 
     # ------------------------------------------------------------ mapping API
     def __getitem__(self, key: str) -> ReferencePhase:
         try:
             return self._phases[key]
         except KeyError:
+            found = self._from_index(key)
+            if found is not None:
+                return found
             close = [k for k in self._phases if k.lower() == str(key).lower()]
             hint = f"; did you mean {close[0]!r}?" if close else "; see 'phasetrace phases list'"
             raise LibraryError(f"unknown phase {key!r}{hint}") from None
 
     def __contains__(self, key: object) -> bool:
-        return key in self._phases
+        return key in self._phases or (isinstance(key, str) and self._from_index(key) is not None)
+
+    def _from_index(self, key: str) -> ReferencePhase | None:
+        """A phase of an indexed folder by id (``stem`` or ``stem@folder``), added to the library."""
+        if not self.indexes:
+            return None
+        stem, _, folder = key.partition("@")
+        for idx in self.indexes:
+            if folder and idx.folder.name != folder:
+                continue
+            i = idx.position(stem)
+            if i is not None:
+                return self._add_indexed(idx, i)
+        return None
+
+    def _add_indexed(self, idx: Any, i: int) -> ReferencePhase:
+        e = idx.entry(i)
+        pid = e["id"]
+        have = self._phases.get(pid)
+        if have is not None and have.cif_path != Path(e["path"]).resolve():
+            pid = f"{e['id']}@{idx.folder.name}"  # a bundled or user phase has the file's name
+            have = self._phases.get(pid)
+        if have is not None:
+            return have
+        phase = ReferencePhase(
+            id=pid,
+            name=e["formula"] or pid,
+            formula=e["formula"] or pid,
+            role="secondary",
+            family="user",
+            structure_type="",
+            space_group=e["space_group"],
+            cif_path=Path(e["path"]).resolve(),
+            source=f"indexed CIF folder {idx.folder}",
+            strain=DEFAULT_USER_STRAIN,
+            origin="user",
+            elements=frozenset(e["elements"]),
+            scope="index",
+        )
+        self._phases[pid] = phase
+        return phase
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._phases)
@@ -345,6 +413,8 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         h = hashlib.sha256()
         for pid in sorted(self._phases):
             p = self._phases[pid]
+            if p.scope == "index":  # covered by the index digest, however many were looked at
+                continue
             h.update(pid.encode())
             h.update(p.cif_sha256.encode())
             if p.origin != "bundled":  # a user phase's role and strain change what the analysis does
@@ -352,6 +422,8 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         for key in sorted(self.raman):
             for b in self.raman[key]:
                 h.update(f"{key}|{b.position}|{b.rel_intensity}|{b.fwhm}".encode())
+        for idx in self.indexes:
+            h.update(f"index|{idx.folder}|{idx.digest}".encode())
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------ selection
@@ -362,6 +434,8 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         roles: Iterable[str] | None = None,
         families: Iterable[str] | None = None,
         always: Iterable[str] = (),
+        peaks: Any = None,
+        index_top: int = INDEX_TOP,
     ) -> list[ReferencePhase]:
         """Phases whose elements all occur in ``elements``, with the given roles and families.
 
@@ -372,6 +446,15 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         roles, families : iterable of str, optional
         always : iterable of str
             Phase ids included whatever their elements (crucible, contaminants).
+        peaks : ObservedPeaks or sequence of ObservedPeaks, optional
+            Peaks of the XRD scan(s) (:class:`phasetrace.library.index.ObservedPeaks`).
+            With indexed folders (see :meth:`default`), their best ``index_top``
+            phases by elements and lines (per scan) are added to the selection;
+            without peaks, ``index_top`` phases chosen by elements alone.
+            Indexed phases are never selected when neither elements nor peaks
+            are given.
+        index_top : int
+            Candidates taken from each indexed folder (per scan).
         """
         els = None if elements is None else {e.strip().capitalize() for e in elements}
         if els is not None:
@@ -387,9 +470,31 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
                 continue
             if fams is not None and p.family.lower() not in fams:
                 continue
+            if p.scope == "index":
+                continue  # indexed phases enter through the search below, not because they were seen
             if els is not None and not p.elements <= els and p.id not in always_:
                 continue
             out.append(p)
+        if self.indexes and (els is not None or peaks is not None):
+            if (roles_ is None or "secondary" in roles_) and (fams is None or "user" in fams):
+                seen = {p.id for p in out}
+                for p in self._search_indexes(els, peaks, index_top):
+                    if p.id not in seen:
+                        seen.add(p.id)
+                        out.append(p)
+        return out
+
+    def _search_indexes(self, els: set[str] | None, peaks: Any, top: int) -> list[ReferencePhase]:
+        from .index import ObservedPeaks
+
+        scans = [peaks] if peaks is None or isinstance(peaks, ObservedPeaks) else list(peaks)
+        out = []
+        for idx in self.indexes:
+            for pk in scans:
+                for c in idx.candidates(elements=els, peaks=pk, top=top):
+                    i = idx.position(c.id)
+                    if i is not None:
+                        out.append(self._add_indexed(idx, i))
         return out
 
     # ------------------------------------------------------------ reflections
@@ -556,6 +661,21 @@ def _user_phase(path: Path) -> ReferencePhase:
         origin="user",
         elements=elements,
     )
+
+
+def _is_large_folder(path: str | os.PathLike[str]) -> bool:
+    """True for a folder holding at least :data:`INDEX_MIN_FILES` CIFs (counted without reading them)."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    n = 0
+    with os.scandir(p) as it:
+        for e in it:
+            if e.name.lower().endswith(".cif"):
+                n += 1
+                if n >= INDEX_MIN_FILES:
+                    return True
+    return False
 
 
 def load_user_phases(path: str | os.PathLike[str]) -> list[ReferencePhase]:

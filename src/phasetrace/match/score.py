@@ -1047,6 +1047,7 @@ def select_candidates(
     elements: Iterable[str] | None = None,
     system: str | None = None,
     phases: Iterable[str] | None = None,
+    peaks: object = None,
 ) -> tuple[list[ReferencePhase], set[str]]:
     """The library phases to test, and the system's host phases (preferred among twins).
 
@@ -1060,6 +1061,8 @@ def select_candidates(
         library's material aliases; gives the elements and the host phases.
     phases : iterable of str, optional
         Explicit phase ids (used as given).
+    peaks : ObservedPeaks, optional
+        The scan's peaks, for the library's indexed large folders (candidates by elements and lines).
 
     Returns
     -------
@@ -1096,7 +1099,7 @@ def select_candidates(
         where = f"elements {', '.join(sorted(els))}"
     else:
         raise NoCandidatesError("say what the sample contains: give elements, a system or a list of phases")
-    chosen = library.select(elements=els, always=always)
+    chosen = library.select(elements=els, always=always, peaks=peaks)
     if not [p for p in chosen if p.id not in always]:
         raise NoCandidatesError(
             f"{where} select no library phase (only the always-tested {', '.join(always) or 'none'}); "
@@ -1200,6 +1203,11 @@ def rank_candidates(
     prim = srch.peaks.primary()
     if len(prim) == 0 or float(np.max(prim.significance)) < max(MIN_IDENTIFY_SIGMA, srch.config.prominence):
         raise NoPeaksError(_no_peaks_message(srch))
+    if phases is None and scan.kind == "xrd" and getattr(library, "indexes", None):
+        from ..library.index import ObservedPeaks  # a large --library folder: its candidates by lines
+
+        peaks = ObservedPeaks.from_search(srch)
+        chosen, preferred = select_candidates(library, elements=elements, system=system, peaks=peaks)
     if scan.kind == "raman":
         from .raman import rank_raman
 

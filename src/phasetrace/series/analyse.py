@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -57,15 +58,40 @@ class SeriesRun:
         }
 
 
-def _pool(lib: PhaseLibrary, system: str, elements: Sequence[str] | None) -> tuple[list[str], set[str]]:
+def _pool(
+    lib: PhaseLibrary, system: str, elements: Sequence[str] | None, entries: Sequence[Any] = ()
+) -> tuple[list[str], set[str]]:
     """Candidate phases of a system and its host phases."""
+    peaks = _index_peaks(lib, entries)
     if elements:
         els = {e.strip().capitalize() for e in elements}
         always = tuple(lib.materials.get("always_candidates") or ())
-        return [p.id for p in lib.select(elements=els, always=always)], set()
+        return [p.id for p in lib.select(elements=els, always=always, peaks=peaks)], set()
     spec = resolve_system(system, lib.materials)
-    pool = [p.id for p in lib.select(elements=set(spec.elements), always=spec.always)]
+    pool = [p.id for p in lib.select(elements=set(spec.elements), always=spec.always, peaks=peaks)]
     return pool, set(spec.host_phases)
+
+
+def _index_peaks(lib: PhaseLibrary, entries: Sequence[Any]) -> list[Any] | None:
+    """Peaks of a system's XRD scans, when a large indexed --library folder needs them to pick candidates."""
+    if not lib.indexes:
+        return None
+    from ..io import load
+    from ..library.index import ObservedPeaks
+    from ..peaks import search_peaks
+
+    out = []
+    for e in entries:
+        if e.technique != "xrd":
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scan = load(e.path, meta=_jsonable_meta(e.meta) or None)
+            out.append(ObservedPeaks.from_search(search_peaks(scan)))
+        except PhasetraceError:
+            continue  # the scan's own task reports the problem
+    return out
 
 
 def run_series(
@@ -137,7 +163,7 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         pools: dict[str, tuple[list[str], set[str]]] = {}
         for name in list(groups):
             try:
-                pools[name] = _pool(lib, name, elements)
+                pools[name] = _pool(lib, name, elements, groups[name])
             except PhasetraceError as exc:
                 problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
                 del groups[name]
