@@ -16,8 +16,10 @@ suite uses :func:`make_variant_folder` with fewer files.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -151,9 +153,11 @@ def run(tmp: Path, n: int = N_FILES, jobs: int = JOBS, probes: int = N_PROBES) -
     made = make_variant_folder(folder, n)
     gen_s = time.perf_counter() - t0
     cache = tmp / "index-cache"
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     idx = LibraryIndex.open(folder, cache_dir=cache, jobs=jobs)
     build_s = time.perf_counter() - t0
+    build_cpu = _cpu_seconds() - cpu0
     t0 = time.perf_counter()
     idx = LibraryIndex.open(folder, cache_dir=cache, jobs=jobs)
     warm_s = time.perf_counter() - t0
@@ -167,6 +171,8 @@ def run(tmp: Path, n: int = N_FILES, jobs: int = JOBS, probes: int = N_PROBES) -
         "files": n,
         "generate_s": gen_s,
         "build_s": build_s,
+        "build_cpu_s": build_cpu,
+        "load": os.getloadavg()[0],
         "warm_open_s": warm_s,
         "select_s": statistics.median(times),
         "select_max_s": max(times),
@@ -175,6 +181,12 @@ def run(tmp: Path, n: int = N_FILES, jobs: int = JOBS, probes: int = N_PROBES) -
         "top5": sum(r is not None and r <= 5 for r in ranks),
         "probes": probes,
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the index's worker processes)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _verdict(value: float, target: float) -> str:
@@ -189,6 +201,7 @@ def table_rows(res: dict[str, Any]) -> list[list[Any]]:
             f"{res['build_s']:.1f} s",
             res["files"],
             _verdict(res["build_s"], TARGET_BUILD_S),
+            f"{res['build_cpu_s']:.1f} CPU s in all processes (load average {res['load']:.1f} at the end); "
             f"{res['errors']} unreadable; folder generated in {res['generate_s']:.1f} s",
         ],
         ["library index: warm open (unchanged folder)", f"{res['warm_open_s']:.2f} s", res["files"], "", ""],

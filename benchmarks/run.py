@@ -1203,9 +1203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.mkdir(parents=True, exist_ok=True)
         # phases a user added with `phases add` would change the candidates: bundled library only
         os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp / "empty-user-library")
+        os.environ["PHASETRACE_PROJECT_LIBRARY"] = str(tmp / "empty-project-library")
         b = Bench(tmp=tmp, batch_scans=args.batch_scans, quick=args.quick)
         walls = []
-        for sec in (section_setup, section_speed, section_accuracy, section_real):
+        from benchmarks.library_index import section_library_index
+
+        for sec in (section_setup, section_speed, section_library_index, section_accuracy, section_real):
             t1 = time.perf_counter()
             try:
                 sec(b)

@@ -30,6 +30,8 @@ def _cu_intensity(d, mf2):
 def test_index_lines_agree_with_the_reflection_lists(library):
     """The index's quick structure factors give the strongest lines of every bundled phase."""
     for p in library.phases:
+        if p.origin != "bundled":
+            continue
         e = index_cif(p.cif_path)
         assert e["error"] is None, e["error"]
         assert set(e["elements"]) == set(p.elements), p.id
@@ -73,6 +75,11 @@ O1 0.5 0.5 0.5 .
     assert st.b_iso[0] == pytest.approx(8 * np.pi**2 * 0.005) and st.b_iso[1] == pytest.approx(0.7)
     with pytest.raises(ix.IndexError_, match="no data block with atom sites"):
         read_cif("data_y\n_cell_length_a 3\n")
+    # a CIF that names its space group but lists no operators is expanded by pymatgen
+    no_ops = text.replace("loop_\n_space_group_symop_operation_xyz\n'x,y,z' '-x,-y,-z'\n", "")
+    no_ops = no_ops.replace("_cell_angle_gamma 90", "_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'F m -3 m'")
+    st = read_cif(no_ops)
+    assert sorted(st.elements).count("Mg") == 4 and len(st.ops) == 1
 
 
 @pytest.fixture(scope="module")

@@ -240,7 +240,13 @@ def test_reflection_cache_rebuilds_corrupt_entries(tmp_path, library):
 
 def test_warm_library_loads_without_pymatgen(tmp_path):
     """A warm cache serves every reflection list without importing pymatgen (fast start-up)."""
-    env = dict(os.environ, PHASETRACE_CACHE=str(tmp_path / "cache"))
+    # the bundled library alone: phases other tests added to the session's user folders are not its concern
+    env = dict(
+        os.environ,
+        PHASETRACE_CACHE=str(tmp_path / "cache"),
+        PHASETRACE_USER_LIBRARY=str(tmp_path / "no-user-library"),
+        PHASETRACE_PROJECT_LIBRARY=str(tmp_path / "no-project-library"),
+    )
     code = (
         "import sys\n"
         "from phasetrace.library.phases import PhaseLibrary\n"

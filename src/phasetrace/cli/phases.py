@@ -74,9 +74,18 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
                 "raman": "silent" if lib.is_raman_silent(p) else ("yes" if lib.raman_bands(p) else "no data"),
             }
         )
+    indexed = [
+        {"folder": str(idx.folder), "cifs": len(idx), "unreadable": len(idx.errors), "index": str(idx.path)}
+        for idx in lib.indexes
+    ]
     if as_json:
-        dump_json({"elements": sorted(els) if els else None, "phases": rows})
+        dump_json({"elements": sorted(els) if els else None, "phases": rows, "indexed_folders": indexed})
         return
+    for f in indexed:
+        click.echo(
+            f"indexed folder {f['folder']}: {f['cifs']} CIFs ({f['unreadable']} unreadable); its phases are "
+            "chosen per scan by elements and lines (here: by elements only)"
+        )
     if not rows:
         click.echo("no phase in the library matches")
         return

@@ -268,7 +268,7 @@ def read_cif(text: str, name: str = "CIF") -> CifStructure:
                 items.get("_symmetry_space_group_name_h-m") or items.get("_space_group_name_h-m_alt") or ""
             ).strip()
             if sg.replace(" ", "").upper() not in ("P1", ""):
-                raise IndexError_(f"{name}: no symmetry operators (space group {sg})")
+                return _read_with_pymatgen(text, name)
             op_texts = ["x,y,z"]
         try:
             ops = [_symop(t) for t in op_texts]
@@ -316,6 +316,37 @@ def read_cif(text: str, name: str = "CIF") -> CifStructure:
             z=z,
         )
     raise IndexError_(f"{name}: no data block with atom sites (_atom_site_fract_x)")
+
+
+def _read_with_pymatgen(text: str, name: str) -> CifStructure:
+    """A CIF that names its space group without listing the operators: pymatgen expands it (slower)."""
+    from .reflections import CifError, parse_structure
+
+    try:
+        structure, _ = parse_structure(text, name)
+    except CifError as exc:
+        raise IndexError_(str(exc)) from None
+    els, xyz, occ, bs = [], [], [], []
+    for site in structure:
+        for sp, o in site.species.items():
+            el = getattr(sp, "symbol", str(sp))
+            els.append(el)
+            xyz.append(site.frac_coords)
+            occ.append(float(o))
+            bs.append(_B_LIGHT.get(el, _B_OTHER))
+    lat = structure.lattice
+    comp = structure.composition
+    return CifStructure(
+        cell=np.array([*lat.abc, *lat.angles], dtype=float),
+        ops=[(np.eye(3), np.zeros(3))],
+        elements=els,
+        xyz=np.array(xyz, dtype=float),
+        occupancy=np.array(occ),
+        b_iso=np.array(bs),
+        formula=comp.reduced_formula,
+        space_group="",
+        z=None,
+    )
 
 
 # =============================================================================== strongest lines
@@ -655,8 +686,9 @@ class LibraryIndex:
                 "CREATE TABLE IF NOT EXISTS entries (name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
                 "sha256 TEXT, data TEXT)"
             )
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('folder', ?)", (str(folder),))
+            if row is None or row[0] != str(SCHEMA):  # written only when new: a warm open writes nothing
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('folder', ?)", (str(folder),))
             stored = {
                 name: (size, mtime, sha, data)
                 for name, size, mtime, sha, data in con.execute(

@@ -171,9 +171,10 @@ class ReferencePhase:
     provenance : str
         How far the structure is a published refinement: ``"published"``, ``"published-cell"``
         (published cell and site scheme, some coordinates chosen) or ``"model"``; empty for user CIFs.
-    scope : {"bundled", "project", "global", "library"}
+    scope : {"bundled", "project", "global", "library", "index"}
         Where the phase was found: the bundled library, the project-local or
-        user-global folder, or a ``--library`` file or folder.
+        user-global folder, a ``--library`` file or folder, or a large
+        ``--library`` folder searched through its index.
     """
 
     id: str
@@ -637,7 +638,14 @@ def _user_phase(path: Path) -> ReferencePhase:
         elements = formula_elements(formula) if formula else frozenset()
     except ValueError:
         elements = frozenset()
-    if not elements:  # no usable formula tag: take the elements from the structure itself
+    if not elements:  # no usable formula tag: take the elements from the atom sites (no pymatgen needed)
+        from .index import IndexError_, read_cif
+
+        try:
+            elements = frozenset(read_cif(text, str(path)).elements)
+        except IndexError_:
+            elements = frozenset()
+    if not elements:
         from .reflections import parse_structure
 
         try:
