@@ -64,6 +64,9 @@ N_LINES = 16
 #: Smallest d-spacing (Å) of the index's lines: 2θ ≈ 100° in Cu Kα, ≈ 41° in Mo Kα.
 INDEX_D_MIN = 1.0
 
+#: Rows scored at once by :meth:`LibraryIndex.candidates` (bounds the memory of the scale search).
+_CHUNK = 512
+
 #: hkl × atom terms allowed per structure-factor sum; giant cells get a larger d_min instead.
 MAX_TERMS = 4_000_000
 
@@ -516,21 +519,30 @@ def _index_many(paths: Sequence[str]) -> list[dict[str, Any]]:
 # =============================================================================== the index
 @dataclass(frozen=True)
 class ObservedPeaks:
-    """Peaks of an XRD scan: 2θ positions (degrees), heights, and the wavelength (Å, Kα1)."""
+    """Peaks of an XRD scan: 2θ positions (degrees), heights, the wavelength (Å, Kα1), the scan's 2θ range."""
 
     two_theta: np.ndarray
     height: np.ndarray
     wavelength: float = 1.540598
+    scan_range: tuple[float, float] | None = None
 
     @classmethod
     def from_search(cls, search: Any) -> ObservedPeaks:
         """The primary peaks of a :class:`phasetrace.peaks.PeakSearch` of an XRD scan."""
         prim = search.peaks.primary()
-        return cls(np.asarray(prim.position), np.asarray(prim.height), search.scan.meta.radiation.kalpha1)
+        lo, hi = search.scan.x_range
+        return cls(
+            np.asarray(prim.position),
+            np.asarray(prim.height),
+            search.scan.meta.radiation.kalpha1,
+            (float(lo), float(hi)),
+        )
 
     @property
     def range(self) -> tuple[float, float]:
-        """2θ range covered by the peaks (with a margin)."""
+        """2θ range in which lines are compared: the scan's, else the peaks' with a margin."""
+        if self.scan_range is not None:
+            return self.scan_range
         return float(np.min(self.two_theta)) - 1.0, float(np.max(self.two_theta)) + 1.0
 
 
@@ -776,52 +788,55 @@ class LibraryIndex:
             n_el = np.array([len(self.elements[i]) for i in rows])
             order = rows[np.lexsort((np.array([self.names[i] for i in rows]), -n_el))][:top]
             return [self._candidate(i, 0.0, 1.0, 0.0, 0.0) for i in order]
-        lam = float(peaks.wavelength)
         obs_tt = np.asarray(peaks.two_theta, dtype=float)
         obs_h = np.clip(np.asarray(peaks.height, dtype=float), 0, None)
         order_obs = np.argsort(obs_tt)
         obs_tt, obs_h = obs_tt[order_obs], obs_h[order_obs]
+        scales = 1.0 + np.linspace(-strain, strain, scale_steps)
+        parts = [
+            self._score(rows[k : k + _CHUNK], obs_tt, obs_h, peaks, scales, strain, tolerance_deg)
+            for k in range(0, len(rows), _CHUNK)
+        ]
+        sc, scale, matched, explained = (np.concatenate(x) for x in zip(*parts, strict=True))
+        order = np.lexsort((np.array([self.names[i] for i in rows]), -sc))[:top]
+        return [
+            self._candidate(rows[o], float(sc[o]), float(scale[o]), float(matched[o]), float(explained[o]))
+            for o in order
+            if sc[o] > 0
+        ]
+
+    def _score(self, rows, obs_tt, obs_h, peaks, scales, strain, tol):
+        """Score, lattice scale, matched and explained shares of some rows (see :meth:`candidates`)."""
         lo, hi = peaks.range
-        scales = 1.0 + np.linspace(-strain, strain, scale_steps)  # (S,)
         d = self._d[rows][:, None, :] * scales[None, :, None]  # (N, S, K)
         with np.errstate(invalid="ignore"):
-            sin_t = lam / (2.0 * d)
+            sin_t = float(peaks.wavelength) / (2.0 * d)
             tt = np.degrees(2.0 * np.arcsin(np.where(sin_t <= 1, sin_t, np.nan)))
         inside = np.isfinite(tt) & (tt >= lo) & (tt <= hi)
         lp = lorentz_polarisation(np.where(inside, tt, 90.0))
         inten = np.where(inside, self._mf2[rows][:, None, :] * lp, 0.0)
         total = inten.sum(axis=2)  # (N, S)
         # nearest observed peak of each predicted line
-        j = (
-            np.clip(np.searchsorted(obs_tt, np.where(inside, tt, 0.0)), 1, len(obs_tt) - 1)
-            if len(obs_tt) > 1
-            else np.zeros(tt.shape, dtype=int)
-        )
-        left = np.abs(np.where(inside, tt, 1e9) - obs_tt[np.maximum(j - 1, 0)])
-        right = np.abs(np.where(inside, tt, 1e9) - obs_tt[j])
-        dist = np.minimum(left, right)
-        w = np.exp(-0.5 * (dist / tolerance_deg) ** 2) * inside
+        tt_in = np.where(inside, tt, 1e9)
+        if len(obs_tt) > 1:
+            j = np.clip(np.searchsorted(obs_tt, tt_in), 1, len(obs_tt) - 1)
+            dist = np.minimum(np.abs(tt_in - obs_tt[j - 1]), np.abs(tt_in - obs_tt[j]))
+        else:
+            dist = np.abs(tt_in - obs_tt[0])
+        w = np.exp(-0.5 * (dist / tol) ** 2) * inside
         matched = np.where(total > 0, (inten * w).sum(axis=2) / np.where(total > 0, total, 1.0), 0.0)
-        n_inside = inside.sum(axis=2)
         prior = np.exp(-0.15 * ((scales - 1.0) / max(strain, 1e-9)) ** 2)[None, :]
-        first = matched * prior * (n_inside >= 2)
+        first = matched * prior * (inside.sum(axis=2) >= 2)
         best = np.argmax(first, axis=1)
         ar = np.arange(len(rows))
         # share of the observed peak height that the lines explain at that scale (each peak by its
         # nearest line): a phase whose lines all sit on peaks but explain few of them ranks lower
         tt_best = np.where(inside[ar, best], tt[ar, best], np.inf)  # (N, K)
         dobs = np.min(np.abs(tt_best[:, :, None] - obs_tt[None, None, :]), axis=1)  # (N, M)
-        wobs = np.exp(-0.5 * (np.where(np.isfinite(dobs), dobs, 1e9) / tolerance_deg) ** 2)
+        wobs = np.exp(-0.5 * (np.where(np.isfinite(dobs), dobs, 1e9) / tol) ** 2)
         explained = (wobs * obs_h[None, :]).sum(axis=1) / max(float(obs_h.sum()), 1e-300)
         sc = first[ar, best] * (0.5 + 0.5 * explained)
-        order = np.lexsort((np.array([self.names[i] for i in rows]), -sc))[:top]
-        return [
-            self._candidate(
-                rows[o], float(sc[o]), float(scales[best[o]]), float(matched[o, best[o]]), float(explained[o])
-            )
-            for o in order
-            if sc[o] > 0
-        ]
+        return sc, scales[best], matched[ar, best], explained
 
     def _candidate(
         self, i: int, score: float, scale: float, matched: float, explained: float
