@@ -171,3 +171,14 @@ def test_large_library_folder_through_the_library_and_identify(folder, index):
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["candidates"][0]["id"] == member["id"]
+    # fit picks its candidates from the folder the same way, and quantifies the member
+    r = CliRunner().invoke(
+        main, ["fit", str(f), "--elements", ",".join(sorted(els)), "--library", str(path), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    wt = {p["id"]: p["wt_percent"] for p in json.loads(r.output)["phases"] if p["detected"]}
+    assert wt == {member["id"]: pytest.approx(100.0)}
+    # a series takes the candidates of a system from the peaks of all its XRD scans (a list)
+    other = ObservedPeaks(peaks.two_theta[:3], peaks.height[:3], peaks.wavelength, peaks.scan_range)
+    fresh = PhaseLibrary.default(extra=[path])
+    assert member["id"] in [p.id for p in fresh.select(elements=els, peaks=[other, peaks])]

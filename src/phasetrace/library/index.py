@@ -625,7 +625,7 @@ class LibraryIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """Hash of every indexed file's bytes: results computed with the folder depend on it."""
         h = hashlib.sha256(f"index{SCHEMA}".encode())
