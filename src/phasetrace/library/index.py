@@ -689,29 +689,30 @@ class LibraryIndex:
             con = sqlite3.connect(path, timeout=60)
         except (OSError, sqlite3.Error) as exc:
             raise IndexError_(f"{path}: cannot open the library index ({exc})") from None
-        with con:
-            con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None or row[0] != str(SCHEMA):
-                con.execute("DROP TABLE IF EXISTS entries")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS entries (name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-                "sha256 TEXT, data TEXT)"
-            )
-            if row is None or row[0] != str(SCHEMA):  # written only when new: a warm open writes nothing
-                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-                con.execute("INSERT OR REPLACE INTO meta VALUES ('folder', ?)", (str(folder),))
-            stored = {
-                name: (size, mtime, sha, data)
-                for name, size, mtime, sha, data in con.execute(
-                    "SELECT name, size, mtime_ns, sha256, data FROM entries"
+        # short transactions only: the (long) indexing of new files runs between them, so that two
+        # processes opening the same folder (series workers) never wait for each other's build
+        try:
+            with con:
+                con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                row = con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None or row[0] != str(SCHEMA):
+                    con.execute("DROP TABLE IF EXISTS entries")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS entries (name TEXT PRIMARY KEY, size INTEGER, "
+                    "mtime_ns INTEGER, sha256 TEXT, data TEXT)"
                 )
-            }
-            gone = [n for n in stored if n not in files]
-            con.executemany("DELETE FROM entries WHERE name=?", [(n,) for n in gone])
-            stats["removed"] = len(gone)
+                if row is None or row[0] != str(SCHEMA):  # written only when new: a warm open writes nothing
+                    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                    con.execute("INSERT OR REPLACE INTO meta VALUES ('folder', ?)", (str(folder),))
+                stored = {
+                    name: (size, mtime, sha, data)
+                    for name, size, mtime, sha, data in con.execute(
+                        "SELECT name, size, mtime_ns, sha256, data FROM entries"
+                    )
+                }
             rows: list[dict[str, Any]] = []
             todo: list[str] = []
+            touched: list[tuple[int, str]] = []
             for name, (size, mtime) in files.items():
                 old = stored.get(name)
                 if old is not None and old[0] == size and old[1] == mtime:
@@ -721,19 +722,28 @@ class LibraryIndex:
                 if old is not None and old[0] == size:
                     sha = hashlib.sha256((folder / name).read_bytes()).hexdigest()
                     if sha == old[2]:  # touched, same bytes
-                        con.execute("UPDATE entries SET mtime_ns=? WHERE name=?", (mtime, name))
+                        touched.append((mtime, name))
                         rows.append(json.loads(old[3]))
                         stats["rehashed"] += 1
                         continue
                 todo.append(name)
             new = _run_index([str(folder / n) for n in sorted(todo)], jobs)
-            con.executemany(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
-                [(e["name"], e["size"], e["mtime_ns"], e["sha256"], json.dumps(e)) for e in new],
-            )
-            stats["indexed"] = len(new)
-            rows += new
-        con.close()
+            gone = [n for n in stored if n not in files]
+            if gone or touched or new:
+                with con:
+                    con.executemany("DELETE FROM entries WHERE name=?", [(n,) for n in gone])
+                    con.executemany("UPDATE entries SET mtime_ns=? WHERE name=?", touched)
+                    con.executemany(
+                        "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
+                        [(e["name"], e["size"], e["mtime_ns"], e["sha256"], json.dumps(e)) for e in new],
+                    )
+        except sqlite3.Error as exc:
+            raise IndexError_(f"{path}: the library index cannot be used ({exc})") from None
+        finally:
+            con.close()
+        stats["removed"] = len(gone)
+        stats["indexed"] = len(new)
+        rows += new
         rows.sort(key=lambda r: r["name"])
         stats["errors"] = sum(1 for r in rows if r["error"])
         stats["seconds"] = time.perf_counter() - t0
@@ -863,9 +873,10 @@ def _run_index(paths: Sequence[str], jobs: int) -> list[dict[str, Any]]:
     """Index files, in ``jobs`` worker processes when there are many."""
     if not paths:
         return []
-    if jobs <= 1 or len(paths) < 64:
-        return _index_many(paths)
     import multiprocessing
+
+    if jobs <= 1 or len(paths) < 64 or multiprocessing.current_process().daemon:
+        return _index_many(paths)  # a daemonic worker (of a series pool) may not start processes
 
     chunk = max(16, min(200, len(paths) // (jobs * 8) or 1))
     parts = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]

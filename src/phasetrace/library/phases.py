@@ -78,8 +78,9 @@ INDEX_MIN_FILES = 200
 INDEX_TOP = 12
 
 #: Where a phase comes from, in lookup order (a phase found earlier hides a later one of the same id,
-#: except that a bundled id cannot be reused); ``library`` is a folder or CIF given with ``--library``.
-SCOPES = ("project", "global", "bundled", "library")
+#: except that a bundled id cannot be reused); ``library`` is a folder or CIF given with ``--library``, and
+#: ``index`` a phase of a large ``--library`` folder found through its index.
+SCOPES = ("project", "global", "bundled", "library", "index")
 
 
 class LibraryError(PhasetraceError, ValueError):
