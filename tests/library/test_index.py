@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from phasetrace.cli import main
 from phasetrace.library import index as ix
+from phasetrace.library import phases as phases_module
 from phasetrace.library.crystallography import lorentz_polarisation
 from phasetrace.library.index import LibraryIndex, ObservedPeaks, index_cif, read_cif
 from phasetrace.library.phases import INDEX_MIN_FILES, PhaseLibrary
@@ -131,13 +132,19 @@ def test_index_is_updated_by_hash_and_rebuilt_for_a_new_schema(tmp_path, monkeyp
     assert third.stats["indexed"] == 39
 
 
-def test_unreadable_files_are_listed_not_fatal(tmp_path):
+def test_unreadable_files_are_listed_not_fatal(tmp_path, monkeypatch):
     path = tmp_path / "mixed"
     make_variant_folder(path, 5, seed=2)
     (path / "broken.cif").write_text("data_broken\n_cell_length_a 3\nloop_\n_atom_site_label\n_atom_site_fract_x\nX 0\n")
     idx = LibraryIndex.open(path, cache_dir=tmp_path / "cache", jobs=1)
     assert len(idx) == 5 and set(idx.errors) == {"broken.cif"}
     assert "broken.cif" in idx.errors["broken.cif"]
+    # phases list names them (a folder this small is not indexed by the library on its own)
+    monkeypatch.setattr(phases_module, "INDEX_MIN_FILES", 5)
+    r = CliRunner().invoke(main, ["phases", "list", "--library", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    (folder,) = json.loads(r.output)["indexed_folders"]
+    assert folder["cifs"] == 5 and set(folder["errors"]) == {"broken.cif"}
 
 
 @pytest.mark.slow

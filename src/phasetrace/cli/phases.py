@@ -75,7 +75,13 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
             }
         )
     indexed = [
-        {"folder": str(idx.folder), "cifs": len(idx), "unreadable": len(idx.errors), "index": str(idx.path)}
+        {
+            "folder": str(idx.folder),
+            "cifs": len(idx),
+            "unreadable": len(idx.errors),
+            "errors": idx.errors,
+            "index": str(idx.path),
+        }
         for idx in lib.indexes
     ]
     if as_json:
