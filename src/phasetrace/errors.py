@@ -8,7 +8,59 @@ traceback.
 
 from __future__ import annotations
 
+import re
 from os import PathLike
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "DataWarning",
+    "DefaultRadiationWarning",
+    "LoadError",
+    "MetadataError",
+    "OptionError",
+    "PhasetraceError",
+    "PhasetraceWarning",
+    "UnsupportedFormatError",
+    "bounded",
+    "escape_controls",
+]
+
+#: Longest message phasetrace prints for one error (characters): a file can put
+#: anything in a field that ends up quoted in a message, and one line must stay one line.
+MAX_MESSAGE_CHARS = 300
+
+# C0 and C1 control characters and DEL: never echoed raw to a terminal (ESC sequences, newlines).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with control characters written as escapes (``\n``, ``\x1b``), so it stays one line.
+
+    Examples
+    --------
+    >>> escape_controls("a\nb\x1b[31m")
+    'a\\nb\\x1b[31m'
+    """
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """One printable line of at most ``limit`` characters: controls escaped, the middle cut out if long.
+
+    The start (usually the file name) and the end (usually the problem) are kept.
+
+    Examples
+    --------
+    >>> len(bounded("x" * 10_000))
+    300
+    """
+    text = escape_controls(text)
+    if len(text) <= limit:
+        return text
+    mark = " … "
+    head = (limit - len(mark)) * 2 // 3
+    tail = limit - len(mark) - head
+    return text[:head] + mark + text[len(text) - tail :]
 
 
 class PhasetraceError(Exception):
@@ -27,13 +79,17 @@ class LoadError(PhasetraceError, ValueError):
     """
 
     def __init__(self, path: str | PathLike[str], problem: str):
-        self.path = str(path)
-        self.problem = " ".join(str(problem).split())
-        super().__init__(f"{self.path}: {self.problem}")
+        self.path = escape_controls(str(path))
+        self.problem = bounded(" ".join(str(problem).split()), MAX_MESSAGE_CHARS - 60)
+        super().__init__(bounded(f"{self.path}: {self.problem}"))
 
 
 class UnsupportedFormatError(LoadError):
     """The file is of a format, or a variant of one, that phasetrace cannot read."""
+
+
+class OptionError(PhasetraceError, ValueError):
+    """A command-line option is unusable (an output path that cannot be written, a repeated id)."""
 
 
 class MetadataError(PhasetraceError, ValueError):
@@ -42,6 +98,10 @@ class MetadataError(PhasetraceError, ValueError):
 
 class PhasetraceWarning(UserWarning):
     """A warning that a result rests on an assumption the user should know about."""
+
+
+class DataWarning(PhasetraceWarning):
+    """The data needed a documented repair at load time (e.g. zero uncertainties replaced)."""
 
 
 class DefaultRadiationWarning(PhasetraceWarning):

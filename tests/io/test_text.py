@@ -59,7 +59,7 @@ def test_with_sigma_third_column():
 
 def test_stitched_csv_with_duplicate_point_is_refused():
     path = real_file("xrd/formats/xrdpattern/single.csv")
-    with pytest.raises(LoadError, match=r"single\.csv: duplicate x value 69\.7031 at points 1512 and 1513"):
+    with pytest.raises(LoadError, match=r"single\.csv: duplicate x value 69\.7031 at line 1512 and line 1513"):
         load(path)
 
 

@@ -7,8 +7,10 @@ import these so that every command behaves the same way.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 import click
 
-from ..errors import PhasetraceError
+from ..errors import OptionError, PhasetraceError, bounded
 
 #: Exit code for bad input (a file, an option, a manifest).
 EXIT_BAD_INPUT = 2
@@ -25,8 +27,32 @@ EXIT_INTERNAL = 70
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    click.echo(f"phasetrace: error: {message}", err=True)
+    """Print one bounded error line (controls escaped, at most 300 characters) and exit."""
+    click.echo(bounded(f"phasetrace: error: {message}"), err=True)
     sys.exit(code)
+
+
+def _user_os_error(exc: OSError) -> str | None:
+    """A one-line message for an OS error the user caused (a path they gave), else None."""
+    import errno
+
+    user = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EISDIR: "is a folder",
+        errno.EEXIST: "already exists",
+        errno.ENOENT: "no such file or folder",
+        errno.ENAMETOOLONG: "file name too long",
+    }
+    problem = user.get(exc.errno or -1)
+    if problem is None:
+        return None
+    where = exc.filename if exc.filename is not None else "output"
+    return f"{where}: {problem}"
 
 
 def guard(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,6 +62,8 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         debug = bool(ctx.find_root().params.get("debug"))
+        if not debug:
+            warnings.formatwarning = _one_line_warning
         try:
             return func(*args, **kwargs)
         except PhasetraceError as exc:
@@ -49,20 +77,109 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
             raise
+        except OSError as exc:
+            # a path the user gave (a read-only or full --out, a file where a folder should be)
+            message = _user_os_error(exc)
+            if debug or message is None:
+                if debug:
+                    raise
+                fail(_internal(exc), EXIT_INTERNAL)
+            fail(message)
         except Exception as exc:  # noqa: BLE001 - never a bare traceback for users
             if debug:
                 raise
-            fail(
-                f"internal error ({type(exc).__name__}: {exc}); please report it, and rerun with "
-                "'phasetrace --debug ...' for the traceback",
-                EXIT_INTERNAL,
-            )
+            fail(_internal(exc), EXIT_INTERNAL)
 
     return wrapper
 
 
+def _one_line_warning(
+    message: Any, category: Any, filename: str, lineno: int, line: str | None = None
+) -> str:
+    """Warnings on the terminal as one bounded line each (no source line, no file position)."""
+    return bounded(f"phasetrace: warning: {message}") + "\n"
+
+
+def _internal(exc: BaseException) -> str:
+    return (
+        f"internal error ({type(exc).__name__}: {bounded(str(exc), 120)}); please report it, and rerun "
+        "with 'phasetrace --debug ...' for the traceback"
+    )
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by None, so that it is valid JSON.
+
+    numpy scalars and arrays are turned into Python numbers and lists on the way.
+
+    Examples
+    --------
+    >>> json_safe({"a": float("nan"), "b": [1.0, float("inf")]})
+    {'a': None, 'b': [1.0, None]}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if type(obj).__module__ == "numpy":
+        if hasattr(obj, "tolist"):
+            return json_safe(obj.tolist())
+    return obj
+
+
 def dump_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=str))
+    """Print ``obj`` as JSON; NaN and infinities become null (strict JSON always parses)."""
+    click.echo(json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False, default=str))
+
+
+def check_out_dir(path: Path, option: str = "--out") -> Path:
+    """Check an output folder before any work: creatable, a folder, writable. Returns it.
+
+    Raises
+    ------
+    OptionError
+        (exit 2) naming the path and the problem: it is a file, lies under a file, or cannot be written.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OptionError(f"{option}: {p} is a file, not a folder")
+    parent = p
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OptionError(f"{option}: {p} lies under {parent}, which is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OptionError(f"{option}: {parent} is not writable")
+    return p
+
+
+def check_out_file(path: Path, option: str = "--out") -> Path:
+    """Check an output file's path before any work: not a folder, its folder exists and is writable."""
+    p = Path(path)
+    if p.is_dir():
+        raise OptionError(f"{option}: {p} is a folder, not a file")
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise OptionError(f"{option}: {p} lies under {parent}, which is a file")
+    if not parent.exists():
+        raise OptionError(f"{option}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OptionError(f"{option}: {parent} is not writable")
+    return p
+
+
+def phase_ids(text: str, option: str = "--phases") -> list[str]:
+    """Phase ids from a comma-separated option; an empty or repeated id is an OptionError (exit 2)."""
+    ids = [p.strip() for p in text.split(",") if p.strip()]
+    if not ids:
+        raise OptionError(f"{option}: give phase ids, e.g. LLZTO_cubic,LiCoO2")
+    seen: set[str] = set()
+    dup = [i for i in ids if i in seen or seen.add(i)]
+    if dup:
+        raise OptionError(f"{option}: phase {dup[0]!r} is given twice")
+    return ids
 
 
 def library_option(func: Callable[..., Any]) -> Callable[..., Any]:

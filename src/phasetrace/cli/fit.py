@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..library.materials import resolve_system
-from ._util import dump_json, guard, library_option, load_library, system_elements
+from ._util import check_out_file, dump_json, guard, library_option, load_library, phase_ids, system_elements
 
 
 @click.command("fit")
@@ -53,6 +53,7 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
     from ..quantify import QuantConfig, quantify
     from ..scan import Radiation
 
+    plot_path = check_out_file(plot_path, "--plot") if plot_path else None
     lib = load_library(libraries)
     radiation = Radiation.from_anode(anode, source="user") if anode else None
     scan = load(file, kind="xrd", radiation=radiation)
@@ -62,7 +63,7 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
     if phase_list:
         if elements or system:
             raise click.UsageError("give --phases, or --elements/--system for automatic selection, not both")
-        ids = [p.strip() for p in phase_list.split(",") if p.strip()]
+        ids = phase_ids(phase_list)
         result = quantify(scan, ids, config, library=lib)
     else:
         if not (elements or system):

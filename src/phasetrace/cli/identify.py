@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from . import _util
 from ._util import dump_json, guard, library_option, load_library, system_elements
 
 __all__ = ["identify", "peaks"]
@@ -255,7 +256,7 @@ def identify(
         raise click.BadParameter("must be at least 1", param_hint="--top")
     lib = load_library(libraries)
     scan, notes = _load_scan(file, kind, anode, laser_nm, index)
-    chosen_ids = [p.strip() for p in phase_ids.split(",") if p.strip()] if phase_ids else None
+    chosen_ids = _util.phase_ids(phase_ids) if phase_ids else None
     if chosen_ids is not None and (elements or system):
         raise click.UsageError("give --phases, or --elements/--system, not both")
     if chosen_ids is None and not elements and not system:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import PhasetraceError
+from ..errors import PhasetraceError, bounded, escape_controls
 from ._util import EXIT_BAD_INPUT, dump_json, guard
 
 
@@ -71,8 +71,9 @@ def _info_text(entry: dict[str, Any]) -> list[str]:
             lines.append(f"  {name:<12} {v}")
         lines.append(f"  sha256       {m['sha256']}")
     for w in entry.get("warnings", []):
-        lines.append(f"  warning: {w}")
-    return lines
+        lines.append(f"  warning: {bounded(w)}")
+    # values come from the file (sample names, archive member names): one value, one line
+    return [escape_controls(line) for line in lines]
 
 
 @click.command()
@@ -136,13 +137,13 @@ def info(
                 failed += 1
             else:
                 entry.update(ok=True, scans=[s.summary() for s in scans])
-        entry["warnings"] = [_strip_path(str(w.message), f) for w in caught]
+        entry["warnings"] = [bounded(_strip_path(str(w.message), f)) for w in caught]
         results.append(entry)
         if not as_json:
             if entry["ok"]:
                 click.echo("\n".join(_info_text(entry)))
             else:
-                click.echo(f"phasetrace: error: {entry['error']}", err=True)
+                click.echo(bounded(f"phasetrace: error: {entry['error']}"), err=True)
     if as_json:
         dump_json({"files": results, "failed": failed})
     if failed:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._util import dump_json, guard, library_option
+from ._util import check_out_dir, dump_json, guard, library_option
 
 
 @click.command("series")
@@ -51,6 +51,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     from ..series.report import terminal_summary, write_reports
     from ..series.tasks import worker_pool
 
+    check_out_dir(out_dir)
     els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
     libs = [str(p) for p in libraries]
     # one pool of workers for the scans and the figures, started before the scans are collected (with a

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
+import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,11 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DefaultRadiationWarning, LoadError, PhasetraceError, UnsupportedFormatError
+from ..errors import DataWarning, DefaultRadiationWarning, LoadError, PhasetraceError, UnsupportedFormatError
 from ..scan import CU_KALPHA, Radiation, Scan, ScanMeta
 from ._registry import READERS, RawScan, Reader, readers_for
 
-__all__ = ["MAX_FILE_BYTES", "MIN_POINTS", "load", "load_all", "read_bytes"]
+__all__ = [
+    "LASER_RANGE_NM",
+    "MAX_FILE_BYTES",
+    "MAX_TWO_THETA",
+    "MIN_POINTS",
+    "RAMAN_SHIFT_RANGE",
+    "load",
+    "load_all",
+    "read_bytes",
+]
 
 #: Files larger than this are refused before reading: no powder pattern or
 #: Raman spectrum comes near it, and it protects against reading a disk image.
@@ -25,8 +36,23 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 #: Fewer points than this cannot even describe one peak; analysis stages ask for more.
 MIN_POINTS = 3
 
-#: Largest 2θ a diffractometer can reach; larger x means the axis is not 2θ.
+#: Largest 2θ a diffractometer can reach; larger x means the axis is not 2θ. 2θ below 0 is refused too.
 MAX_TWO_THETA = 180.0
+
+#: Raman shifts (cm⁻¹) a spectrum may span. Vibrational Raman lies within about ±4500 cm⁻¹
+#: (the H–H stretch of H₂ is at 4155); electronic Raman and photoluminescence recorded on a
+#: Raman axis reach further, but no Stokes shift can exceed the laser's own wavenumber
+#: (1e7/200 nm = 50000 cm⁻¹, the shortest laser accepted) and anti-Stokes signal beyond
+#: −10000 cm⁻¹ is thermally unobservable (exp(−hcν/kT) < 1e−8 even at 1000 °C).
+#: With a stated laser, the upper bound is that laser's wavenumber.
+RAMAN_SHIFT_RANGE = (-10_000.0, 50_000.0)
+
+#: Excitation wavelengths (nm) accepted as a Raman laser: deep-UV 200 nm to the 1064 nm Nd:YAG
+#: line with margin. A value outside is a corrupt field, not a laser.
+LASER_RANGE_NM = (200.0, 1100.0)
+
+#: Lowest temperature a scan can be recorded at, °C (absolute zero).
+ABSOLUTE_ZERO_C = -273.15
 
 _SCANMETA_FIELDS = {f.name for f in dataclasses.fields(ScanMeta)} - {"extra"}
 
@@ -34,24 +60,46 @@ _KIND_NAMES = {"xrd": "an XRD pattern", "raman": "a Raman spectrum"}
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """Read a whole file, with one-line errors for missing, unreadable or huge files."""
+    """Read a whole file, with one-line errors for missing, unreadable, huge or non-regular files.
+
+    Devices (``/dev/zero``, also behind a symlink), FIFOs and sockets are refused from their
+    ``stat`` before anything is opened: their size says nothing (reads as 0) and reading one
+    can block forever or never end. The read itself is capped at :data:`MAX_FILE_BYTES`.
+    """
     p = Path(path)
     try:
-        if p.is_dir():
+        st = os.stat(p)  # follows symlinks: the target is what would be read
+        if stat.S_ISDIR(st.st_mode):
             raise LoadError(p, "is a folder, not a scan file")
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(p, f"is {size / 2**20:.0f} MiB, larger than any scan file should be")
-        data = p.read_bytes()
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError(p, f"is {_file_type(st.st_mode)}, not a regular file; refused before reading")
+        if st.st_size > MAX_FILE_BYTES:
+            raise LoadError(p, f"is {st.st_size / 2**20:.0f} MiB, larger than any scan file should be")
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise LoadError(p, "no such file") from None
     except PermissionError:
         raise LoadError(p, "permission denied") from None
     except OSError as exc:
         raise LoadError(p, f"cannot be read ({exc.strerror or exc})") from None
-    if not data.strip():
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(p, "grew beyond any scan file's size while being read")
+    if not data or data.isspace():  # (no .strip(): it would copy a large file)
         raise LoadError(p, "is empty")
     return data
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def load_all(
@@ -105,6 +153,7 @@ def load_all(
     digest = hashlib.sha256(data).hexdigest()
     reader_list = _choose_readers(p, data, format)
     raws, reader = _run_readers(reader_list, data, p)
+    del data  # the file's bytes are not needed any more: memory stays proportional to the numbers
     if not raws:
         raise LoadError(p, f"holds no scan ({reader.description})")
     scans = []
@@ -249,9 +298,13 @@ def _finalise(
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.meta.items():
-        if value is None:
+        if value is None or key.startswith("_"):  # "_..." keys are for the front door only
             continue
         (fields if key in _SCANMETA_FIELDS else extra)[key] = value
+    if fields.get("laser_nm") is not None:
+        _check_laser(fields["laser_nm"], where, "the file states")
+    if laser_nm is not None:
+        _check_laser(laser_nm, where, "the laser wavelength given is")
 
     # Raman axis in absolute wavelength: convert to Raman shift with the laser line.
     if fields.get("x_unit") == "wavelength_nm":
@@ -277,14 +330,13 @@ def _finalise(
         tech = str(meta["technique"]).strip().lower()
         if tech in ("xrd", "raman") and raw.kind is None and reader.kind is None:
             the_kind = tech
+    _check_axis(x, the_kind, fields.get("laser_nm"), where, raw.meta)
     if kind is not None and kind != the_kind:
         lo, hi = float(x[0]), float(x[-1])
         raise LoadError(
             where,
             f"is {_KIND_NAMES[the_kind]} (x {lo:g}..{hi:g}), not {_KIND_NAMES.get(kind, kind)}",
         )
-    if the_kind == "xrd" and x[-1] > MAX_TWO_THETA:
-        raise LoadError(where, f"x reaches {x[-1]:g}, which cannot be 2θ in degrees")
     fields["x_unit"] = "2theta_deg" if the_kind == "xrd" else "raman_shift_cm-1"
 
     if the_kind == "xrd":
@@ -316,13 +368,32 @@ def _finalise(
             else:
                 extra[key] = value
 
+    _check_temperature(fields, where)
     fields.setdefault("sample", path.stem)
     fields["step"] = float(np.median(np.diff(x)))
     fields.update(source_path=str(path), sha256=sha256, format=reader.name, index=index)
     return Scan(x=x, y=y, sigma=sigma, kind=the_kind, meta=ScanMeta(**fields, extra=extra))
 
 
+def _line_of(meta: Mapping[str, Any], i: int) -> str:
+    """'line N' for point ``i`` (0-based) when the reader says where its rows are, else 'point i+1'."""
+    rows = meta.get("_row_lines")
+    if rows is not None and 0 <= i < len(rows):
+        return f"line {int(rows[i])}"
+    first = meta.get("_first_line")
+    if first is not None:
+        return f"line {int(first) + i}"
+    return f"point {i + 1}"
+
+
 def _check_arrays(raw: RawScan, where: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Shapes, finite values, uncertainties and a strictly monotonic x (reversed if decreasing).
+
+    Uncertainties: a negative one is refused (corrupt column). Zero ones would give a point
+    infinite weight in every fit (Rwp 0 %, NaN detection limits), so they are replaced by the
+    median of the scan's positive uncertainties, with a :class:`DataWarning`; a column with
+    no positive value at all is dropped (weights then come from counting statistics).
+    """
     x, y, sigma = raw.x, raw.y, raw.sigma
     if x.ndim != 1 or y.ndim != 1 or x.size != y.size:
         raise LoadError(where, f"x and y differ in shape ({x.shape} vs {y.shape})")
@@ -336,22 +407,101 @@ def _check_arrays(raw: RawScan, where: Any) -> tuple[np.ndarray, np.ndarray, np.
         bad = ~np.isfinite(arr)
         if bad.any():
             i = int(np.argmax(bad))
-            raise LoadError(where, f"{name} has a non-finite value ({arr[i]}) at point {i + 1}")
-    if sigma is not None and (sigma < 0).any():
-        raise LoadError(where, "the uncertainty column has negative values")
+            raise LoadError(where, f"{name} has a non-finite value ({arr[i]}) at {_line_of(raw.meta, i)}")
+        del bad
+    if sigma is not None:
+        sigma = _floor_sigma(sigma, raw.meta, where)
     dx = np.diff(x)
     if (dx == 0).any():
         i = int(np.argmax(dx == 0))
-        raise LoadError(where, f"duplicate x value {x[i]:g} at points {i + 1} and {i + 2}")
+        raise LoadError(
+            where, f"duplicate x value {x[i]:g} at {_line_of(raw.meta, i)} and {_line_of(raw.meta, i + 1)}"
+        )
     if (dx < 0).all():
         x, y = x[::-1], y[::-1]
         sigma = sigma[::-1] if sigma is not None else None
     elif (dx < 0).any():
         i = int(np.argmax(dx < 0)) if dx[0] > 0 else int(np.argmax(dx > 0))
         raise LoadError(
-            where, f"x is not monotonic: {x[i]:g} is followed by {x[i + 1]:g} at point {i + 2}"
+            where,
+            f"x not monotonic at {_line_of(raw.meta, i + 1)}: {x[i]:g} is followed by {x[i + 1]:g}",
         )
     return x, y, sigma
+
+
+def _floor_sigma(sigma: np.ndarray, meta: Mapping[str, Any], where: Any) -> np.ndarray | None:
+    neg = sigma < 0
+    if neg.any():
+        i = int(np.argmax(neg))
+        raise LoadError(where, f"uncertainty is negative ({sigma[i]:g}) at {_line_of(meta, i)}")
+    zero = sigma == 0
+    nzero = int(np.count_nonzero(zero))
+    if not nzero:
+        return sigma
+    positive = sigma[~zero]
+    if positive.size == 0:
+        warnings.warn(
+            f"{where}: every uncertainty is zero; the column is ignored (weights from counting statistics)",
+            DataWarning,
+            stacklevel=4,
+        )
+        return None
+    floor = float(np.median(positive))
+    warnings.warn(
+        f"{where}: {nzero} zero uncertainty value(s) (first at {_line_of(meta, int(np.argmax(zero)))}) "
+        f"replaced by the median uncertainty {floor:.4g}",
+        DataWarning,
+        stacklevel=4,
+    )
+    return np.where(zero, floor, sigma)
+
+
+def _check_laser(value: Any, where: Any, what: str) -> None:
+    try:
+        lam = float(value)
+    except (TypeError, ValueError):
+        raise LoadError(where, f"{what} a laser wavelength {value!r} that is not a number") from None
+    lo, hi = LASER_RANGE_NM
+    if not lo <= lam <= hi:
+        raise LoadError(
+            where, f"{what} a laser wavelength of {lam:g} nm, outside the {lo:g}–{hi:g} nm of Raman lasers"
+        )
+
+
+def _check_axis(x: np.ndarray, kind: str, laser: Any, where: Any, meta: Mapping[str, Any]) -> None:
+    """2θ within 0–180°, Raman shift within :data:`RAMAN_SHIFT_RANGE` (and below the laser's wavenumber)."""
+    lo, hi = float(x[0]), float(x[-1])
+    if kind == "xrd":
+        bad_at = 0 if lo < 0 else (x.size - 1 if hi > MAX_TWO_THETA else None)
+        if bad_at is not None:
+            raise LoadError(
+                where,
+                f"x reaches {x[bad_at]:g} at {_line_of(meta, bad_at)}, which cannot be 2θ "
+                f"(0–{MAX_TWO_THETA:g}°)",
+            )
+        return
+    rlo, rhi = RAMAN_SHIFT_RANGE
+    if laser is not None:
+        rhi = min(rhi, 1e7 / float(laser))
+    if lo < rlo or hi > rhi:
+        bad_at = 0 if lo < rlo else x.size - 1
+        raise LoadError(
+            where,
+            f"x reaches {x[bad_at]:g} at {_line_of(meta, bad_at)}, outside both 2θ (0–{MAX_TWO_THETA:g}°) "
+            f"and Raman shifts ({rlo:g} to {rhi:.0f} cm⁻¹)",
+        )
+
+
+def _check_temperature(fields: dict[str, Any], where: Any) -> None:
+    t = fields.get("temperature_C")
+    if t is None:
+        return
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise LoadError(where, f"temperature {t!r} is not a number") from None
+    if not math.isfinite(value) or value < ABSOLUTE_ZERO_C:
+        raise LoadError(where, f"temperature {value:g} °C is not a physical temperature")
 
 
 def _infer_kind(x: np.ndarray, x_unit: str | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from ..errors import LoadError, PhasetraceError
+from ..errors import LoadError, PhasetraceError, escape_controls
 from ._registry import RawScan, readers_for, register_reader
 from ._xml import open_zip, read_member
 from .metadata import metadata_from_filename
@@ -54,12 +54,14 @@ def read_zip(data: bytes, path: str) -> list[RawScan]:
     out: list[RawScan] = []
     skipped: dict[str, str] = {}
     for info in sorted(infos, key=lambda i: _natural(i.filename)):
-        name = info.filename
+        # the name as shown (meta, messages): a member name can hold a newline or an ESC sequence
+        name = escape_controls(info.filename)
         suffix = PurePosixPath(name).suffix.lower()
         if suffix == ".zip":
             skipped[name] = "nested archive"
             continue
-        member = read_member(zf, name, path, "zip archive")
+        # one member in memory at a time; the archive's total budget is kept by read_member
+        member = read_member(zf, info.filename, path, "zip archive")
         candidates = [r for r in readers_for(suffix, member[:4096]) if r.name != "zip"]
         if not candidates:
             skipped[name] = "not a scan format"
@@ -69,8 +71,10 @@ def read_zip(data: bytes, path: str) -> list[RawScan]:
         except PhasetraceError as exc:
             skipped[name] = str(exc).split(": ", 1)[-1]
             continue
+        finally:
+            del member
         for k, raw in enumerate(raws):
-            meta = dict(raw.meta)
+            meta = {k_: v for k_, v in raw.meta.items() if not k_.startswith("_")}  # lines of the member
             for key, value in metadata_from_filename(name).items():
                 meta.setdefault(key, value)
             meta["member"] = name if len(raws) == 1 else f"{name} [scan {k}]"

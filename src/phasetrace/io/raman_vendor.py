@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LoadError, PhasetraceError, UnsupportedFormatError
+from ..errors import LoadError, PhasetraceError, PhasetraceWarning, UnsupportedFormatError
 from ._registry import RawScan, register_reader
 from ._xml import local, parse_xml
 
@@ -51,20 +51,42 @@ LASER_RANGE_NM = (150.0, 3000.0)
 # --------------------------------------------------------------------------- rosettasciio glue
 
 
+class _Collect(logging.Handler):
+    """Keeps log records instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @contextlib.contextmanager
-def _quiet_rsciio() -> Iterator[None]:
-    """Silence rosettasciio's log warnings (lumispy, Pillow, ...) and Python warnings."""
-    import rsciio  # noqa: F401 - its import sets the "rsciio" log level, so import it first
+def _quiet_rsciio() -> Iterator[list[str]]:
+    """Keep rosettasciio's log lines (lumispy, Pillow, "Could not extract metadata", ...) off the terminal.
+
+    rosettasciio installs its own handler on *stdout*, which would corrupt ``--json`` output:
+    its handlers are swapped for a collector while a reader runs; the messages of level
+    ERROR and above are yielded (the caller turns them into warnings; lower levels, such as
+    "Cannot find package lumispy", are dropped). Python warnings are silenced.
+    """
+    import rsciio  # noqa: F401 - its import sets the "rsciio" log level and handler, so import it first
 
     logger = logging.getLogger("rsciio")
-    old = logger.level
-    logger.setLevel(logging.ERROR)
+    old = (logger.level, logger.handlers[:], logger.propagate)
+    collect = _Collect()
+    logger.handlers[:] = [collect]
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            yield
+            yield collect.messages
     finally:
-        logger.setLevel(old)
+        logger.setLevel(old[0])
+        logger.handlers[:] = old[1]
+        logger.propagate = old[2]
 
 
 def _same_file(path: str, data: bytes) -> bool:
@@ -88,8 +110,11 @@ def _run_file_reader(
             with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as tmp:
                 tmp.write(data)
                 tmp_name = target = tmp.name
-        with _quiet_rsciio():
-            return reader(target)
+        with _quiet_rsciio() as logged:
+            out = reader(target)
+        for message in dict.fromkeys(logged):
+            warnings.warn(f"{path}: {what} reader: {message}", PhasetraceWarning, stacklevel=3)
+        return out
     except PhasetraceError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a one-line error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,14 @@ MIN_ROWS = 3
 
 #: Rows a text file needs for content sniffing to call it column text.
 SNIFF_ROWS = 5
+
+#: A file with more lines than this must be one clean numeric table after its header: the
+#: line-by-line search for the main block costs ~400 bytes per line, so it is not tried on
+#: such files (the first line that breaks the table is reported instead).
+MAX_SLOW_LINES = 1_000_000
+
+#: Bytes parsed at a time by the bulk reader (memory stays the output array plus one chunk).
+_CHUNK_BYTES = 8 << 20
 
 #: A third column is read as uncertainties only if its median is below this
 #: fraction of the median |intensity| (uncertainties are much smaller than
@@ -80,6 +89,7 @@ class _Table:
     rows: np.ndarray  # (n, ncol), NaN for non-numeric cells
     header: list[str]
     first_line: int
+    row_lines: np.ndarray | None = None  # line number (1-based) of each row, if rows skip lines
 
 
 def _split(line: str, delim: str | None) -> list[str]:
@@ -167,6 +177,107 @@ def _fast_block(lines: list[str]) -> tuple[int, np.ndarray] | None:
     return None
 
 
+def _head_lines(data: bytes, limit: int) -> tuple[list[str], list[int]]:
+    """The first ``limit`` lines of ``data`` decoded, and the byte offset where each starts."""
+    lines: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    while len(lines) < limit and pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        raw = data[pos:end].rstrip(b"\r")
+        try:
+            lines.append(raw.decode("utf-8-sig" if pos == 0 else "utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("latin-1"))
+        starts.append(pos)
+        pos = end + 1
+    return lines, starts
+
+
+def _bulk_table(data: bytes, path: str) -> _Table | None:
+    """Header lines, then one clean numeric table to the end of the file, parsed chunk by chunk.
+
+    Memory is the output array plus one chunk (no list of lines, no decoded copy of the
+    file), so a 10⁷-point file costs little more than its numbers. Anything that is not a
+    clean table (decimal commas, quoted or "123(4)" cells, comment, text or blank lines
+    inside the data, ragged rows) returns None, and the line-by-line search decides —
+    except in files of more than :data:`MAX_SLOW_LINES` lines, where the first line that
+    breaks the table is reported.
+    """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:65536] or b"\n" not in data[:65536]:
+        return None
+    head, starts = _head_lines(data, 200)
+    for i, line in enumerate(head):
+        r = _row_values(line)
+        if r is None:
+            continue
+        vals, delim, dec_comma = r
+        if dec_comma or any(v is None for v in vals) or (delim is not None and len(delim) != 1):
+            return None
+        ncol = len(vals)
+        b0 = i
+        break
+    else:
+        return None
+    off = starts[b0]
+    end = len(data)
+    while end > off and data[end - 1] in b" \t\r\n":
+        end -= 1
+    nlines = data.count(b"\n", off, end) + 1
+    if nlines < MIN_ROWS:
+        return None
+    out = np.empty(nlines * ncol, dtype=np.float64)
+    sep = delim.encode() if delim is not None else None
+    pos, filled, line_no = off, 0, b0
+    while pos < end:
+        stop = data.find(b"\n", min(pos + _CHUNK_BYTES, end))
+        stop = end if stop < 0 or stop >= end else stop + 1
+        chunk = data[pos:stop]
+        rows = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        if sep is not None:
+            chunk = chunk.replace(sep, b" ")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns when it stops early: the count says so too
+            try:
+                vals_ = np.fromstring(chunk.decode("latin-1"), dtype=np.float64, sep=" ")
+            except ValueError:
+                vals_ = np.empty(0)
+        if vals_.size != rows * ncol or not _clean(chunk):
+            if nlines > MAX_SLOW_LINES:
+                _raise_bad_line(data, pos, stop, line_no, ncol, delim, path)
+            return None
+        out[filled : filled + vals_.size] = vals_
+        filled += vals_.size
+        line_no += rows
+        pos = stop
+    return _table(head, b0, out.reshape(nlines, ncol))
+
+
+_NOT_PLAIN = re.compile(rb"[^0-9eEnNaAiIfFtTyY.+\- \t\r\n]")
+
+
+def _clean(chunk: bytes) -> bool:
+    """True when a chunk holds only characters of plain numbers (so the count check is exact)."""
+    return _NOT_PLAIN.search(chunk) is None
+
+
+def _raise_bad_line(
+    data: bytes, pos: int, stop: int, line_no: int, ncol: int, delim: str | None, path: str
+) -> None:
+    """Name the first line of ``data[pos:stop]`` that is not ``ncol`` plain numbers."""
+    for k, raw in enumerate(data[pos:stop].split(b"\n")):
+        line = raw.decode("latin-1").strip()
+        r = _row_values(line)
+        if r is None or len(r[0]) != ncol or any(v is None for v in r[0]) or r[2]:
+            raise LoadError(
+                path,
+                f"line {line_no + k + 1} breaks the table of {ncol} numeric columns ({line[:40]!r}); "
+                f"a file of more than {MAX_SLOW_LINES:,} lines must be one clean table",
+            )
+    raise LoadError(path, f"the numeric table from line {line_no + 1} on is malformed")
+
+
 def parse_columns(text: str, path: str) -> _Table:
     """Find the main numeric block of a text file.
 
@@ -183,6 +294,12 @@ def parse_columns(text: str, path: str) -> _Table:
     best: tuple[int, int] | None = None  # (start, end) exclusive
     start = None
     ncol = None
+    if len(lines) > MAX_SLOW_LINES:
+        raise LoadError(
+            path,
+            f"has {len(lines):,} lines that are not one clean numeric table after a header; "
+            f"files of more than {MAX_SLOW_LINES:,} lines must be",
+        )
     parsed: list[list[float | None] | None] = []
     for line in lines:
         r = _row_values(line)
@@ -209,11 +326,14 @@ def parse_columns(text: str, path: str) -> _Table:
     if best is None:
         raise LoadError(path, "has no numeric data columns")
     b0, b1 = best
-    rows = [parsed[k] for k in range(b0, b1) if parsed[k] is not None]
+    keep = [k for k in range(b0, b1) if parsed[k] is not None]
+    rows = [parsed[k] for k in keep]
     if len(rows) < MIN_ROWS:
         raise LoadError(path, f"has only {len(rows)} numeric row(s); not a scan")
     arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)
-    return _table(lines, b0, arr)
+    table = _table(lines, b0, arr)
+    table.row_lines = np.asarray(keep, dtype=np.int64) + 1
+    return table
 
 
 def _table(lines: list[str], b0: int, arr: np.ndarray) -> _Table:
@@ -326,8 +446,9 @@ def read_text(data: bytes, path: str) -> list[RawScan]:
     list of RawScan
         One scan.
     """
-    text = decode_text(data, path)
-    table = parse_columns(text, path)
+    table = _bulk_table(data, path)
+    if table is None:
+        table = parse_columns(decode_text(data, path), path)
     rows, names = table.rows, table.names
     ncol = rows.shape[1]
     meta: dict[str, object] = _header_meta(table.header)
@@ -386,8 +507,13 @@ def read_text(data: bytes, path: str) -> list[RawScan]:
     if names is not None and names[x_col].lower().startswith(("wavelength", "nm")):
         meta["x_unit"] = "wavelength_nm"
     out = []
+    lines = table.row_lines if table.row_lines is not None else None
     for a, b in _segments(x):
         seg_meta = dict(meta)
+        # file line of each point, for messages of the front door ("x not monotonic at line N")
+        seg_meta["_first_line"] = table.first_line + a
+        if lines is not None:
+            seg_meta["_row_lines"] = lines[a:b]
         if (a, b) != (0, x.size):
             seg_meta["rows"] = [table.first_line + a, table.first_line + b - 1]
         out.append(
@@ -405,8 +531,11 @@ def read_text(data: bytes, path: str) -> list[RawScan]:
 def _segments(x: np.ndarray) -> list[tuple[int, int]]:
     """Split concatenated scans: x that restarts lower, each piece strictly increasing.
 
+    A drop is a restart only if it lands within the range of the piece before it, in its lower
+    half (a second scan of about the same range): one lowered value, two swapped lines or one
+    absurd value are disorder within one scan, not a second scan.
     Anything else (one monotonic run, or disorder) is one segment, left to the
-    front door to accept or reject.
+    front door to accept or reject (it names the line).
     """
     dx = np.diff(x)
     if not np.all(np.isfinite(dx)):
@@ -416,7 +545,10 @@ def _segments(x: np.ndarray) -> list[tuple[int, int]]:
         return [(0, x.size)]
     edges = [0, *(drops + 1).tolist(), x.size]
     segs = list(zip(edges[:-1], edges[1:], strict=True))
-    if all(b - a >= SNIFF_ROWS and np.all(np.diff(x[a:b]) > 0) for a, b in segs):
+    restarts = all(
+        x[a] - (x[b - 1] - x[a]) <= x[b] <= x[a] + 0.5 * (x[b - 1] - x[a]) for a, b in segs[:-1]
+    )
+    if restarts and all(b - a >= SNIFF_ROWS and np.all(np.diff(x[a:b]) > 0) for a, b in segs):
         return segs
     return [(0, x.size)]
 

@@ -25,6 +25,7 @@ from .._atomic import atomic_write_text
 from ..errors import PhasetraceError
 from .formula import formula_elements
 from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList
+from .validate import read_user_cif
 
 __all__ = [
     "RAMAN_COLUMNS",
@@ -628,7 +629,7 @@ def _cif_tags(text: str) -> dict[str, str]:
 
 
 def _user_phase(path: Path) -> ReferencePhase:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_user_cif(path)  # bounded read and checks (cell, elements, occupancies) before pymatgen
     tags = _cif_tags(text)
     pid = tags.get("_phasetrace_id") or path.stem
     if not re.fullmatch(r"[A-Za-z0-9_.()+\-]+", pid):
@@ -960,7 +961,7 @@ def validate_cif(path: str | os.PathLike[str]) -> Validation:
     p = Path(path)
     if not p.is_file():
         raise LibraryError(f"{p}: no such file")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = read_user_cif(p)
     try:
         structure, parse_warnings = parse_structure(text, str(p))
     except CifError as exc:

@@ -285,6 +285,9 @@ def compute_reflections(
     energy = 12398.419843320026 / wavelength
 
     lattice = structure.lattice
+    from .validate import check_reflection_budget  # bounded memory before the hkl grid is built
+
+    check_reflection_budget(lattice.abc, lattice.volume, len(structure), d_min, name)
     cell = np.array([*lattice.abc, *lattice.angles], dtype=float)
     hmax = np.floor(np.array(lattice.abc) / d_min).astype(int)
     grids = np.meshgrid(*(np.arange(-m, m + 1) for m in hmax), indexing="ij")

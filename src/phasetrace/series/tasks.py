@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
@@ -321,21 +322,71 @@ class _Inline:
 
 
 class _Pool:
-    """Spawned worker processes, each with one BLAS thread, kept for all submitted tasks."""
+    """Spawned worker processes, each with one BLAS thread, kept for all submitted tasks.
 
-    def __init__(self, pool: ProcessPoolExecutor) -> None:
+    A worker that dies (a segfault in a compiled library, the kernel's OOM killer) breaks the
+    pool and every task in it: those tasks are submitted once more to a fresh pool, and a task
+    caught in a second break runs alone, where dying again fails that scan only.
+    """
+
+    def __init__(self, pool: Executor) -> None:
         self.pool = pool
-        self.running: set[Any] = set()
+        self.running: dict[Any, dict[str, Any]] = {}
+        self.breaks: dict[str, int] = {}
 
     def submit(self, task: dict[str, Any]) -> None:
-        self.running.add(self.pool.submit(analyse_scan, task))
+        self.running[self.pool.submit(analyse_scan, task)] = task
 
     def busy(self) -> bool:
         return bool(self.running)
 
     def finished(self) -> list[dict[str, Any]]:
-        done, self.running = wait(self.running, return_when=FIRST_COMPLETED)
-        return [f.result() for f in done]
+        done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        out = []
+        for f in done:
+            task = self.running.pop(f)
+            try:
+                out.append(f.result())
+                continue
+            except BrokenProcessPool:
+                pass
+            self.breaks[task["key"]] = self.breaks.get(task["key"], 0) + 1
+            if self.breaks[task["key"]] == 1 and isinstance(self.pool, _RenewablePool):
+                self.submit(task)
+            else:
+                out.append(_run_alone(task))
+        return out
+
+
+def _run_alone(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one task in a process of its own; its death fails this task only."""
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(analyse_scan, task).result()
+        except BrokenProcessPool:
+            error = f"{task['path']}: the analysis process died (a crash in a compiled library?)"
+    seconds = time.perf_counter() - t0
+    return {"key": task["key"], "status": "error", "error": error, "result": None, "seconds": seconds}
+
+
+class _RenewablePool(Executor):
+    """A process pool that starts afresh when a worker died, so one crash does not end the run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._pool = ProcessPoolExecutor(**kwargs)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = ProcessPoolExecutor(**self._kwargs)
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class _Dask:
@@ -397,7 +448,7 @@ def _ready() -> None:
 
 
 @contextmanager
-def worker_pool(jobs: int, libraries: Sequence[str] = ()) -> Iterator[ProcessPoolExecutor | None]:
+def worker_pool(jobs: int, libraries: Sequence[str] = ()) -> Iterator[Executor | None]:
     """A pool of ``jobs`` worker processes for a whole run (None for ``jobs`` <= 1).
 
     The workers are fresh interpreters with one BLAS thread each (the per-scan linear algebra is
@@ -412,7 +463,7 @@ def worker_pool(jobs: int, libraries: Sequence[str] = ()) -> Iterator[ProcessPoo
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
     try:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
+        with _RenewablePool(
             max_workers=jobs, mp_context=ctx, initializer=_warm_worker, initargs=(list(libraries),)
         ) as pool:
             for _ in range(jobs):
