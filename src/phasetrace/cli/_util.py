@@ -62,6 +62,7 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         debug = bool(ctx.find_root().params.get("debug"))
+        saved = warnings.formatwarning
         if not debug:
             warnings.formatwarning = _one_line_warning
         try:
@@ -89,6 +90,8 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             if debug:
                 raise
             fail(_internal(exc), EXIT_INTERNAL)
+        finally:
+            warnings.formatwarning = saved
 
     return wrapper
 

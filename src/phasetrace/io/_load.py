@@ -76,7 +76,13 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         if st.st_size > MAX_FILE_BYTES:
             raise LoadError(p, f"is {st.st_size / 2**20:.0f} MiB, larger than any scan file should be")
         with open(p, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            # read what stat promised (+1 to notice growth): read(MAX) would allocate MAX at once
+            data = fh.read(st.st_size + 1)
+            while len(data) > st.st_size and len(data) <= MAX_FILE_BYTES:
+                more = fh.read(1 << 20)
+                if not more:
+                    break
+                data += more
     except FileNotFoundError:
         raise LoadError(p, "no such file") from None
     except PermissionError:
@@ -301,6 +307,7 @@ def _finalise(
         if value is None or key.startswith("_"):  # "_..." keys are for the front door only
             continue
         (fields if key in _SCANMETA_FIELDS else extra)[key] = value
+    _check_temperature(fields, where)  # the file's own value first; again below after a manifest
     if fields.get("laser_nm") is not None:
         _check_laser(fields["laser_nm"], where, "the file states")
     if laser_nm is not None:
