@@ -67,7 +67,9 @@ def _cli(args: list[str], tmp: Path, timeout: float = 240) -> tuple[int, str, st
     env = dict(os.environ, PHASETRACE_USER_LIBRARY=str(tmp / "userlib"), COLUMNS="120")
     out, err = tmp / "stdout", tmp / "stderr"
     with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "phasetrace.cli", *args], stdout=fo, stderr=fe, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "phasetrace.cli", *args], stdout=fo, stderr=fe, env=env
+        )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -100,7 +102,16 @@ def _commands(path: Path, tmp: Path) -> dict[str, list[str]]:
         "info": ["info", "--json", str(path)],
         "fit": ["fit", "--json", str(path), "--system", SYSTEM],
         "phases": ["phases", "add", str(path)],
-        "series": ["series", str(src), "--out", str(tmp / "out"), "--no-figures", "--json", "--system", SYSTEM],
+        "series": [
+            "series",
+            str(src),
+            "--out",
+            str(tmp / "out"),
+            "--no-figures",
+            "--json",
+            "--system",
+            SYSTEM,
+        ],
     }
 
 
@@ -194,7 +205,9 @@ def test_fifo_is_refused_without_blocking(tmp_path):
 
 def test_negative_uncertainty_is_refused_with_its_line(tmp_path):
     p = tmp_path / "s.xye"
-    p.write_text("# x y sigma\n" + "".join(f"{10 + i * 0.1:.2f} {100 + i} {-1 if i == 5 else 10}\n" for i in range(50)))
+    p.write_text(
+        "# x y sigma\n" + "".join(f"{10 + i * 0.1:.2f} {100 + i} {-1 if i == 5 else 10}\n" for i in range(50))
+    )
     from phasetrace.io import load
 
     with pytest.raises(LoadError, match=r"uncertainty is negative \(-1\) at line 7"):
@@ -272,7 +285,11 @@ def test_json_never_holds_nan():
     from phasetrace.cli._util import json_safe
 
     doc = json_safe({"a": [np.float64("nan"), 1.5], "b": np.array([np.inf, 2.0]), "c": {"d": float("-inf")}})
-    assert json.loads(json.dumps(doc, allow_nan=False)) == {"a": [None, 1.5], "b": [None, 2.0], "c": {"d": None}}
+    assert json.loads(json.dumps(doc, allow_nan=False)) == {
+        "a": [None, 1.5],
+        "b": [None, 2.0],
+        "c": {"d": None},
+    }
 
 
 def test_rosettasciio_log_lines_stay_off_stdout(tmp_path):

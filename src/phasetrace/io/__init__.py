@@ -22,7 +22,7 @@ from . import (  # noqa: F401
     unsupported,
     xrdml,
 )
-from ._load import MAX_FILE_BYTES, MIN_POINTS, load, load_all, read_bytes
+from ._load import MAX_FILE_BYTES, MIN_POINTS, load, load_all, loads, read_bytes
 from ._registry import (
     READERS,
     WRITERS,
@@ -48,6 +48,7 @@ __all__ = [
     "describe",
     "load",
     "load_all",
+    "loads",
     "metadata_from_filename",
     "read_bytes",
     "read_manifest",

@@ -26,6 +26,7 @@ __all__ = [
     "RAMAN_SHIFT_RANGE",
     "load",
     "load_all",
+    "loads",
     "read_bytes",
 ]
 
@@ -155,7 +156,54 @@ def load_all(
         With a one-line message naming the file and the problem.
     """
     p = Path(path)
-    data = read_bytes(p)
+    return _load_data(
+        read_bytes(p),
+        p,
+        kind=kind,
+        format=format,
+        radiation=radiation,
+        laser_nm=laser_nm,
+        meta=meta,
+        parse_filename=parse_filename,
+    )
+
+
+def loads(data: bytes, name: str, **kwargs: Any) -> list[Scan]:
+    """Read every scan of a file's content (bytes) through the same readers and checks as :func:`load_all`.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    name : str
+        A file name: its suffix chooses the readers (with content sniffing), and it names the
+        data in messages.
+    **kwargs
+        As for :func:`load_all`.
+
+    Examples
+    --------
+    >>> [len(s) for s in loads(b"10 1\n10.1 2\n10.2 3\n", "a.xy", parse_filename=False)]  # doctest: +SKIP
+    [3]
+    """
+    if not data or data.isspace():
+        raise LoadError(name, "is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(name, f"is {len(data) / 2**20:.0f} MiB, larger than any scan file should be")
+    return _load_data(data, Path(name), **kwargs)
+
+
+def _load_data(
+    data: bytes,
+    p: Path,
+    *,
+    kind: str | None = None,
+    format: str | None = None,  # noqa: A002 - the natural name for the option
+    radiation: Radiation | None = None,
+    laser_nm: float | None = None,
+    meta: Mapping[str, Any] | None = None,
+    parse_filename: bool = True,
+) -> list[Scan]:
     digest = hashlib.sha256(data).hexdigest()
     reader_list = _choose_readers(p, data, format)
     raws, reader = _run_readers(reader_list, data, p)
