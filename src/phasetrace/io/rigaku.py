@@ -194,6 +194,17 @@ def _rows(lines: list[str], what: str, path: str) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
+def _bulk_rows(data: bytes, what: str, path: str) -> np.ndarray | None:
+    """A clean profile table parsed in bulk (memory ~ its numbers), or None for the row-by-row parser."""
+    from .text import _NotATable, numeric_table
+
+    try:
+        rows = numeric_table(data, delimiter=",", path=f"{path}: {what}")
+    except _NotATable:
+        return None
+    return rows if rows is not None and rows.shape[1] >= 2 else None
+
+
 def _xy(rows: np.ndarray, meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Angle and intensity; a third column (attenuator factor) is multiplied in."""
     x, y = rows[:, 0], rows[:, 1]
@@ -457,7 +468,9 @@ def _rasx_scan(
     unit_x = (_ftext(scan_info, "PositionUnit") or "deg").lower()
     if not unit_x.startswith("deg"):
         raise UnsupportedFormatError(path, f"{where} gives its angle in {unit_x!r}, not degrees")
-    rows = _rows(_decode(text_bytes).splitlines(), where, path)
+    rows = _bulk_rows(text_bytes, where, path)
+    if rows is None:
+        rows = _rows(_decode(text_bytes).splitlines(), where, path)
     meta: dict[str, Any] = {"x_unit": "2theta_deg", "rasx_member": name}
     if cond_name:
         meta["rasx_conditions"] = cond_name

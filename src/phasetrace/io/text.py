@@ -220,16 +220,73 @@ def _bulk_table(data: bytes, path: str) -> _Table | None:
         break
     else:
         return None
-    off = starts[b0]
-    end = len(data)
-    while end > off and data[end - 1] in b" \t\r\n":
-        end -= 1
-    nlines = data.count(b"\n", off, end) + 1
-    if nlines < MIN_ROWS:
+    try:
+        rows = numeric_table(data, starts[b0], ncol=ncol, delimiter=delim, first_line=b0, path=path)
+    except _NotATable:
         return None
+    if rows is None or rows.shape[0] < MIN_ROWS:
+        return None
+    return _table(head, b0, rows)
+
+
+class _NotATable(Exception):
+    pass
+
+
+def numeric_table(
+    data: bytes,
+    start: int = 0,
+    *,
+    ncol: int | None = None,
+    delimiter: str | None = None,
+    first_line: int = 0,
+    path: str = "",
+) -> np.ndarray | None:
+    """Parse ``data[start:]`` as one clean table of numbers, chunk by chunk; None if it is not one.
+
+    Memory is the output array plus one chunk of :data:`_CHUNK_BYTES` (no list of lines, no
+    decoded copy). Cells are separated by white space or ``delimiter``; line ends may be
+    ``\\r\\n``. Blank, comment or text lines, decimal commas, quoted or "123(4)" cells and
+    ragged rows make it return None, except in tables of more than :data:`MAX_SLOW_LINES`
+    lines, where the first such line is reported (:class:`LoadError`).
+
+    Parameters
+    ----------
+    data : bytes
+        File content.
+    start : int
+        Byte offset of the first row.
+    ncol : int, optional
+        Columns per row; by default those of the first row.
+    delimiter : str, optional
+        Cell separator besides white space (``","``, ``";"``).
+    first_line : int
+        0-based line number of the first row, for messages.
+    path : str
+        For messages.
+
+    Returns
+    -------
+    ndarray, shape (n, ncol), or None
+    """
+    if data[start : start + 3] == b"\xef\xbb\xbf":
+        start += 3
+    end = len(data)
+    while end > start and data[end - 1] in b" \t\r\n":
+        end -= 1
+    if end <= start:
+        return None
+    sep = delimiter.encode() if delimiter is not None else None
+    if ncol is None:
+        stop = data.find(b"\n", start, end)
+        first = data[start : end if stop < 0 else stop]
+        first = first.replace(sep, b" ") if sep else first
+        ncol = len(first.split())
+        if ncol == 0:
+            return None
+    nlines = data.count(b"\n", start, end) + 1
     out = np.empty(nlines * ncol, dtype=np.float64)
-    sep = delim.encode() if delim is not None else None
-    pos, filled, line_no = off, 0, b0
+    pos, filled, line_no = start, 0, first_line
     while pos < end:
         stop = data.find(b"\n", min(pos + _CHUNK_BYTES, end))
         stop = end if stop < 0 or stop >= end else stop + 1
@@ -240,18 +297,18 @@ def _bulk_table(data: bytes, path: str) -> _Table | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # numpy warns when it stops early: the count says so too
             try:
-                vals_ = np.fromstring(chunk.decode("latin-1"), dtype=np.float64, sep=" ")
+                vals = np.fromstring(chunk.decode("latin-1"), dtype=np.float64, sep=" ")
             except ValueError:
-                vals_ = np.empty(0)
-        if vals_.size != rows * ncol or not _clean(chunk):
+                vals = np.empty(0)
+        if vals.size != rows * ncol or not _clean(chunk):
             if nlines > MAX_SLOW_LINES:
-                _raise_bad_line(data, pos, stop, line_no, ncol, delim, path)
-            return None
-        out[filled : filled + vals_.size] = vals_
-        filled += vals_.size
+                _raise_bad_line(data, pos, stop, line_no, ncol, delimiter, path)
+            raise _NotATable
+        out[filled : filled + vals.size] = vals
+        filled += vals.size
         line_no += rows
         pos = stop
-    return _table(head, b0, out.reshape(nlines, ncol))
+    return out.reshape(nlines, ncol)
 
 
 _NOT_PLAIN = re.compile(rb"[^0-9eEnNaAiIfFtTyY.+\- \t\r\n]")
