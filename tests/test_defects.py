@@ -256,6 +256,38 @@ def test_bad_out_is_a_user_error(tmp_path, option):
     assert not (tmp_path / "a_file").is_dir()
 
 
+def test_read_only_out_is_a_user_error_even_for_root(tmp_path, monkeypatch):
+    """What os.access says for a read-only folder (root is allowed everywhere, so it is simulated)."""
+    import phasetrace.cli._util as util
+
+    real_access = os.access
+    monkeypatch.setattr(
+        util.os,
+        "access",
+        lambda p, mode: False if Path(p) == tmp_path and mode & os.W_OK else real_access(p, mode),
+    )
+    res = CliRunner().invoke(main, ["series", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "is not writable" in res.output and "--out" in res.output
+
+
+def test_os_errors_from_user_paths_exit_2(tmp_path):
+    """A write that fails for a reason of the user's (EROFS, EACCES, ENOSPC) is exit 2, not 'internal error'."""
+    import errno
+
+    import click
+
+    from phasetrace.cli._util import guard
+
+    @click.command()
+    @guard
+    def write():
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "out" / "summary.json"))
+
+    res = CliRunner().invoke(write, [])
+    assert res.exit_code == 2
+    assert "summary.json: read-only file system" in res.output and "internal" not in res.output
+
+
 def test_plot_under_a_file_is_a_user_error(tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -269,6 +301,15 @@ def test_repeated_phase_id_is_refused():
     res = CliRunner().invoke(main, ["fit", str(SAMPLE), "--phases", "LLZTO_cubic,LLZTO_cubic"])
     assert res.exit_code == 2
     assert "phase 'LLZTO_cubic' is given twice" in res.output
+
+
+@pytest.mark.parametrize(
+    "command", [["fit", str(SAMPLE)], ["phases", "list"], ["series", str(ROOT), "--out", "x"]]
+)
+def test_unknown_element_is_a_user_error(command):
+    res = CliRunner().invoke(main, [*command, "--elements", "Li,Xx,O"])
+    assert res.exit_code == 2
+    assert "unknown element symbol(s) 'Xx'" in res.output
 
 
 def test_messages_are_bounded_and_escaped():

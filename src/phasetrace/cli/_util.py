@@ -207,6 +207,11 @@ def parse_elements(text: str | None) -> set[str] | None:
     els = {e.strip().capitalize() for e in text.replace(";", ",").replace(" ", ",").split(",") if e.strip()}
     if not els:
         raise click.BadParameter("give element symbols, e.g. Li,La,Zr,Co,O", param_hint="--elements")
+    from ..library.formula import ELEMENTS
+
+    unknown = sorted(els - ELEMENTS)
+    if unknown:
+        raise OptionError(f"--elements: unknown element symbol(s) {', '.join(map(repr, unknown))}")
     return els
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._util import check_out_dir, dump_json, guard, library_option
+from ._util import check_out_dir, dump_json, guard, library_option, parse_elements
 
 
 @click.command("series")
@@ -52,7 +52,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     from ..series.tasks import worker_pool
 
     check_out_dir(out_dir)
-    els = [e for e in elements.replace(" ", ",").split(",") if e] if elements else None
+    els = sorted(parse_elements(elements)) if elements else None
     libs = [str(p) for p in libraries]
     # one pool of workers for the scans and the figures, started before the scans are collected (with a
     # Dask scheduler the scans run on the cluster and the figures here)
