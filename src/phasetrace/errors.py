@@ -47,7 +47,7 @@ def escape_controls(text: str) -> str:
 def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """One printable line of at most ``limit`` characters: controls escaped, the middle cut out if long.
 
-    The start (usually the file name) and the end (usually the problem) are kept.
+    The start (usually the file name) and the end (usually the problem, so the larger part) are kept.
 
     Examples
     --------
@@ -58,9 +58,20 @@ def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(text) <= limit:
         return text
     mark = " … "
-    head = (limit - len(mark)) * 2 // 3
+    head = (limit - len(mark)) * 2 // 5  # the problem is at the end: it keeps the larger part
     tail = limit - len(mark) - head
     return text[:head] + mark + text[len(text) - tail :]
+
+
+#: Longest single word (no white space) kept whole in a problem description.
+_MAX_WORD = 48
+
+
+def _shorten(word: str) -> str:
+    if len(word) <= _MAX_WORD:
+        return word
+    keep = (_MAX_WORD - 1) // 2
+    return f"{word[:keep]}…{word[-keep:]}"
 
 
 class PhasetraceError(Exception):
@@ -80,7 +91,8 @@ class LoadError(PhasetraceError, ValueError):
 
     def __init__(self, path: str | PathLike[str], problem: str):
         self.path = escape_controls(str(path))
-        self.problem = bounded(" ".join(str(problem).split()), MAX_MESSAGE_CHARS - 60)
+        words = (_shorten(w) for w in str(problem).split())  # a 1 MB "value" quoted from a file
+        self.problem = bounded(" ".join(words), MAX_MESSAGE_CHARS - 60)
         super().__init__(bounded(f"{self.path}: {self.problem}"))
 
 
