@@ -493,6 +493,9 @@ def index_cif(path: str | os.PathLike[str]) -> dict[str, Any]:
         "error": None,
     }
     try:
+        from .validate import check_cif_text  # the checks every user CIF passes (cell, elements, occupancy)
+
+        check_cif_text(data.decode("utf-8", "replace"), p.name)
         st = read_cif(data.decode("utf-8", "replace"), p.name)
         d, mf2, counts = strongest_lines(st)
         if not len(d):
@@ -505,7 +508,7 @@ def index_cif(path: str | os.PathLike[str]) -> dict[str, Any]:
             d=[float(v) for v in d],
             mf2=[float(v) for v in mf2],
         )
-    except IndexError_ as exc:
+    except PhasetraceError as exc:  # IndexError_, and CifError from the checks
         entry["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - one odd file must not stop an index of thousands
         entry["error"] = f"{p.name}: cannot index ({type(exc).__name__}: {exc})"
