@@ -21,6 +21,7 @@ an :class:`UnsupportedFormatError` that names the axis.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -181,6 +182,30 @@ def _comment_meta(comment: ET.Element | None) -> dict[str, Any]:
     return out
 
 
+def _slit_meta(slit: ET.Element | None) -> dict[str, Any]:
+    """Divergence-slit mode (fixed/automatic), opening (degrees) and irradiated length, where stated.
+
+    For the instrument description (:mod:`phasetrace.quantify.instrument`): an automatic slit keeps
+    the irradiated length constant, which changes the intensities by sin θ.
+    """
+    if slit is None:
+        return {}
+    out: dict[str, Any] = {}
+    kind = (slit.get("{http://www.w3.org/2001/XMLSchema-instance}type") or "").lower()
+    length = _float(_child(slit, "irradiatedLength")) or _float(_child(slit, "length"))
+    if "fixed" in kind:
+        out["divergence_slit_mode"] = "fixed"
+    elif ("automatic" in kind or "programmable" in kind) and length:
+        out["divergence_slit_mode"] = "automatic"
+        out["irradiated_length_mm"] = length
+    angle = re.search(r"(\d+(?:\.\d+)?)(?:\s*/\s*(\d+))?\s*°", slit.get("name") or "")
+    if angle:
+        out["divergence_slit_deg"] = float(angle.group(1)) / (
+            float(angle.group(2)) if angle.group(2) else 1.0
+        )
+    return out
+
+
 def _measurement_meta(m: ET.Element) -> dict[str, Any]:
     out: dict[str, Any] = {
         "measurement_type": m.get("measurementType"),
@@ -204,10 +229,19 @@ def _measurement_meta(m: ET.Element) -> dict[str, Any]:
     slit = _child(incident, "divergenceSlit")
     if slit is not None and slit.get("name"):
         out["divergence_slit"] = slit.get("name")
+    out.update(_slit_meta(slit))
     mono = _child(incident, "monochromator")
     if mono is not None and mono.get("name"):
         out["incident_monochromator"] = mono.get("name")
-    detector = _child(_child(m, "diffractedBeamPath"), "detector")
+    diffracted = _child(m, "diffractedBeamPath")
+    for path_el, key in ((incident, "soller_incident_rad"), (diffracted, "soller_diffracted_rad")):
+        opening = _float(_child(_child(path_el, "sollerSlit"), "opening"))
+        if opening is not None and opening > 0:
+            out[key] = opening
+    dmono = _child(diffracted, "monochromator")
+    if dmono is not None and dmono.get("name"):
+        out["diffracted_monochromator"] = dmono.get("name")
+    detector = _child(diffracted, "detector")
     if detector is not None and detector.get("name"):
         out["detector"] = detector.get("name")
     return {k: v for k, v in out.items() if v is not None}

@@ -31,15 +31,29 @@ from .crystallography import cell_volume, d_spacings, lorentz_polarisation, two_
 
 __all__ = [
     "DEFAULT_D_MIN",
+    "MAX_HKL",
     "TYPICAL_B",
     "CifError",
     "ReflectionCache",
     "ReflectionList",
     "compute_reflections",
+    "d_min_for_scan",
 ]
 
-#: Smallest d-spacing kept (Å): Cu Kα up to 2θ ≈ 133°, Mo Kα up to ≈ 60°.
+#: Smallest d-spacing kept (Å) unless the scan reaches further: Cu Kα up to 2θ ≈ 133°, Mo Kα up to ≈ 60°.
 DEFAULT_D_MIN = 0.84
+
+#: d_min for a scan is rounded down to a multiple of this (Å), so that scans ending at slightly
+#: different angles share one cached reflection list.
+D_MIN_STEP = 0.05
+
+#: Reflections are computed this far (degrees 2θ) beyond the end of a scan: their tails reach into it.
+D_MIN_MARGIN_DEG = 2.0
+
+#: Bound on the hkl grid (all indices, before symmetry merging): ``(4π/3) V / d_min³`` is kept below this,
+#: raising d_min for very large cells. 60 000 hkl hold a 2,000 Å³ cell down to 0.52 Å (Cu Kα to 2θ = 180°)
+#: and keep the structure-factor arrays below ~100 MB.
+MAX_HKL = 60000
 
 #: Isotropic displacement parameters (Å²) used when a CIF gives none: typical
 #: room-temperature values for oxides (light and hydrogen atoms vibrate more).
@@ -50,7 +64,7 @@ TYPICAL_B_OTHER = 0.5
 ABSENCE_TOL = 1e-8
 
 #: Bump when the content or layout of cached reflection lists changes.
-CACHE_SCHEMA = 3
+CACHE_SCHEMA = 4
 
 #: Avogadro's number × 1e-24: g/mol per Å³ → g/cm³.
 _AMU_PER_A3_TO_G_CM3 = 1.0 / 0.602214076
@@ -86,6 +100,15 @@ class ReflectionList:
     energy_ev : float
         X-ray energy the f′, f″ were taken at.
     elements : tuple of str
+    b_iso : float
+        Mean isotropic displacement parameter (Å²) of the atoms the ``f2`` were
+        computed with, weighted by scattering power (Σ occ·Z²): the reference for
+        a refined overall B, which is added to every atom's B.
+    b_source : {"cif", "typical", "mixed"}
+        Where the atoms' B came from: the CIF (B_iso, U_iso or U_aniso
+        converted), :data:`TYPICAL_B` for a CIF without them, or both.
+    d_min : float
+        Smallest spacing the list was computed to, Å.
     """
 
     hkl: np.ndarray
@@ -100,6 +123,9 @@ class ReflectionList:
     cell_mass: float
     energy_ev: float
     elements: tuple[str, ...]
+    b_iso: float = float("nan")
+    b_source: str = "typical"
+    d_min: float = DEFAULT_D_MIN
 
     @property
     def volume(self) -> float:
@@ -176,6 +202,9 @@ class ReflectionList:
             "cell_mass": self.cell_mass,
             "energy_ev": self.energy_ev,
             "elements": list(self.elements),
+            "b_iso": self.b_iso,
+            "b_source": self.b_source,
+            "d_min": self.d_min,
         }
         return {
             "hkl": self.hkl,
@@ -203,12 +232,29 @@ class ReflectionList:
             cell_mass=float(header["cell_mass"]),
             energy_ev=float(header["energy_ev"]),
             elements=tuple(header["elements"]),
+            b_iso=float(header["b_iso"]),
+            b_source=str(header["b_source"]),
+            d_min=float(header["d_min"]),
         )
 
 
+def _cif_number(value: Any) -> float | None:
+    """The number in a CIF value such as ``0.0123(4)``; None for ``?``/``.``."""
+    m = re.match(r"^\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)", str(value))
+    return float(m.group(1)) if m else None
+
+
 def _b_factors_from_cif(cif_text: str) -> dict[str, float]:
-    """B_iso per atom-site label, from B or U columns (U converted: B = 8π²U)."""
+    """B_iso (Å²) per atom-site label, from B or U columns (U converted: B = 8π²U).
+
+    Anisotropic U_ij or B_ij (``_atom_site_aniso_*``) are converted to the equivalent
+    isotropic value ``U_eq = ⅓ Σ_ij U_ij a*_i a*_j (a_i · a_j)`` (Fischer & Tillmanns,
+    Acta Cryst. C44 (1988) 775); they take precedence over an isotropic column only
+    for sites that have no isotropic value.
+    """
     from pymatgen.io.cif import CifFile
+
+    from .crystallography import reciprocal_metric
 
     out: dict[str, float] = {}
     try:
@@ -228,9 +274,43 @@ def _b_factors_from_cif(cif_text: str) -> dict[str, float]:
             if not vals:
                 continue
             for lab, v in zip(labels, vals, strict=False):
-                m = re.match(r"^\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)", str(v))
-                if m and lab not in out:
-                    out[lab] = float(m.group(1)) * factor
+                num = _cif_number(v)
+                if num is not None and lab not in out:
+                    out[lab] = num * factor
+        aniso_labels = data.get("_atom_site_aniso_label")
+        if aniso_labels:
+            try:
+                cell = [
+                    _cif_number(data[f"_cell_{k}"])
+                    for k in ("length_a", "length_b", "length_c", "angle_alpha", "angle_beta", "angle_gamma")
+                ]
+            except KeyError:
+                cell = None
+            if cell and all(c is not None for c in cell):
+                gstar = reciprocal_metric(cell)
+                ga = np.linalg.inv(gstar)  # direct metric: a_i · a_j
+                astar = np.sqrt(np.diag(gstar))
+                for prefix, factor in (("U", 8 * np.pi**2), ("B", 1.0)):
+                    cols = [
+                        data.get(f"_atom_site_aniso_{prefix}_{ij}")
+                        for ij in ("11", "22", "33", "12", "13", "23")
+                    ]
+                    if not all(cols[:3]):
+                        continue
+                    for n, lab in enumerate(aniso_labels):
+                        if lab in out:
+                            continue
+                        vals = [(_cif_number(c[n]) if c else 0.0) or 0.0 for c in cols]
+                        u = np.array(
+                            [
+                                [vals[0], vals[3], vals[4]],
+                                [vals[3], vals[1], vals[5]],
+                                [vals[4], vals[5], vals[2]],
+                            ]
+                        )
+                        ueq = float(np.einsum("ij,i,j,ij->", u, astar, astar, ga)) / 3.0
+                        if ueq > 0:
+                            out[lab] = ueq * factor
         break
     return out
 
@@ -289,6 +369,8 @@ def compute_reflections(
 
     check_reflection_budget(lattice.abc, lattice.volume, len(structure), d_min, name)
     cell = np.array([*lattice.abc, *lattice.angles], dtype=float)
+    # bound the hkl grid for very large cells (see MAX_HKL)
+    d_min = max(d_min, float((4.0 * np.pi / 3.0 * lattice.volume / MAX_HKL) ** (1.0 / 3.0)))
     hmax = np.floor(np.array(lattice.abc) / d_min).astype(int)
     grids = np.meshgrid(*(np.arange(-m, m + 1) for m in hmax), indexing="ij")
     hkl = np.stack([g.ravel() for g in grids], axis=1)
@@ -301,6 +383,8 @@ def compute_reflections(
     coords = np.array([site.frac_coords for site in structure])
     fsite = np.zeros((hkl.shape[0], len(structure)), dtype=complex)
     f_cache: dict[str, np.ndarray] = {}
+    b_sum = w_sum = 0.0
+    from_cif = from_typical = False
     for j, site in enumerate(structure):
         label = getattr(site, "label", None)
         for sp, occ in site.species.items():
@@ -311,12 +395,14 @@ def compute_reflections(
                     + float(xraydb.f1_chantler(el, energy))
                     + 1j * float(xraydb.f2_chantler(el, energy))
                 )
-            b = (
-                bmap.get(label, TYPICAL_B.get(el, TYPICAL_B_OTHER))
-                if label
-                else TYPICAL_B.get(el, TYPICAL_B_OTHER)
-            )
+            if label and label in bmap:
+                b, from_cif = bmap[label], True
+            else:
+                b, from_typical = TYPICAL_B.get(el, TYPICAL_B_OTHER), True
             fsite[:, j] += occ * f_cache[el] * np.exp(-b * s * s)
+            z2 = occ * float(xraydb.atomic_number(el)) ** 2
+            b_sum += z2 * b
+            w_sum += z2
     phase = np.exp(2j * np.pi * (hkl @ coords.T))
     f2_all = np.abs(np.sum(fsite * phase, axis=1)) ** 2
 
@@ -355,8 +441,31 @@ def compute_reflections(
         cell_mass=float(comp.weight),
         energy_ev=float(energy),
         elements=tuple(sorted(el.symbol for el in comp.elements)),
+        b_iso=b_sum / w_sum if w_sum > 0 else float("nan"),
+        b_source="mixed" if from_cif and from_typical else ("cif" if from_cif else "typical"),
+        d_min=float(d_min),
     )
     return refl
+
+
+def d_min_for_scan(two_theta_max: float, wavelength: float) -> float:
+    """Smallest d-spacing a scan to ``two_theta_max`` (degrees) can show at ``wavelength`` (Å).
+
+    The value covers :data:`D_MIN_MARGIN_DEG` beyond the scan end (peak tails), is
+    rounded down to a multiple of :data:`D_MIN_STEP` so that similar scans share a
+    cached reflection list, and is never above :data:`DEFAULT_D_MIN` (the lists most
+    scans use already). Use the longest wavelength of the scan (Kα2).
+
+    Examples
+    --------
+    >>> d_min_for_scan(150.0, 1.544426)  # the CPD round-robin scans: d = 0.799 Å at 150°
+    0.75
+    >>> d_min_for_scan(80.0, 1.544426)
+    0.84
+    """
+    theta = np.radians(min(two_theta_max + D_MIN_MARGIN_DEG, 179.0) / 2.0)
+    d = wavelength / (2.0 * np.sin(theta))
+    return float(min(DEFAULT_D_MIN, np.floor(d / D_MIN_STEP + 1e-9) * D_MIN_STEP))
 
 
 def _cif_z(cif_text: str) -> int | None:

@@ -11,8 +11,10 @@ import numpy as np
 from ..errors import PhasetraceError
 from ..library.crystallography import cell_volume
 from ..library.phases import PhaseLibrary
+from ..library.reflections import d_min_for_scan
 from ..scan import Scan
-from .fit import TEXTURE_FAMILIES, FitState, QuantConfig, fit_pattern
+from .fit import TEXTURE_FAMILIES, FitState, QuantConfig, fit_pattern, refine_sample_terms
+from .instrument import metadata_instrument
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 from .result import PhaseResult, QuantResult
 
@@ -50,10 +52,12 @@ def _phase_models(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config:
     rad = scan.meta.radiation
     lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
     lo, hi = config.two_theta_range or scan.x_range
+    # reflections for the whole measured range (d_min from the scan's end and its longest wavelength)
+    d_min = d_min_for_scan(hi, max(lams))
     models, strains, textured = [], [], []
     for pid in ids:
         p = library[pid]
-        refl = library.reflections(p, wavelength=rad.kalpha1)
+        refl = library.reflections(p, wavelength=rad.kalpha1, d_min=d_min)
         tex_axis = None
         if config.texture == "auto" and p.family in TEXTURE_FAMILIES:
             tex_axis = (0, 0, 1)
@@ -157,6 +161,8 @@ def _results(
                 cell_scale=float(p["scale"]),
                 size_nm=size_nm,
                 texture_r=float(p["texture"]) if m.texture_axis is not None else None,
+                texture_axis=tuple(int(v) for v in m.texture_axis) if m.texture_axis is not None else None,
+                b_iso=float(m.refl.b_iso + p.get("b", 0.0)) if np.isfinite(m.refl.b_iso) else None,
                 scale_factor=float(state.scales[i]),
                 scale_sigma=float(sig[i]),
                 alternatives=tuple(alternatives.get(m.id, ())),
@@ -372,6 +378,9 @@ def quantify(
     """
     lib = library or PhaseLibrary.default()
     _check_scan(scan)
+    instrument = metadata_instrument(scan.meta, config.instrument)
+    if instrument is not None:
+        scan, config = instrument.apply(scan, config)
     where = scan.meta.source_path or scan.meta.sample or "scan"
     do_select = select if select is not None else phases is None
     if phases is not None:
@@ -388,6 +397,10 @@ def quantify(
         state, steps, alternatives = select_phases(
             scan, lib, pool, config, start=start, fixed=list(phases or []), prefer=prefer
         )
+        state = refine_sample_terms(
+            scan, state, config, [lib[m.id].strain for m in state.models],
+            [m.texture_axis is not None for m in state.models], start,
+        )
         tested = pool
     else:
         if not phases:
@@ -396,6 +409,7 @@ def quantify(
         if not models:
             raise FitError(f"{where}: none of {', '.join(phases)} has a reflection in the scan range")
         state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
+        state = refine_sample_terms(scan, state, config, strains, textured, start)
         steps, alternatives, tested = [], {}, list(phases)
     ok = bool(state.success and np.isfinite(state.chi2))
     unconfirmed = set()
@@ -443,4 +457,5 @@ def quantify(
         globals=dict(state.globals_),
         selection=steps,
         start_values={k: v for k, v in _start_from(state).items() if k != "aligned"},
+        instrument=instrument.to_dict() if instrument is not None else {},
     )

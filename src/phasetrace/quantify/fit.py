@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..library.crystallography import cell_volume
 from ..scan import Scan
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
@@ -95,6 +96,9 @@ class QuantConfig:
     detection_sigma: float = 3.0
     max_nfev: int = 150
     brindley_um: Mapping[str, float] | None = None
+    refine_b: Any = "auto"
+    texture_search: bool = True
+    instrument: Any = None
 
 
 #: Default background resolution: one Chebyshev term per this many degrees 2θ of the fitted range.
@@ -111,6 +115,11 @@ def background_terms(config: QuantConfig, x: np.ndarray) -> int:
     span = float(np.max(x) - np.min(x)) if np.size(x) else 0.0
     return max(MIN_BACKGROUND_TERMS, int(round(span / BACKGROUND_SPACING)))
 
+
+#: Bounds of a phase's overall displacement change ΔB (Å²): the mean B of the phase stays >= MIN_B
+#: and moves by at most MAX_B_CHANGE from the CIF's (or typical) values.
+MIN_B = 0.0
+MAX_B_CHANGE = 3.0
 
 #: Upper bound of the size-broadening term (degrees at cos θ = 1, about 8 nm crystallites in Cu Kα).
 MAX_SIZE_TERM = 1.0
@@ -171,6 +180,7 @@ class FitState:
     cov_scales: np.ndarray | None = None
     sigma_scales: np.ndarray | None = None
     nonlinear_sigma: dict[str, float] = field(default_factory=dict)
+    searched_texture: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def rwp(self) -> float:
@@ -271,6 +281,7 @@ _TYPICAL = {
     "size": 0.05,
     "strain": 0.05,
     "texture": 1.0,
+    "b": 0.5,
     "cell": 1.0,
 }
 
@@ -289,23 +300,33 @@ def _kind(name: str) -> str:
     return "cell" if key.startswith("cell_") else key
 
 
+def _instrument_starts(cfg: QuantConfig) -> tuple[float, float]:
+    """Zero shift and asymmetry of the instrument description (held, or start values when refined)."""
+    inst = cfg.instrument
+    if inst is None:
+        return 0.0, 0.0
+    return float(inst.zero_deg), float(inst.profile.get("asymmetry", 0.0))
+
+
 def _build_space(
     models: Sequence[PhaseModel],
     strains: Sequence[float],
     cfg: QuantConfig,
     start: Mapping[str, Any] | None,
     textured: Sequence[bool],
+    refine_b: Sequence[bool],
 ) -> _Space:
     sp = _Space()
     st = dict(start or {})
+    zero0, asym0 = _instrument_starts(cfg)
     if cfg.refine_zero:
-        sp.add("zero", st.get("zero", 0.0), -0.3, 0.3, -1)
+        sp.add("zero", st.get("zero", zero0), -0.3, 0.3, -1)
     if cfg.refine_displacement:
         sp.add("displacement", st.get("displacement", 0.0), -400.0, 400.0, -1)
     if cfg.refine_w:
         sp.add("w", st.get("w", cfg.w), 1e-5, 0.05, -1)
     if cfg.refine_asymmetry:
-        sp.add("asymmetry", st.get("asymmetry", 0.0), -0.6, 0.6, -1)
+        sp.add("asymmetry", st.get("asymmetry", asym0), -0.6, 0.6, -1)
     if cfg.refine_eta:
         sp.add("eta", st.get("eta", cfg.eta), 0.0, 1.0, -1)
     for i, (m, strain) in enumerate(zip(models, strains, strict=True)):
@@ -328,12 +349,18 @@ def _build_space(
             sp.add(f"{m.id}:strain", pst.get("strain", STRAIN_START), 0.0, 1.0, i)
         if textured[i]:
             sp.add(f"{m.id}:texture", pst.get("texture", 1.0), 0.4, 1.6, i)
+        if refine_b[i]:
+            b_ref = m.refl.b_iso if np.isfinite(m.refl.b_iso) else 0.0
+            sp.add(f"{m.id}:b", pst.get("b", 0.0), max(MIN_B - b_ref, -MAX_B_CHANGE), MAX_B_CHANGE, i)
+        elif pst.get("b"):
+            sp.constants[i] = {"b": float(pst["b"])}  # held at a given value (e.g. a previous fit's)
     return sp
 
 
 def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig):
-    g = {"zero": 0.0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta, "asymmetry": 0.0}
-    per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "cell": None} for _ in models]
+    zero0, asym0 = _instrument_starts(cfg)
+    g = {"zero": zero0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta, "asymmetry": asym0}
+    per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "b": 0.0, "cell": None} for _ in models]
     cellrel: list[dict[int, float]] = [{} for _ in models]
     for i, held in sp.constants.items():
         for key, val in held.items():
@@ -370,6 +397,7 @@ def fit_pattern(
     config: QuantConfig = QuantConfig(),  # noqa: B008 - frozen dataclass
     start: Mapping[str, Any] | None = None,
     textured: Sequence[bool] | None = None,
+    refine_b: Sequence[bool] | None = None,
     refine: bool = True,
 ) -> FitState:
     """Fit a scan with a given list of phase models.
@@ -389,6 +417,10 @@ def fit_pattern(
         that phase's scale factor is fitted.
     textured : sequence of bool, optional
         Which phases get a March–Dollase parameter.
+    refine_b : sequence of bool, optional
+        Which phases get an overall displacement parameter ΔB (Å², added to the
+        B of every atom of the phase); the others keep ``start``'s ``"b"`` (0 by
+        default: the CIF's or typical values).
     refine : bool
         False: keep the start values and solve only the linear part.
 
@@ -408,7 +440,11 @@ def fit_pattern(
     sw = np.sqrt(wgt)
     a_bg = chebyshev_basis(x, background_terms(config, x))
     textured = list(textured) if textured is not None else [False] * len(models)
-    sp = _build_space(models, strains, config, start, textured)
+    if refine_b is None:
+        refine_b = [config.refine_b is True] * len(models)  # "auto": decided by refine_sample_terms
+    refine_b = list(refine_b)
+    sp = _build_space(models, strains, config, start, textured, refine_b)
+    angle_factor = config.instrument.angle_factor if config.instrument is not None else None
     lo, hi = np.array(sp.lo), np.array(sp.hi)
     cache: dict[tuple, np.ndarray] = {}
 
@@ -425,6 +461,7 @@ def fit_pattern(
             p["size"],
             p["strain"],
             p["texture"],
+            p["b"],
             None if cell is None else tuple(cell),
         )
         col = cache.get(key)
@@ -450,6 +487,8 @@ def fit_pattern(
                 texture_r=p["texture"],
                 monochromator_2theta=config.monochromator_2theta,
                 asymmetry=g["asymmetry"],
+                b_delta=p["b"],
+                angle_factor=angle_factor,
             )
             cache[key] = col
         return col
@@ -685,3 +724,180 @@ def _covariance(
     state.sigma_scales = np.sqrt(np.clip(np.diag(state.cov_scales), 0, None))
     diag = np.sqrt(np.clip(np.diag(cov)[: len(jac_nl)], 0, None))
     state.nonlinear_sigma = dict(zip(sp.names, map(float, diag), strict=True))
+
+
+# ------------------------------------------------------------------ sample terms (second stage)
+#: A phase gets a refined overall displacement ΔB (and may get a searched texture axis) when the first
+#: stage gives it at least this weight fraction (wt %). Weaker phases (traces) keep the CIF's or typical B:
+#: their B is poorly determined and trades off against their scale factor, so refining it would only add
+#: noise to their wt %. (CPD round robin, sample 1: B of a 4-5 wt % phase is refined to within ~0.2 Å²;
+#: of a 1 wt % phase it wanders by ~1 Å².)
+SAMPLE_TERMS_MIN_WT = 3.0
+#: ... and when its scale factor stands at least this many standard errors above zero (relative
+#: precision 2.5 %): a few wt % of a weak scatterer (Li2CO3 among La-rich phases: ~30 σ at 5 wt %) has
+#: too little intensity to fix its own B.
+SAMPLE_TERMS_MIN_SIGNIFICANCE = 40.0
+
+#: Preferred-orientation axes (hkl of the plane normal) tried per crystal system by the texture search:
+#: the unique axis first, then the low-index directions along which plates or needles grow.
+TEXTURE_SEARCH_AXES = {
+    "tetragonal": ((0, 0, 1),),
+    "hexagonal": ((0, 0, 1),),
+    "trigonal": ((0, 0, 1),),
+    "orthorhombic": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "monoclinic": ((0, 1, 0), (1, 0, 0), (0, 0, 1)),
+    "triclinic": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+}
+# Only axes that every symmetry-equivalent reflection of a family sees at the same angle are searched
+# (the unique axis; the three axes of orthorhombic and lower systems): the March–Dollase factor is
+# evaluated for one representative hkl per family. Cubic phases are not searched.
+
+#: A searched texture axis is refined when its March–Dollase ratio would lower chi² by at least this
+#: fraction (a score test at r = 1, linearised). Real scans carry small systematic misfits that any extra
+#: parameter reduces a little (random powders of CPD sample 1: at most 4 %); a platy phase that lies
+#: flat explains most of the misfit (brucite in CPD sample 2: 60 %).
+TEXTURE_MIN_GAIN = 0.10
+
+#: Step in r for the derivative of a phase column with respect to its March–Dollase ratio.
+_TEXTURE_STEP = 0.02
+
+
+def weight_percent(state: FitState) -> np.ndarray:
+    """Hill–Howard weight fractions (%) of the phases of a state, from the scales and refined cells."""
+    zmv = []
+    for m, p in zip(state.models, state.per_phase, strict=True):
+        cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
+        zmv.append(m.refl.cell_mass * cell_volume(cell))
+    mass = state.scales * np.array(zmv)
+    total = float(np.sum(mass))
+    return 100.0 * mass / total if total > 0 else np.zeros_like(mass)
+
+
+def _state_column(
+    scan: Scan, state: FitState, config: QuantConfig, model: PhaseModel, p: Mapping[str, Any], **override: Any
+) -> np.ndarray:
+    """One phase's unit-scale column with the state's parameters (``override`` changes some)."""
+    rad = scan.meta.radiation
+    g = state.globals_
+    kw = {
+        "scale": p["scale"],
+        "cell": p["cell"],
+        "size_x": p["size"],
+        "strain_y": p["strain"],
+        "texture_r": p["texture"],
+        "b_delta": p.get("b", 0.0),
+    }
+    kw.update(override)
+    return phase_pattern(
+        state.x,
+        model,
+        wavelengths=(rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,),
+        weights=(1.0, rad.ratio) if rad.is_doublet else (1.0,),
+        u=config.u,
+        v=config.v,
+        w=g["w"],
+        eta=g["eta"],
+        zero=g["zero"],
+        displacement=g["displacement"],
+        radius_mm=config.radius_mm,
+        monochromator_2theta=config.monochromator_2theta,
+        asymmetry=g.get("asymmetry", 0.0),
+        angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
+        **kw,
+    )
+
+
+def texture_gain(
+    scan: Scan, state: FitState, config: QuantConfig, i: int, axis: tuple[int, int, int]
+) -> float:
+    """Expected fractional chi² decrease from a March–Dollase ratio about ``axis`` for phase ``i``.
+
+    A score test at r = 1: the derivative column, projected orthogonally to the linear columns
+    (background and all phase scales), against the weighted residual.
+    """
+    from dataclasses import replace as _replace
+
+    m = _replace(state.models[i], texture_axis=tuple(axis), _cos2_cache={})
+    p = state.per_phase[i]
+    c1 = _state_column(scan, state, config, m, p, texture_r=1.0 + _TEXTURE_STEP)
+    c0 = _state_column(scan, state, config, m, p, texture_r=1.0)
+    sw = np.sqrt(state.weights)
+    g = (c1 - c0) / _TEXTURE_STEP * state.scales[i] * sw
+    basis = np.column_stack(
+        [chebyshev_basis(state.x, len(state.bg_coef)), state.columns[:, state.scales > 0]]
+    )
+    basis = basis * sw[:, None]
+    coef = np.linalg.lstsq(basis, g, rcond=None)[0]
+    g = g - basis @ coef
+    r = (state.y - state.ycalc) * sw
+    gg = float(g @ g)
+    if gg <= 0:
+        return 0.0
+    return float((g @ r) ** 2 / gg / max(state.chi2, 1e-300))
+
+
+def refine_sample_terms(
+    scan: Scan,
+    state: FitState,
+    config: QuantConfig,
+    strains: Sequence[float],
+    textured: Sequence[bool],
+    start: Mapping[str, Any] | None = None,
+) -> FitState:
+    """Second stage of a fit: per-phase displacement B and searched texture for the phases strong enough.
+
+    With ``config.refine_b == "auto"``, phases whose first-stage weight fraction is at least
+    :data:`SAMPLE_TERMS_MIN_WT` and whose scale factor is at least
+    :data:`SAMPLE_TERMS_MIN_SIGNIFICANCE` standard errors get an overall ΔB. With
+    ``config.texture_search``, those of them without a texture axis are tested along
+    :data:`TEXTURE_SEARCH_AXES`, and the best axis is refined when its score reaches
+    :data:`TEXTURE_MIN_GAIN`. The fit is then repeated from ``state``. The first stage decides
+    nothing about these terms, so a trace phase never gets them. Phases held ``"fixed"`` in
+    ``start`` (the first stage's start values) stay fixed.
+
+    Returns
+    -------
+    FitState
+        The refined state, or ``state`` itself when no phase qualifies.
+    """
+    from dataclasses import replace as _replace
+
+    if not state.models or not np.isfinite(state.chi2):
+        return state
+    shares = weight_percent(state)
+    given = dict(start or {})
+    fixed = [isinstance(given.get(m.id), Mapping) and bool(given[m.id].get("fixed")) for m in state.models]
+    sig = state.sigma_scales if state.sigma_scales is not None else np.full(len(shares), np.inf)
+    signif = state.scales / np.maximum(sig, 1e-300)
+    strong = [
+        bool(w >= SAMPLE_TERMS_MIN_WT and t >= SAMPLE_TERMS_MIN_SIGNIFICANCE) and not f
+        for w, t, f in zip(shares, signif, fixed, strict=True)
+    ]
+    refine_b = [config.refine_b == "auto" and s for s in strong]
+    models = list(state.models)
+    textured = list(textured)
+    searched: dict[str, tuple[int, int, int]] = {}
+    if config.texture_search:
+        for i, m in enumerate(models):
+            if not strong[i] or textured[i] or m.texture_axis is not None:
+                continue
+            axes = TEXTURE_SEARCH_AXES.get(m.refl.crystal_system, TEXTURE_SEARCH_AXES["triclinic"])
+            gains = [texture_gain(scan, state, config, i, ax) for ax in axes]
+            k = int(np.argmax(gains))
+            if gains[k] >= TEXTURE_MIN_GAIN:
+                models[i] = _replace(m, texture_axis=tuple(axes[k]), _cos2_cache={})
+                textured[i] = True
+                searched[m.id] = tuple(axes[k])
+    if not any(refine_b) and not searched:
+        return state
+    st: dict[str, Any] = dict(state.globals_)
+    for m, p, f in zip(state.models, state.per_phase, fixed, strict=True):
+        st[m.id] = {k: v for k, v in p.items() if k != "cell"}
+        if f:
+            st[m.id]["fixed"] = True
+    st["aligned"] = True
+    new = fit_pattern(
+        scan, models, strains=strains, config=config, start=st, textured=textured, refine_b=refine_b
+    )
+    new.searched_texture = searched
+    return new

@@ -15,6 +15,7 @@ fit can be re-run anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,6 +143,8 @@ def phase_pattern(
     texture_r: float = 1.0,
     monochromator_2theta: float | None = None,
     asymmetry: float = 0.0,
+    b_delta: float = 0.0,
+    angle_factor: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Calculated pattern of one phase at unit scale factor, shape (N,).
 
@@ -170,6 +173,14 @@ def phase_pattern(
     asymmetry : float
         Axial-divergence asymmetry at 2θ = 20°, falling as 1/tan 2θ: the low-angle
         half width is FWHM/2·(1 + a), the high-angle one FWHM/2·(1 − a).
+    b_delta : float
+        Overall isotropic displacement (Å²) added to every atom's B: the
+        intensities are damped by ``exp(−2 ΔB sin²θ/λ²) = exp(−ΔB / 2d²)``.
+    angle_factor : callable, optional
+        Intensity factor as a function of 2θ (degrees) that replaces the
+        Lorentz-polarisation factor, e.g.
+        :meth:`phasetrace.quantify.instrument.Instrument.angle_factor` (LP with the
+        instrument's polarisation, slit and sample corrections).
 
     Returns
     -------
@@ -178,6 +189,8 @@ def phase_pattern(
     """
     d = model.d_spacings(cell, scale)
     md = model.march_dollase(texture_r, cell)
+    if b_delta:
+        md = md * np.exp(-b_delta / (2.0 * d * d))
     out = np.zeros_like(x, dtype=float)
     n = x.size
     step = (x[-1] - x[0]) / (n - 1)
@@ -197,7 +210,8 @@ def phase_pattern(
         centre, cos_t, tan_t, tt = centre[inside], cos_t[inside], tan_t[inside], tt[inside]
         fwhm2 = u * tan_t**2 + v * tan_t + w
         fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (size_x / cos_t) ** 2 + (strain_y * tan_t) ** 2)
-        area = wt * model.mf2[ok][inside] * md[ok][inside] * lorentz_polarisation(tt, monochromator_2theta)
+        lp = angle_factor(tt) if angle_factor is not None else lorentz_polarisation(tt, monochromator_2theta)
+        area = wt * model.mf2[ok][inside] * md[ok][inside] * lp
         if asymmetry:
             a = np.clip(asymmetry * _TAN20 / np.tan(np.radians(np.maximum(tt, 5.0))), -0.9, 0.9)
         else:

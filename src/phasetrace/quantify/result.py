@@ -40,6 +40,12 @@ class PhaseResult:
         Apparent crystallite size from the refined size broadening.
     texture_r : float or None
         March–Dollase ratio if refined.
+    texture_axis : tuple of int or None
+        Its axis (hkl of the plane normal), given or found by the texture search.
+    b_iso : float or None
+        Overall isotropic displacement parameter of the phase (Å², scattering-weighted
+        mean over its atoms), refined for phases of a few wt % or more, else the
+        CIF's (or typical) value.
     alternatives : list of str
         Phases that fit the data about equally well in its place.
     evidence : tuple of dict
@@ -63,6 +69,8 @@ class PhaseResult:
     cell_scale: float
     size_nm: float | None = None
     texture_r: float | None = None
+    texture_axis: tuple[int, ...] | None = None
+    b_iso: float | None = None
     scale_factor: float = 0.0
     scale_sigma: float = 0.0
     alternatives: tuple[str, ...] = ()
@@ -83,6 +91,8 @@ class PhaseResult:
             "cell_scale": self.cell_scale,
             "size_nm": self.size_nm,
             "texture_r": self.texture_r,
+            "texture_axis": list(self.texture_axis) if self.texture_axis is not None else None,
+            "b_iso": self.b_iso,
             "alternatives": list(self.alternatives),
             "role": self.role,
             "evidence": [dict(e) for e in self.evidence],
@@ -116,6 +126,10 @@ class QuantResult:
         Refined nonlinear parameters in the form ``quantify(start=...)`` takes,
         to start a related fit (the same scan with other phases, the next
         temperature) where this one ended.
+    instrument : dict
+        The instrument description the fit used (an instrument file and/or the
+        scan's metadata; :meth:`phasetrace.quantify.instrument.Instrument.to_dict`),
+        empty when the documented defaults were used.
     """
 
     file: str
@@ -134,6 +148,7 @@ class QuantResult:
     globals: dict[str, float] = field(default_factory=dict)
     selection: list[dict[str, Any]] = field(default_factory=list)
     start_values: dict[str, Any] = field(default_factory=dict)
+    instrument: dict[str, Any] = field(default_factory=dict)
     note: str = CRYSTALLINE_NOTE
 
     def __getitem__(self, pid: str) -> PhaseResult:
@@ -162,6 +177,7 @@ class QuantResult:
             "gof": self.gof,
             "note": self.note,
             "globals": self.globals,
+            "instrument": self.instrument,
             "phases": [p.to_dict() for p in self.phases],
             "selection": self.selection,
         }
@@ -192,6 +208,12 @@ class QuantResult:
             f"  displacement {g.get('displacement', 0.0):.0f} µm, zero {g.get('zero', 0.0):.3f}°, "
             f"η {g.get('eta', float('nan')):.2f}"
         )
+        if self.instrument:
+            where = self.instrument.get("source", "scan metadata")
+            lines.append(f"  instrument: {self.instrument.get('name', '')} ({where})")
+        b = [f"{p.id} {p.b_iso:.2f}" for p in self.phases if p.detected and p.b_iso is not None]
+        if b:
+            lines.append(f"  B (Å²): {', '.join(b)}")
         lines.append(f"  {self.note}")
         return "\n".join(lines)
 
