@@ -1,0 +1,64 @@
+"""Weight fractions against weighed real mixtures: the IUCr CPD round robin (samples 1A-1G and 2).
+
+The scans are measured (not simulated), the compositions weighed; one instrument file for the
+round-robin diffractometer and the same defaults for every sample (``benchmarks/cpd.py``).
+
+Issue 13's targets are CPD-1: every phase within ±1.0 wt % and mean |error| ≤ 0.5; CPD-2: every phase
+within ±2.0 wt % and GoF ≤ 2. Reached: the mean, CPD-2 and its GoF. Not reached: the ±1.0 per phase
+in sample 1 -- corundum stays up to +1.2 and zincite down to -1.35 wt % in the 15-55 % mixtures
+(1D-1G). The assertions below pin what is reached, so that a regression fails, and the per-phase bound
+is the reached one (1.4), not the target.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import cpd
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def rows():
+    if not cpd.available(cpd.REAL_DATA):
+        pytest.skip(f"CPD round-robin data not available under {cpd.REAL_DATA}")
+    return cpd.run(cpd.REAL_DATA)
+
+
+def test_sample_1_mean_error_within_target(rows):
+    s = cpd.summary(rows)
+    assert s["cpd1_mean"] <= cpd.TARGETS["cpd1_mean"]
+
+
+def test_sample_1_every_phase_within_reached_bound(rows):
+    worst = {
+        r["sample"]: max(abs(e) for e in r["error"].values()) for r in rows if r["sample"].startswith("1")
+    }
+    assert max(worst.values()) <= 1.4, worst
+    # the trace phases (about 1 wt %) and the 4-5 wt % phases of 1A-1C are within a quarter wt %
+    for r in rows:
+        if r["sample"] in ("1A", "1B", "1C"):
+            assert all(abs(e) <= 0.25 for e in r["error"].values()), r["error"]
+
+
+def test_sample_1_without_the_old_bias(rows):
+    """The fixed-B bias (corundum +1.6..+2.7 in 1D-1G) is at least halved: mean corundum error ≤ 1.0."""
+    cor = [r["error"]["corundum"] for r in rows if r["sample"] in ("1D", "1E", "1F", "1G")]
+    assert sum(cor) / len(cor) <= 1.0, cor
+
+
+def test_sample_2_platy_brucite(rows):
+    (two,) = [r for r in rows if r["sample"] == "2"]
+    assert all(abs(e) <= cpd.TARGETS["cpd2_max"] for e in two["error"].values()), two["error"]
+    assert two["gof"] <= cpd.TARGETS["cpd2_gof"]
+    # the texture search found brucite's plates lying flat: March–Dollase about [001] with r < 1
+    axis, r = two["texture"]["brucite"]
+    assert tuple(axis) == (0, 0, 1) and r < 0.9
+
+
+def test_stiff_and_soft_lattices_get_different_b(rows):
+    """Corundum (stiff Al-O) refines to a lower B than zincite (soft Zn-O) wherever both are major."""
+    for r in rows:
+        if r["sample"] in ("1D", "1E", "1F", "1G"):
+            assert r["b_iso"]["corundum"] < r["b_iso"]["zincite"], r["b_iso"]
