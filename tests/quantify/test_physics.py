@@ -186,3 +186,13 @@ def test_metadata_fills_what_the_file_leaves_open():
     merged = metadata_instrument(meta, base)
     assert merged.goniometer_radius_mm == 200.0 and merged.divergence_deg == 0.5
     assert metadata_instrument(ScanMeta(), None) is None
+
+
+def test_config_takes_a_description_or_a_path():
+    """Series workers get the instrument as plain data (its dict) and rebuild it."""
+    from benchmarks import cpd
+
+    inst = load_instrument(cpd.INSTRUMENT)
+    from_dict = QuantConfig(instrument=inst.to_dict()).instrument
+    assert isinstance(from_dict, Instrument) and from_dict.lines == inst.lines
+    assert QuantConfig(instrument=str(cpd.INSTRUMENT)).instrument.goniometer_radius_mm == 173

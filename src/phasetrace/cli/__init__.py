@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "series": ("series", "series", "Analyse heating series: phases, wt % and onset temperatures."),
     "phases": ("phases", "phases", "The reference-phase library: list, show, add and remove phases."),
     "simulate": ("simulate", "simulate", "Write a simulated XRD pattern or Raman spectrum of a mixture."),
+    "instrument": ("instrument", "instrument", "Instrument descriptions: calibrate a profile on a standard."),
 }
 
 

@@ -225,3 +225,23 @@ def system_elements(lib, system: str | None, elements: str | None) -> tuple[set[
         spec = resolve_system(system, lib.materials)
         return set(spec.elements), tuple(spec.always)
     return parse_elements(elements), tuple(lib.materials.get("always_candidates") or ())
+
+
+def instrument_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--instrument FILE``: an instrument description (YAML) for the whole-pattern fit."""
+    return click.option(
+        "--instrument",
+        "instrument_file",
+        type=click.Path(path_type=Path),
+        help="Instrument description (YAML): radiation, slits, monochromator, profile; see "
+        "'phasetrace instrument calibrate'.",
+    )(func)
+
+
+def load_instrument_file(path: Path | None):
+    """The Instrument of ``--instrument`` (None without the option); errors are one line."""
+    if path is None:
+        return None
+    from ..quantify.instrument import load_instrument
+
+    return load_instrument(path)

@@ -7,7 +7,17 @@ from pathlib import Path
 import click
 
 from ..library.materials import resolve_system
-from ._util import check_out_file, dump_json, guard, library_option, load_library, phase_ids, system_elements
+from ._util import (
+    check_out_file,
+    dump_json,
+    guard,
+    instrument_option,
+    library_option,
+    load_instrument_file,
+    load_library,
+    phase_ids,
+    system_elements,
+)
 
 
 @click.command("fit")
@@ -31,10 +41,13 @@ from ._util import check_out_file, dump_json, guard, library_option, load_librar
     help="X-ray anode, for files that do not state their wavelength.",
 )
 @library_option
+@instrument_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write the fit plot (PNG or SVG).")
 @guard
-def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as_json, plot_path) -> None:
+def fit(
+    file, phase_list, elements, system, cell, tt_range, anode, libraries, instrument_file, as_json, plot_path
+) -> None:
     """Quantify the phases of an XRD scan by a Rietveld-style whole-pattern fit.
 
     With --phases exactly those phases are fitted; otherwise the phase set is
@@ -46,6 +59,7 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
     Examples:
       phasetrace fit "pc-LCO + LLZTO-900.xrdml" --system "pc-LCO + LLZTO"
       phasetrace fit scan.xy --phases LLZTO_cubic,LiCoO2,La2Zr2O7 --json --plot fit.png
+      phasetrace fit CPD-1A.xye --library cifs/ --phases corundum,fluorite,zincite --instrument pw1050.yaml
     """
     from dataclasses import replace
 
@@ -55,9 +69,14 @@ def fit(file, phase_list, elements, system, cell, tt_range, anode, libraries, as
 
     plot_path = check_out_file(plot_path, "--plot") if plot_path else None
     lib = load_library(libraries)
+    inst = load_instrument_file(instrument_file)
+    if inst is not None and inst.lines and anode:
+        raise click.UsageError("the instrument file states the radiation: give --anode or --instrument")
     radiation = Radiation.from_anode(anode, source="user") if anode else None
+    if inst is not None and inst.lines:
+        radiation = inst.radiation(None)  # the instrument's lines, also for a file that states none
     scan = load(file, kind="xrd", radiation=radiation)
-    config = QuantConfig(cell=cell)
+    config = QuantConfig(cell=cell, instrument=inst)
     if tt_range:
         config = replace(config, two_theta_range=tuple(tt_range))
     if phase_list:

@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from . import _util
-from ._util import dump_json, guard, library_option, load_library, system_elements
+from ._util import (
+    dump_json,
+    guard,
+    instrument_option,
+    library_option,
+    load_instrument_file,
+    load_library,
+    system_elements,
+)
 
 __all__ = ["identify", "peaks"]
 
@@ -188,6 +196,7 @@ def peaks(
 @click.option("--system", help='The material system, e.g. "LCO+LLZTO" or "pc-NMC811 + LLZTO".')
 @click.option("--phases", "phase_ids", help="Test exactly these phase ids (comma-separated).")
 @library_option
+@instrument_option
 @click.option("--top", type=int, default=10, show_default=True, help="Show the N best candidates.")
 @_peak_options
 @click.option(
@@ -228,6 +237,7 @@ def identify(
     index: int | None,
     plot_path: Path | None,
     confirm: bool,
+    instrument_file: Path | None,
     as_json: bool,
 ) -> None:
     """Rank the library phases that may be in a scan.
@@ -282,7 +292,13 @@ def identify(
         from ..match.confirm import confirm_by_fit
 
         prefer = resolve_system(system, lib.materials).host_phases if system else ()
-        ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer)
+        inst = load_instrument_file(instrument_file)
+        qcfg = None
+        if inst is not None:
+            from ..quantify import QuantConfig
+
+            qcfg = QuantConfig(instrument=inst)
+        ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer, config=qcfg)
     if plot_path is not None:
         from ..match.plot import plot_ranking
 

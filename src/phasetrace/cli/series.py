@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from ._util import check_out_dir, dump_json, guard, library_option, parse_elements
+from ._util import (
+    check_out_dir,
+    dump_json,
+    guard,
+    instrument_option,
+    library_option,
+    load_instrument_file,
+    parse_elements,
+)
 
 
 @click.command("series")
@@ -30,9 +38,12 @@ from ._util import check_out_dir, dump_json, guard, library_option, parse_elemen
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the per-scan tasks on a Dask cluster.")
 @click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
 @library_option
+@instrument_option
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON summary instead of tables.")
 @guard
-def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libraries, as_json) -> None:
+def series(
+    source, out_dir, system, elements, jobs, scheduler, no_figures, libraries, instrument_file, as_json
+) -> None:
     """Analyse heating series: phases, wt % ± esd, onset temperatures from XRD and Raman.
 
     SOURCE is a folder of scans (with a manifest.csv, or file names such as
@@ -54,6 +65,9 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
     check_out_dir(out_dir)
     els = sorted(parse_elements(elements)) if elements else None
     libs = [str(p) for p in libraries]
+    inst = load_instrument_file(instrument_file)
+    # the description travels to the workers (and into the store's task keys) as plain data
+    quant = {"instrument": inst.to_dict()} if inst is not None else None
     # one pool of workers for the scans and the figures, started before the scans are collected (with a
     # Dask scheduler the scans run on the cluster and the figures here)
     local_jobs = 1 if scheduler else jobs
@@ -68,6 +82,7 @@ def series(source, out_dir, system, elements, jobs, scheduler, no_figures, libra
             scheduler=scheduler,
             progress=not as_json,
             executor=pool,
+            quant=quant,
         )
         written = write_reports(run, figures=not no_figures, jobs=local_jobs, executor=pool)
     if as_json:

@@ -50,6 +50,8 @@ class QuantConfig:
         Specimen displacement (µm; the usual lab error) and a zero shift.
     refine_asymmetry : bool
         One axial-divergence asymmetry parameter for all phases (split pseudo-Voigt).
+    refine_uv : bool
+        Refine the Caglioti U and V too (instrument calibration on a standard).
     refine_w : bool
         Refine the instrument width W as well. Off by default: with a size term
         per phase it is nearly collinear (W is constant, size/cos θ almost so
@@ -74,6 +76,21 @@ class QuantConfig:
     brindley_um : mapping or None
         Particle size (µm) per phase for the Brindley microabsorption
         correction of weight fractions; None for no correction.
+    refine_b : {"auto", True, False}
+        Per-phase overall displacement ΔB (Å², added to the CIF's or typical
+        B of every atom). "auto": refined in a second stage for phases of at
+        least SAMPLE_TERMS_MIN_WT wt % with a scale factor of at least
+        SAMPLE_TERMS_MIN_SIGNIFICANCE σ (:func:`refine_sample_terms`); held
+        for traces. True: for every phase from the start; False: never.
+    texture_search : bool
+        In that second stage, search a March–Dollase axis for the same phases
+        (:data:`TEXTURE_SEARCH_AXES`, accepted at :data:`TEXTURE_MIN_GAIN`).
+    instrument : Instrument, mapping, path or None
+        Instrument description (:mod:`phasetrace.quantify.instrument`): its
+        radiation, radius, monochromator, slit geometry, zero and profile
+        replace the defaults here (``quantify`` applies it).
+    refine_uv : bool
+        Refine the Caglioti U and V too (instrument calibration on a standard).
     """
 
     background_terms: int | None = None
@@ -99,6 +116,19 @@ class QuantConfig:
     refine_b: Any = "auto"
     texture_search: bool = True
     instrument: Any = None
+    refine_uv: bool = False
+
+    def __post_init__(self) -> None:
+        # an instrument may be given as its description (a mapping, e.g. from a series' JSON config)
+        # or as the path of its YAML file; the fit works with the Instrument object
+        inst = self.instrument
+        if inst is not None and not hasattr(inst, "angle_factor"):
+            from .instrument import instrument_from_dict, load_instrument
+
+            obj = (
+                instrument_from_dict(inst, str(inst.get("source", ""))) if isinstance(inst, Mapping) else None
+            )
+            object.__setattr__(self, "instrument", obj if obj is not None else load_instrument(inst))
 
 
 #: Default background resolution: one Chebyshev term per this many degrees 2θ of the fitted range.
@@ -274,6 +304,8 @@ def linear_solve(
 _TYPICAL = {
     "zero": 0.05,
     "displacement": 100.0,
+    "u": 0.002,
+    "v": 0.002,
     "w": 0.002,
     "asymmetry": 0.1,
     "eta": 0.5,
@@ -323,6 +355,9 @@ def _build_space(
         sp.add("zero", st.get("zero", zero0), -0.3, 0.3, -1)
     if cfg.refine_displacement:
         sp.add("displacement", st.get("displacement", 0.0), -400.0, 400.0, -1)
+    if cfg.refine_uv:
+        sp.add("u", st.get("u", cfg.u), 0.0, 0.2, -1)
+        sp.add("v", st.get("v", cfg.v), -0.1, 0.1, -1)
     if cfg.refine_w:
         sp.add("w", st.get("w", cfg.w), 1e-5, 0.05, -1)
     if cfg.refine_asymmetry:
@@ -359,7 +394,15 @@ def _build_space(
 
 def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig):
     zero0, asym0 = _instrument_starts(cfg)
-    g = {"zero": zero0, "displacement": 0.0, "w": cfg.w, "eta": cfg.eta, "asymmetry": asym0}
+    g = {
+        "zero": zero0,
+        "displacement": 0.0,
+        "u": cfg.u,
+        "v": cfg.v,
+        "w": cfg.w,
+        "eta": cfg.eta,
+        "asymmetry": asym0,
+    }
     per = [{"scale": 1.0, "size": 0.0, "strain": 0.0, "texture": 1.0, "b": 0.0, "cell": None} for _ in models]
     cellrel: list[dict[int, float]] = [{} for _ in models]
     for i, held in sp.constants.items():
@@ -454,6 +497,8 @@ def fit_pattern(
             i,
             g["zero"],
             g["displacement"],
+            g["u"],
+            g["v"],
             g["w"],
             g["eta"],
             g["asymmetry"],
@@ -475,8 +520,8 @@ def fit_pattern(
                 weights=wts,
                 scale=p["scale"],
                 cell=cell,
-                u=config.u,
-                v=config.v,
+                u=g["u"],
+                v=g["v"],
                 w=g["w"],
                 size_x=p["size"],
                 strain_y=p["strain"],
@@ -793,8 +838,8 @@ def _state_column(
         model,
         wavelengths=(rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,),
         weights=(1.0, rad.ratio) if rad.is_doublet else (1.0,),
-        u=config.u,
-        v=config.v,
+        u=g.get("u", config.u),
+        v=g.get("v", config.v),
         w=g["w"],
         eta=g["eta"],
         zero=g["zero"],

@@ -276,7 +276,7 @@ def instrument_from_dict(doc: Mapping[str, Any], source: str = "") -> Instrument
         raise InstrumentError(f"{where}: an instrument file is a YAML mapping")
     known = {
         "name", "reference", "radiation", "goniometer_radius_mm", "divergence_slit", "monochromator",
-        "soller_slits_deg", "zero_deg", "profile", "sample", "receiving_slit_mm", "notes",
+        "soller_slits_deg", "zero_deg", "profile", "sample", "receiving_slit_mm", "notes", "source",
     }  # fmt: skip
     unknown = set(doc) - known
     if unknown:
@@ -376,3 +376,100 @@ def metadata_instrument(meta, base: Instrument | None = None) -> Instrument | No
     # the file's values win; an automatic slit in the metadata needs its irradiated length too
     keep = {k: v for k, v in fill.items() if k != "divergence" and getattr(base, k) is None}
     return dataclasses.replace(base, **keep) if keep else base
+
+
+# ------------------------------------------------------------------ calibration on a standard
+#: Standards ``calibrate`` knows by name (structures in ``quantify/standards/``, provenance in each CIF).
+STANDARDS = {"lab6": "LaB6.cif", "si": "Si.cif", "corundum": "corundum.cif"}
+
+
+def standard_cif(phase: str | Path) -> tuple[str, str]:
+    """(name, CIF text) of a named standard (LaB6, Si, corundum) or of a CIF file.
+
+    Raises
+    ------
+    InstrumentError
+        Unknown name and no such file.
+    """
+    key = str(phase).strip().lower()
+    if key in STANDARDS:
+        path = Path(__file__).with_name("standards") / STANDARDS[key]
+        return path.stem, path.read_text(encoding="utf-8")
+    p = Path(phase)
+    if p.suffix.lower() == ".cif" and p.is_file():
+        return p.stem, p.read_text(encoding="utf-8", errors="replace")
+    raise InstrumentError(
+        f"{phase}: not a known standard ({', '.join(['LaB6', 'Si', 'corundum'])}) and not a CIF file"
+    )
+
+
+def calibrate(scan, phase: str | Path, base: Instrument | None = None) -> tuple[Instrument, dict[str, Any]]:
+    """Refine the instrumental profile and zero from a scan of a standard.
+
+    The standard's own broadening is taken as negligible (a line-profile standard), so the
+    Caglioti U, V, W, the pseudo-Voigt η and the axial-divergence asymmetry describe the
+    instrument; the zero shift is refined together with the specimen displacement (which
+    belongs to the mount, not to the instrument, and is reported only). The standard's B and
+    cell are refined too.
+
+    Parameters
+    ----------
+    scan : Scan
+        XRD scan of the standard.
+    phase : str or path
+        "LaB6", "Si", "corundum" or a CIF file.
+    base : Instrument, optional
+        Description to start from (radiation, radius, slits, monochromator are kept).
+
+    Returns
+    -------
+    (Instrument, dict)
+        The calibrated description and the fit's statistics (``rwp``, ``gof``,
+        ``displacement_um``, ``points``).
+    """
+    from ..library.reflections import compute_reflections, d_min_for_scan
+    from .fit import QuantConfig, fit_pattern
+    from .model import PhaseModel
+
+    name, cif = standard_cif(phase)
+    base = base or Instrument(name="calibrated instrument")
+    config = QuantConfig(
+        refine_uv=True,
+        refine_w=True,
+        refine_size=False,
+        refine_strain=False,
+        refine_zero=True,
+        refine_b=True,
+        texture_search=False,
+        max_nfev=300,
+    )
+    scan, config = base.apply(scan, config)
+    rad = scan.meta.radiation
+    lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
+    refl = compute_reflections(
+        cif, wavelength=rad.kalpha1, d_min=d_min_for_scan(scan.x_range[1], max(lams)), name=name
+    )
+    model = PhaseModel.build(name, refl, scan.x_range, lams)
+    if model.d0.size == 0:
+        raise InstrumentError(f"{scan.meta.source_path or 'scan'}: no reflection of {name} in the scan range")
+    state = fit_pattern(scan, [model], strains=[0.01], config=config, refine_b=[True])
+    g = state.globals_
+    profile = {k: round(float(g[k]), 6) for k in ("u", "v", "w", "eta", "asymmetry")}
+    where = scan.meta.source_path or scan.meta.sample or "scan"
+    inst = dataclasses.replace(
+        base,
+        profile=profile,
+        zero_deg=round(float(g["zero"]), 5),
+        reference=(base.reference + "; " if base.reference else "")
+        + f"profile calibrated on {where} ({name})",
+        source="",
+    )
+    stats = {
+        "rwp": state.rwp,
+        "gof": state.gof,
+        "displacement_um": float(g["displacement"]),
+        "points": int(state.x.size),
+        "standard": name,
+        "converged": bool(state.success),
+    }
+    return inst, stats

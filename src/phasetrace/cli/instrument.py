@@ -1,0 +1,66 @@
+"""``phasetrace instrument``: instrument descriptions (calibration of the profile on a standard)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._util import dump_json, guard
+
+
+@click.group("instrument")
+def instrument() -> None:
+    """Instrument descriptions: the YAML files that ``--instrument`` takes.
+
+    \b
+    Example:
+      phasetrace instrument calibrate lab6.xrdml --phase LaB6 --out my-diffractometer.yaml
+    """
+
+
+@instrument.command("calibrate")
+@click.argument("scan_file", type=click.Path(path_type=Path))
+@click.option("--phase", required=True, help="The standard: LaB6, Si, corundum, or a CIF file.")
+@click.option(
+    "--instrument",
+    "base",
+    type=click.Path(path_type=Path),
+    help="Start from this instrument file (radiation, radius, slits, monochromator are kept).",
+)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the calibrated file here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@guard
+def calibrate(scan_file, phase, base, out_path, as_json) -> None:
+    """Refine the instrumental profile (U, V, W, η, asymmetry) and zero from a scan of a standard.
+
+    The standard's own broadening is taken as negligible. Slit, monochromator and radiation
+    values come from --instrument and from the scan's metadata (XRDML), and are kept.
+
+    \b
+    Examples:
+      phasetrace instrument calibrate si.xy --phase Si --out lab.yaml
+      phasetrace instrument calibrate lab6.xrdml --phase LaB6 --instrument lab.yaml --out lab.yaml
+    """
+    from .._atomic import atomic_open
+    from ..io import load
+    from ..quantify.instrument import calibrate as run_calibration
+    from ..quantify.instrument import load_instrument, metadata_instrument
+
+    scan = load(scan_file, kind="xrd")
+    start = metadata_instrument(scan.meta, load_instrument(base) if base else None)
+    inst, stats = run_calibration(scan, phase, start)
+    text = inst.to_yaml()
+    if out_path is not None:
+        with atomic_open(out_path, "w") as fh:
+            fh.write(text)
+    if as_json:
+        dump_json(
+            {"instrument": inst.to_dict(), "fit": stats, "written": str(out_path) if out_path else None}
+        )
+        return
+    click.echo(
+        f"{scan_file}: {stats['standard']} fitted, Rwp {100 * stats['rwp']:.2f} %, GoF {stats['gof']:.2f}, "
+        f"specimen displacement {stats['displacement_um']:.0f} µm (not part of the instrument)"
+    )
+    click.echo(text if out_path is None else f"instrument file: {out_path}")

@@ -1,0 +1,81 @@
+"""``phasetrace instrument calibrate`` and ``--instrument`` on fit: a simulated standard, real files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from phasetrace.cli import main
+from phasetrace.io import save
+from phasetrace.library.reflections import compute_reflections
+from phasetrace.quantify.instrument import calibrate, load_instrument, standard_cif
+from phasetrace.quantify.model import PhaseModel, phase_pattern
+from phasetrace.scan import CU_KALPHA, Scan, ScanMeta
+
+TRUE = {"u": 0.008, "v": -0.003, "w": 0.004, "eta": 0.6}
+
+
+def _standard_scan(zero=0.03, seed=1):
+    """A simulated Si standard: Caglioti TRUE, no sample broadening, zero shift, Poisson counts."""
+    name, cif = standard_cif("Si")
+    refl = compute_reflections(cif, d_min=0.75)
+    x = np.arange(20.0, 140.0, 0.01)
+    lams = (CU_KALPHA.kalpha1, CU_KALPHA.kalpha2)
+    m = PhaseModel.build(name, refl, (20.0, 140.0), lams)
+    y = 150.0 + 0.02 * phase_pattern(
+        x, m, wavelengths=lams, weights=(1.0, 0.5), size_x=0.0, strain_y=0.0, zero=zero, displacement=0.0,
+        radius_mm=240.0, **TRUE,
+    )  # fmt: skip
+    y = np.random.default_rng(seed).poisson(y).astype(float)
+    return Scan(x=x, y=y, kind="xrd", meta=ScanMeta(radiation=CU_KALPHA, sample="Si standard"))
+
+
+def test_calibrate_recovers_the_instrument_profile():
+    inst, stats = calibrate(_standard_scan(), "Si")
+    p = inst.profile
+    assert stats["gof"] < 1.1
+    assert inst.zero_deg == pytest.approx(0.03, abs=0.005)
+    # FWHM at 2θ = 30°, 90°, 130° within 2 %
+    for tt in (30.0, 90.0, 130.0):
+        t = np.tan(np.radians(tt / 2))
+        want = np.sqrt(TRUE["u"] * t * t + TRUE["v"] * t + TRUE["w"])
+        got = np.sqrt(p["u"] * t * t + p["v"] * t + p["w"])
+        assert got == pytest.approx(want, rel=0.02)
+    assert p["eta"] == pytest.approx(TRUE["eta"], abs=0.03)
+
+
+def test_calibrate_command_writes_a_file_fit_reads(tmp_path, library):
+    scan_path = tmp_path / "si.xy"
+    save(_standard_scan(), scan_path)
+    out = tmp_path / "lab.yaml"
+    r = CliRunner().invoke(
+        main, ["instrument", "calibrate", str(scan_path), "--phase", "Si", "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    inst = load_instrument(out)
+    assert inst.profile["eta"] == pytest.approx(TRUE["eta"], abs=0.03)
+    # fit with the file: its values are reported with the result
+    from phasetrace.simulate import simulate_xrd
+
+    mix = tmp_path / "mix.xy"
+    save(simulate_xrd(library, {"MgO": 70, "NiO": 30}, seed=2), mix)
+    r = CliRunner().invoke(main, ["fit", str(mix), "--phases", "MgO,NiO", "--instrument", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["instrument"]["profile"]["eta"] == pytest.approx(inst.profile["eta"])
+    assert {p["id"]: p["wt_percent"] for p in doc["phases"]}["MgO"] == pytest.approx(70.0, abs=1.0)
+
+
+def test_user_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("divergence_slit: {mode: sideways}\n", encoding="utf-8")
+    scan_path = tmp_path / "si.xy"
+    save(_standard_scan(), scan_path)
+    r = CliRunner().invoke(main, ["fit", str(scan_path), "--phases", "MgO", "--instrument", str(bad)])
+    assert r.exit_code == 2
+    assert "bad.yaml: divergence slit mode must be fixed or automatic" in r.output
+    r = CliRunner().invoke(main, ["instrument", "calibrate", str(scan_path), "--phase", "unobtainium"])
+    assert r.exit_code == 2 and "not a known standard" in r.output
