@@ -204,6 +204,7 @@ def _results(
             displacement=g["displacement"],
             radius_mm=config.radius_mm,
             monochromator_2theta=config.monochromator_2theta,
+            angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
         )
         _, s_lod = _lod_scale(state, col, n_sig)
         zmv_p = m.refl.zmv
