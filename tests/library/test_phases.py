@@ -37,6 +37,9 @@ ADDED_ISSUE16 = {
     "NCA", "LLZO_Al_cubic", "LLZO_Ga_cubic", "LGPS",
 }
 
+#: Allowed values of ``provenance`` (see the header of phases.yaml).
+PROVENANCES = ("published", "published-structure, composition adjusted", "published-cell", "model")
+
 #: Strongest lines per phase with the cell they were computed from (see the file's header).
 LINES = list(csv.DictReader(ln for ln in open(os.path.join(os.path.dirname(__file__), "data", "strongest_lines.csv"),
                                               encoding="utf-8") if not ln.startswith("#")))
@@ -53,7 +56,7 @@ def test_library_has_every_required_phase(library):
 @pytest.mark.parametrize("entry", PHASE_ENTRIES, ids=IDS)
 def test_phase_provenance_is_stated(entry):
     """Every bundled phase says how far it is a published refinement; a model says so in its source."""
-    assert entry["provenance"] in ("published", "published-cell", "model")
+    assert entry["provenance"] in PROVENANCES
     if entry["provenance"] == "model":
         assert "model" in entry["source"].lower()
     # a journal reference (a year in brackets) or a database id for everything that is not a model
@@ -61,6 +64,19 @@ def test_phase_provenance_is_stated(entry):
         assert re.search(r"\((19|20)\d\d\)|COD \d{7}", entry["source"]), entry["source"]
     text = (bundled_dir() / entry["cif"]).read_text(encoding="utf-8") + entry["source"]
     assert "to be verified" not in text.replace("\n#", " ").replace("\n", " ")
+
+
+@pytest.mark.parametrize("pid", ["NMC111", "Li3PO4_beta"])
+def test_phases_show_states_the_provenance(pid):
+    """`phases show` says whether a structure is a published refinement or a model (issue 16)."""
+    from click.testing import CliRunner
+
+    from phasetrace.cli import main
+
+    entry = next(e for e in PHASE_ENTRIES if e["id"] == pid)
+    r = CliRunner().invoke(main, ["phases", "show", pid])
+    assert r.exit_code == 0
+    assert f"[provenance: {entry['provenance']}]" in r.output
 
 
 def test_no_phase_or_band_table_left_to_be_verified():

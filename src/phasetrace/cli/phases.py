@@ -191,7 +191,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         f"  cell a {c['a']:.4f} b {c['b']:.4f} c {c['c']:.4f} Å, "
         f"α {c['alpha']:.2f} β {c['beta']:.2f} γ {c['gamma']:.2f}°"
     )
-    click.echo(f"  source: {p.source}")
+    click.echo(f"  source: {p.source}" + (f" [provenance: {p.provenance}]" if p.provenance else ""))
     click.echo(f"  CIF: {p.cif_path} ({p.scope} library)")
     if p.notes:
         click.echo(f"  notes: {p.notes}")
