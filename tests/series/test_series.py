@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from phasetrace.cli import main
 from phasetrace.io import save
+from phasetrace.report.run import write_reports
 from phasetrace.series import collect, run_series
-from phasetrace.series.report import write_reports
 from phasetrace.simulate import simulate_raman, simulate_xrd
 
 SYSTEM = "pc-LCO + LLZTO"

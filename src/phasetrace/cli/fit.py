@@ -44,9 +44,35 @@ from ._util import (
 @instrument_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write the fit plot (PNG or SVG).")
+@click.option(
+    "--zoom",
+    type=(float, float),
+    multiple=True,
+    metavar="LO HI",
+    help="Add a zoom panel on this 2θ range to the --plot figure (repeatable).",
+)
+@click.option(
+    "--intensity",
+    type=click.Choice(["linear", "sqrt", "log"]),
+    default="linear",
+    show_default=True,
+    help="Intensity axis of the --plot figure.",
+)
 @guard
 def fit(
-    file, phase_list, elements, system, cell, tt_range, anode, libraries, instrument_file, as_json, plot_path
+    file,
+    phase_list,
+    elements,
+    system,
+    cell,
+    tt_range,
+    anode,
+    libraries,
+    instrument_file,
+    as_json,
+    plot_path,
+    zoom,
+    intensity,
 ) -> None:
     """Quantify the phases of an XRD scan by a Rietveld-style whole-pattern fit.
 
@@ -114,15 +140,12 @@ def fit(
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from ..report.pattern import fit_figure
+        from ..report.style import save_figure
 
-        from .._atomic import publish
-
-        ax = result.plot()
-        tmp = plot_path.with_name(f".{plot_path.name}.tmp{plot_path.suffix}")
-        ax.figure.savefig(tmp, dpi=150, bbox_inches="tight")
-        plt.close(ax.figure)
-        publish(tmp, plot_path)
+        fig = fit_figure(result, zoom=zoom, scale=intensity, library=lib,
+                         wavelength=scan.meta.radiation.kalpha1)
+        save_figure(fig, plot_path, formats=(plot_path.suffix.lstrip(".").lower() or "png",))
     if as_json:
         dump_json(result.to_dict())
     else:

@@ -91,9 +91,11 @@ def _save_plot(fig_path: Path, draw: Any) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..report.style import save_figure
+
     ax = draw()
     try:
-        ax.figure.savefig(fig_path, dpi=150)
+        save_figure(ax.figure, fig_path, formats=(fig_path.suffix.lstrip(".").lower() or "png",))
     finally:
         plt.close(ax.figure)
 
@@ -154,7 +156,7 @@ def peaks(
         for r in records:
             r["d"] = float(two_theta_to_d(r["position"], rad.kalpha1))
     if plot_path is not None:
-        from ..match.plot import plot_peaks
+        from ..report.pattern import plot_peaks
 
         _save_plot(plot_path, lambda: plot_peaks(search))
     if as_json:
@@ -300,7 +302,7 @@ def identify(
             qcfg = QuantConfig(instrument=inst)
         ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer, config=qcfg)
     if plot_path is not None:
-        from ..match.plot import plot_ranking
+        from ..report.pattern import plot_ranking
 
         _save_plot(plot_path, lambda: plot_ranking(ranking, top=min(top, 6)))
     if as_json:

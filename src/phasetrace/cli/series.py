@@ -58,8 +58,9 @@ def series(
       phasetrace series scans/manifest.csv --out results --jobs 2 --json
       phasetrace series exports/ --system "LCO + LLZTO" --out results
     """
+    from ..report.run import write_reports
+    from ..report.tables import terminal_summary
     from ..series.analyse import run_series
-    from ..series.report import terminal_summary, write_reports
     from ..series.tasks import worker_pool
 
     check_out_dir(out_dir)
@@ -103,5 +104,7 @@ def series(
         reports = [str(v) for k, v in written.items() if k.startswith("md:")]
         click.echo(f"reports: {', '.join(reports)}")
         click.echo(f"summary: {written['json']}  table: {written['csv']}")
+        if "html" in written:
+            click.echo(f"interactive report: {written['html']}")
     if not run.systems:
         raise SystemExit(2)

@@ -321,6 +321,17 @@ class Ranking:
         """Candidates with status ``"likely"``."""
         return tuple(c for c in self.candidates if c.status == "likely")
 
+    def plot(self, ax=None, *, top: int = 4):
+        """Scan, peaks and a tick row per top candidate (:func:`phasetrace.report.pattern.plot_ranking`).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from ..report.pattern import plot_ranking
+
+        return plot_ranking(self, top=top, ax=ax)
+
     def to_dict(self, *, top: int | None = None) -> dict[str, Any]:
         """JSON-ready dictionary: ``{"file", "technique", "candidates": [...], ...}``.
 

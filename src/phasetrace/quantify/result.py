@@ -184,70 +184,20 @@ class QuantResult:
 
     def report(self) -> str:
         """Plain-text report: phase, wt % ± esd, LoD, cell, size, and the fit statistics."""
-        if not self.success:
-            return f"{self.file}: FIT FAILED: {self.message}"
-        lines = [
-            f"{self.file}",
-            f"  Rwp {100 * self.rwp:.2f} %, Rexp {100 * self.rexp:.2f} %, GoF {self.gof:.2f}",
-            f"  {'phase':<18} {'wt %':>8} {'± esd':>7} {'LoD':>7}  {'a (Å)':>8} {'size nm':>8}  status",
-        ]
-        for p in self.phases:
-            a = p.cell.get("a", float("nan"))
-            size = f"{p.size_nm:8.0f}" if p.size_nm else f"{'':>8}"
-            if p.detected:
-                status = "detected"
-                wt = f"{p.wt_percent:8.2f} {p.esd:7.2f}"
-            else:
-                status = f"not detected, < {p.lod_wt_percent:.2f} wt %"
-                wt = f"{'–':>8} {'':>7}"
-            if p.alternatives:
-                status += f" (or: {', '.join(p.alternatives)})"
-            lines.append(f"  {p.id:<18} {wt} {p.lod_wt_percent:7.2f}  {a:8.4f} {size}  {status}")
-        g = self.globals
-        lines.append(
-            f"  displacement {g.get('displacement', 0.0):.0f} µm, zero {g.get('zero', 0.0):.3f}°, "
-            f"η {g.get('eta', float('nan')):.2f}"
-        )
-        if self.instrument:
-            where = self.instrument.get("source", "scan metadata")
-            lines.append(f"  instrument: {self.instrument.get('name', '')} ({where})")
-        b = [f"{p.id} {p.b_iso:.2f}" for p in self.phases if p.detected and p.b_iso is not None]
-        if b:
-            lines.append(f"  B (Å²): {', '.join(b)}")
-        lines.append(f"  {self.note}")
-        return "\n".join(lines)
+        from ..report.text import format_fit
 
-    def plot(self, ax=None, *, ticks: bool = True, difference: bool = True):
-        """Observed, calculated and difference curves with tick marks per phase.
+        return format_fit(self)
 
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
+    def plot(self, ax=None, **kwargs):
+        """Rietveld plot: observed, calculated, difference, tick rows, wt % ± esd in the legend.
+
+        Keyword arguments go to :func:`phasetrace.report.pattern.plot_fit` (``scale``, ``window``,
+        ``ticks``, ``difference``, ``colours``, ``library``, ...).
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
+        from ..report.pattern import plot_fit
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(10, 5.5))
-        ax.plot(self.x, self.y, ".", ms=1.5, color="0.2", label="observed")
-        ax.plot(self.x, self.ycalc, "-", lw=0.8, color="tab:red", label="calculated")
-        ax.plot(self.x, self.background, "-", lw=0.6, color="tab:gray", label="background")
-        top = float(np.max(self.y)) if self.y.size else 1.0
-        if difference:
-            diff = self.y - self.ycalc
-            offset = -0.08 * top - np.max(diff)
-            ax.plot(self.x, diff + offset, "-", lw=0.6, color="tab:blue", label="difference")
-        if ticks:
-            colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-            base = -0.2 * top if difference else -0.03 * top
-            for k, (pid, pos) in enumerate(self.ticks.items()):
-                y0 = base - 0.05 * top * k
-                ax.vlines(pos, y0, y0 + 0.035 * top, color=colors[k % len(colors)], lw=0.8, label=pid)
-        ax.set_xlabel("2θ (degrees)")
-        ax.set_ylabel("counts")
-        ax.set_title(f"{self.file}  Rwp {100 * self.rwp:.2f} %", fontsize=9)
-        ax.legend(fontsize=7, ncols=2, loc="upper right")
-        return ax
+        return plot_fit(self, ax, **kwargs)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import __version__
 
-__all__ = ["ResultStore", "task_key"]
+__all__ = ["ResultStore", "pack_arrays", "task_key", "unpack_arrays"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 #: Version of the per-scan result records: raised whenever the analysis changes what a record holds
 #: or how it is computed, so that a resumed run never mixes records of two versions.
-RESULT_SCHEMA = 3
+RESULT_SCHEMA = 4
 
 
 def task_key(sha256: str, stage: str, config: dict[str, Any], library_version: str) -> str:
@@ -192,3 +192,37 @@ def _jsonable(v: Any) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return str(v)
+
+
+def pack_arrays(columns: dict[str, Any], **attrs: Any) -> dict[str, Any]:
+    """Equal-length float columns as one compact JSON-able record (float32, zlib, base64).
+
+    A fitted profile (2θ, observed, calculated, background, one curve per phase) of a 7000-point
+    scan is about 100 kB this way instead of ~1 MB of decimal text; float32 keeps 7 digits, more
+    than any count rate has. ``attrs`` are stored beside the columns as they are.
+    """
+    import base64
+    import zlib
+
+    import numpy as np
+
+    names = list(columns)
+    data = np.stack([np.asarray(columns[k], dtype=np.float32) for k in names]) if names else np.zeros((0, 0))
+    blob = base64.b64encode(zlib.compress(data.astype("<f4").tobytes(), 6)).decode("ascii")
+    return {"encoding": "f32-zlib-b64", "columns": names, "n": int(data.shape[1]) if names else 0,
+            "data": blob, **attrs}
+
+
+def unpack_arrays(record: dict[str, Any]) -> dict[str, Any]:
+    """The columns of :func:`pack_arrays` (name -> float64 array)."""
+    import base64
+    import zlib
+
+    import numpy as np
+
+    if record.get("encoding") != "f32-zlib-b64":
+        raise ValueError(f"unknown array encoding {record.get('encoding')!r}")
+    names = record["columns"]
+    raw = np.frombuffer(zlib.decompress(base64.b64decode(record["data"])), dtype="<f4")
+    data = raw.reshape(len(names), int(record["n"])).astype(float)
+    return dict(zip(names, data, strict=True))

@@ -156,7 +156,7 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         identified = task["config"].get("identified")
         verify = [p for p in phases if p not in identified] if identified is not None else ()
         res = quantify(scan, phases, cfg, library=lib, select=False, start=start, verify=verify)
-    return {
+    out = {
         "success": res.success,
         "message": res.message,
         "rwp": res.rwp,
@@ -166,6 +166,19 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         "selection": res.selection,
         "start": res.start_values,
     }
+    if stage == "refit" and res.success:
+        out["profile"] = _profile(res, scan)
+    return out
+
+
+def _profile(res, scan) -> dict[str, Any]:
+    """The fitted curves of a refit, for the reports' profile exports and interactive plots."""
+    from .store import pack_arrays
+
+    cols = {"two_theta": res.x, "observed": res.y, "calculated": res.ycalc, "background": res.background}
+    cols.update({f"phase:{k}": v for k, v in res.phase_curves.items()})
+    ticks = {k: [round(float(t), 4) for t in v] for k, v in res.ticks.items()}
+    return pack_arrays(cols, wavelength=scan.meta.radiation.kalpha1, ticks=ticks, rexp=res.rexp)
 
 
 def _rank(scan, lib, phases, system=None):

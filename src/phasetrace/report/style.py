@@ -1,0 +1,205 @@
+"""One look for every figure of a run: phase colours, markers, formula labels, saving (PNG 300 dpi, SVG).
+
+A phase keeps its colour in every figure of a run: :class:`PhaseColours` hands out colours in the
+order phases are first seen and is passed (or rebuilt from the same phase list) to each figure.
+The observed, calculated, background and difference curves use greys and black, which no phase
+gets, so a phase's ticks never share a colour with the calculated curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CURVE",
+    "FAMILY_MARKERS",
+    "PHASE_PALETTE",
+    "PhaseColours",
+    "figure_style",
+    "formula_html",
+    "formula_tex",
+    "is_formula",
+    "phase_label",
+    "save_figure",
+]
+
+#: Phase colours, in the order they are handed out: Okabe–Ito (colour-blind safe) without black,
+#: grey and yellow (too pale on white), then darker distinct hues. None is grey or black.
+PHASE_PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#8C564B",  # brown
+    "#9467BD",  # purple
+    "#BCBD22",  # olive
+    "#17BECF",  # cyan
+    "#882255",  # wine
+    "#117733",  # dark green
+    "#332288",  # indigo
+    "#AA4499",  # magenta
+    "#44AA99",  # teal
+    "#999933",  # khaki
+)
+
+#: Colours of the curves that are not a phase.
+CURVE = {
+    "observed": "0.35",
+    "calculated": "#000000",
+    "background": "0.6",
+    "difference": "0.25",
+}
+
+#: Marker per phase family, after the core paper's legend (▼ pyrochlore, ◆ LaMO3, ► Li2MnO3, ...).
+FAMILY_MARKERS = {
+    "pyrochlore": "v",
+    "LaMO3-perovskite": "D",
+    "layered-Li2MnO3": ">",
+    "K2NiF4": "<",
+    "lithium-zirconate": "^",
+    "rare-earth-oxide": "o",
+    "rock-salt": "s",
+    "spinel": "P",
+    "carbonate": "*",
+    "hydroxide": "X",
+    "garnet": "h",
+    "layered-LiMO2": "p",
+}
+
+#: Resolution of PNG figures (journals ask for 300 dpi or more).
+PNG_DPI = 300
+
+#: rcParams of every figure: SVG keeps its text as text (editable), PDF embeds TrueType fonts.
+RC = {
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "axes.linewidth": 0.8,
+    "savefig.dpi": PNG_DPI,
+}
+
+
+class PhaseColours:
+    """Phase id -> colour, the same in every figure that shares this object.
+
+    Parameters
+    ----------
+    ids : iterable of str, optional
+        Phases in the order they get colours (e.g. every phase of a run, as first seen).
+    """
+
+    def __init__(self, ids: Iterable[str] = ()):
+        self._map: dict[str, str] = {}
+        for pid in ids:
+            self[pid]
+
+    def __getitem__(self, pid: str) -> str:
+        if pid not in self._map:
+            self._map[pid] = PHASE_PALETTE[len(self._map) % len(PHASE_PALETTE)]
+        return self._map[pid]
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._map
+
+    def as_dict(self) -> dict[str, str]:
+        """Phase id -> colour of the phases seen so far."""
+        return dict(self._map)
+
+
+_ELEMENT_COUNT = re.compile(r"(?<=[A-Za-z\)\]])(\d+(?:\.\d+)?)")
+
+
+def _split_id(pid: str) -> tuple[str, str]:
+    head, _, tail = pid.partition("_")
+    return head, tail.replace("_", " ")
+
+
+def is_formula(text: str) -> bool:
+    """Whether ``text`` reads as a chemical formula (element symbols and counts), not a name like NMC811."""
+    from ..library.formula import ELEMENTS
+
+    tokens = re.findall(r"[A-Z][a-z]?|\d+(?:\.\d+)?|[()\[\]]|.", text)
+    return bool(tokens) and all(t in ELEMENTS or re.fullmatch(r"[\d.()\[\]]+", t) for t in tokens)
+
+
+def formula_tex(text: str) -> str:
+    """A formula with its counts as matplotlib subscripts: ``Li2CO3`` -> ``Li$_{2}$CO$_{3}$``.
+
+    Text that is not a formula (``NMC811``, ``LLZTO``) is returned as it is.
+    """
+    if not is_formula(text):
+        return text
+    return _ELEMENT_COUNT.sub(lambda m: "$_{" + m.group(1) + "}$", text)
+
+
+def formula_html(text: str) -> str:
+    """A formula with its counts as HTML subscripts: ``Li2CO3`` -> ``Li<sub>2</sub>CO<sub>3</sub>``."""
+    import html
+
+    if not is_formula(text):
+        return html.escape(text)
+    return _ELEMENT_COUNT.sub(lambda m: "<sub>" + m.group(1) + "</sub>", html.escape(text))
+
+
+def phase_label(pid: str, *, html: bool = False) -> str:
+    """A phase id for a figure: the formula part with subscripts, a suffix after a space.
+
+    ``LiCoO2`` -> LiCoO₂, ``LaMnO3_R3c`` -> LaMnO₃ R3c, ``LLZTO_cubic`` -> LLZTO cubic.
+    """
+    head, tail = _split_id(pid)
+    if html:
+        import html as _html
+
+        return formula_html(head) + (" " + _html.escape(tail) if tail else "")
+    return formula_tex(head) + (" " + tail if tail else "")
+
+
+@contextlib.contextmanager
+def figure_style() -> Iterator[None]:
+    """The project's rcParams for the figures drawn inside the block (matplotlib imported here)."""
+    import matplotlib as mpl
+
+    with mpl.rc_context(RC):
+        yield
+
+
+def save_figure(fig: Any, base: str | Path, formats: Iterable[str] = ("png", "svg")) -> dict[str, Path]:
+    """Write a figure atomically as ``base.<ext>`` for each format (PNG at 300 dpi, SVG with text).
+
+    Returns
+    -------
+    dict
+        Format -> written path. The figure is closed.
+    """
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    from .._atomic import publish
+
+    base = Path(base)
+    paths: dict[str, Path] = {}
+    try:
+        with mpl.rc_context(RC):
+            for ext in formats:
+                target = base.with_name(f"{base.name}.{ext}") if base.suffix != f".{ext}" else base
+                tmp = target.with_name(f".{target.name}.tmp.{ext}")
+                fig.savefig(tmp, dpi=PNG_DPI, bbox_inches="tight", format=ext)
+                publish(tmp, target)
+                paths[ext] = target
+    finally:
+        plt.close(fig)
+    return paths

@@ -1,0 +1,470 @@
+"""Tables and exports of a series run: tidy results (CSV, JSON), cells, fitted profiles, Markdown, terminal.
+
+Per-scan numbers are read from the run's stored records with ``dict.get``, so fields that newer
+fits add (Rexp, fit-quality flags, displacement parameters, esds of cells) appear in the exports
+as soon as the records carry them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_write_text
+
+__all__ = [
+    "RESULT_FIELDS",
+    "cell_rows",
+    "results_rows",
+    "slug",
+    "terminal_summary",
+    "tidy_rows",
+    "write_cells",
+    "write_markdown",
+    "write_profiles",
+    "write_results",
+]
+
+#: Columns of results.csv / results.json (one row per file × phase).
+RESULT_FIELDS = (
+    "file",
+    "system",
+    "temperature_C",
+    "technique",
+    "phase",
+    "formula",
+    "role",
+    "detected",
+    "wt_percent",
+    "esd",
+    "lod_wt_percent",
+    "rwp",
+    "rexp",
+    "gof",
+    "flags",
+    "raman_status",
+)
+
+#: Decimals kept per kind of number in the exports (wt % to 0.001, R factors to 0.0001).
+DECIMALS = {"wt": 3, "r": 4, "cell": 5, "size": 1, "two_theta": 4, "intensity": 2}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a system or file name."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "series"
+
+
+def _num(v: Any, nd: int) -> float:
+    """A rounded float, NaN for missing or non-finite values."""
+    if v is None:
+        return math.nan
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return round(f, nd) if math.isfinite(f) else math.nan
+
+
+def _flags(res: dict[str, Any]) -> str:
+    f = res.get("flags") or res.get("flag") or ()
+    if isinstance(f, str):
+        return f
+    if isinstance(f, dict):
+        return "; ".join(f"{k}: {v}" if v not in (True, None) else str(k) for k, v in f.items() if v)
+    return "; ".join(str(x) for x in f)
+
+
+def _records_by_file(run: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(file, stage) -> stored record of the run."""
+    out = {}
+    for rec in (getattr(run, "records", None) or {}).values():
+        if rec:
+            out[(rec["file"], rec["stage"])] = rec
+    return out
+
+
+def results_rows(run: Any) -> list[dict[str, Any]]:
+    """One row per file × phase of the run (the ``results.csv`` table).
+
+    XRD files take their numbers from the refit with the series' phases; Raman files give the
+    detection decision of the band fit (no wt %). Numbers not quantified are NaN.
+    """
+    recs = _records_by_file(run)
+    rows = []
+    for s in run.systems:
+        phases = {p["id"]: p for p in s["phases"]}
+        for f in sorted(s["files"], key=lambda f: (f["temperature_C"], f["technique"])):
+            stage = "refit" if f["technique"] == "xrd" else "raman"
+            rec = recs.get((f["file"], stage))
+            res = (rec or {}).get("result") or {}
+            by_id = {p["id"]: p for p in res.get("phases", [])}
+            rexp = res.get("rexp", (res.get("profile") or {}).get("rexp"))
+            for pid, sp in phases.items():
+                p = by_id.get(pid, {})
+                xrd = f["technique"] == "xrd"
+                detected = p.get("detected")
+                rows.append(
+                    {
+                        "file": Path(f["file"]).name,
+                        "system": s["system"],
+                        "temperature_C": f["temperature_C"],
+                        "technique": f["technique"],
+                        "phase": pid,
+                        "formula": sp["formula"],
+                        "role": sp["role"],
+                        "detected": None if detected is None else bool(detected),
+                        "wt_percent": _num(p.get("wt_percent"), 3) if xrd and detected else math.nan,
+                        "esd": _num(p.get("esd"), 3) if xrd and detected else math.nan,
+                        "lod_wt_percent": _num(p.get("lod_wt_percent"), 3) if xrd else math.nan,
+                        "rwp": _num(res.get("rwp"), 4) if xrd else math.nan,
+                        "rexp": _num(rexp, 4) if xrd else math.nan,
+                        "gof": _num(res.get("gof"), 3),
+                        "flags": _flags(res) if rec else ("no result" if rec is None else ""),
+                        "raman_status": None if xrd else p.get("status"),
+                    }
+                )
+    return rows
+
+
+def tidy_rows(run: Any) -> list[dict[str, Any]]:
+    """One row per series temperature × phase (the per-system summary, as in ``summary.json``)."""
+    rows = []
+    for s in run.systems:
+        for p in s["phases"]:
+            for label, v in p["wt_percent_by_T"].items():
+                rows.append(
+                    {
+                        "system": s["system"],
+                        "temperature_C": v["temperature_C"],
+                        "label": label,
+                        "phase": p["id"],
+                        "formula": p["formula"],
+                        "role": p["role"],
+                        "detected_xrd": v["detected_xrd"],
+                        "wt_percent": v["wt_percent"],
+                        "esd": v["esd"],
+                        "lod_wt_percent": v["lod_wt_percent"],
+                        "raman": v["raman"],
+                    }
+                )
+    return rows
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if v is None:
+        return ""
+    return v
+
+
+def _json_value(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def _write_table(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _csv_value(r.get(k)) for k in fields})
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_results(run: Any, out: Path) -> dict[str, Path]:
+    """``results.csv`` and ``results.json``: one row per file × phase (:data:`RESULT_FIELDS`)."""
+    rows = results_rows(run)
+    _write_table(out / "results.csv", rows, list(RESULT_FIELDS))
+    doc = {
+        "columns": list(RESULT_FIELDS),
+        "note": "wt % of the crystalline part; NaN/null where a number was not quantified "
+        "(not detected: see lod_wt_percent; Raman: detection only).",
+        "rows": [{k: _json_value(r.get(k)) for k in RESULT_FIELDS} for r in rows],
+    }
+    atomic_write_text(out / "results.json", json.dumps(doc, indent=1, allow_nan=False))
+    return {"csv": out / "results.csv", "results_json": out / "results.json"}
+
+
+#: Phase-record keys that are not refined structure parameters (left out of cells.csv).
+_NOT_STRUCTURE = {
+    "id",
+    "formula",
+    "wt_percent",
+    "esd",
+    "lod_wt_percent",
+    "detected",
+    "in_model",
+    "alternatives",
+    "role",
+    "evidence",
+    "scale_factor",
+    "scale_sigma",
+    "status",
+    "reason",
+}
+
+
+def _flatten(p: dict[str, Any]) -> dict[str, float]:
+    """Numeric structure parameters of a phase record, dicts flattened (``cell_esd.a`` -> ``a_esd``)."""
+    out: dict[str, float] = {}
+    for k, v in p.items():
+        if k in _NOT_STRUCTURE:
+            continue
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                if isinstance(vv, (int, float)) and not isinstance(vv, bool):
+                    name = kk if k == "cell" else (f"{kk}_esd" if k == "cell_esd" else f"{k}_{kk}")
+                    out[name] = float(vv)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+def cell_rows(run: Any) -> list[dict[str, Any]]:
+    """Per XRD file and phase in its refit: cell (and c/a), size, texture, displacement, with esds."""
+    recs = _records_by_file(run)
+    rows = []
+    for s in run.systems:
+        for f in sorted(s["files"], key=lambda f: f["temperature_C"]):
+            rec = recs.get((f["file"], "refit"))
+            res = (rec or {}).get("result") or {}
+            if f["technique"] != "xrd" or not res:
+                continue
+            for p in res.get("phases", []):
+                if not p.get("in_model", True):
+                    continue
+                vals = _flatten(p)
+                a, c = vals.get("a"), vals.get("c")
+                if a and c:
+                    vals["c_over_a"] = c / a
+                    if "a_esd" in vals and "c_esd" in vals:
+                        vals["c_over_a_esd"] = (c / a) * math.hypot(vals["a_esd"] / a, vals["c_esd"] / c)
+                row = {
+                    "file": Path(f["file"]).name,
+                    "system": s["system"],
+                    "temperature_C": f["temperature_C"],
+                    "phase": p["id"],
+                    "detected": bool(p.get("detected")),
+                }
+                for k, v in vals.items():
+                    row[k] = _num(v, 6 if k.startswith("c_over_a") else 5)
+                for k, v in (res.get("globals") or {}).items():
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        row[f"scan_{k}"] = _num(v, 5)
+                rows.append(row)
+    return rows
+
+
+def write_cells(run: Any, out: Path) -> Path:
+    """``cells.csv``: :func:`cell_rows` (columns are the union of what the fits refined)."""
+    rows = cell_rows(run)
+    lead = ["file", "system", "temperature_C", "phase", "detected"]
+    first = ["a", "a_esd", "b", "b_esd", "c", "c_esd", "alpha", "beta", "gamma", "c_over_a", "c_over_a_esd"]
+    rest = sorted({k for r in rows for k in r} - set(lead) - set(first))
+    fields = lead + [k for k in first if any(k in r for r in rows)] + rest
+    _write_table(out / "cells.csv", rows, fields)
+    return out / "cells.csv"
+
+
+def write_profiles(run: Any, out: Path, profiles: dict[str, dict[str, Any]]) -> list[Path]:
+    """``profiles/<file>.csv`` per XRD scan: 2θ, observed, calculated, background, each phase."""
+    folder = out / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    used: set[str] = set()
+    for s in run.systems:
+        for f in s["files"]:
+            prof = profiles.get(f["file"])
+            if prof is None:
+                continue
+            name = slug(Path(f["file"]).stem)
+            while name in used:
+                name += "_"
+            used.add(name)
+            cols = ["two_theta", "observed", "calculated", "background"]
+            arrays = [prof[k] for k in cols]
+            for pid, v in prof["phases"].items():
+                cols.append(pid)
+                arrays.append(v)
+            head = (
+                f"# {Path(f['file']).name}: fitted profile ({s['system']}, {f['temperature_C']:g} °C); "
+                "phase columns are each phase's calculated Bragg intensity (without background)\n"
+            )
+            buf = io.StringIO()
+            buf.write(head)
+            buf.write(",".join(cols) + "\n")
+            data = np.column_stack(arrays)
+            np.savetxt(buf, data, delimiter=",", fmt=["%.4f"] + ["%.2f"] * (len(cols) - 1))
+            path = folder / f"{name}.csv"
+            atomic_write_text(path, buf.getvalue())
+            written.append(path)
+    return written
+
+
+# ------------------------------------------------------------------------------------ Markdown
+def _fmt_t(t: float | None) -> str:
+    return "?" if t is None else ("RT" if t <= 30 else f"{t:g}")
+
+
+def fmt_onset(o: list | None) -> str:
+    """``700→800 °C`` for an onset interval, ``–`` for none."""
+    if not o:
+        return "–"
+    return f"{_fmt_t(o[0])}→{_fmt_t(o[1])} °C"
+
+
+def phase_name(p: dict[str, Any]) -> str:
+    """A phase's id, with the twins the scans could not tell from it."""
+    alt = p.get("alternatives") or []
+    return p["id"] + (f" (or: {', '.join(alt)})" if alt else "")
+
+
+def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
+    """The reflections and bands behind each non-host phase's first detection (conventional hkl)."""
+    from .hkl import conventional_hkl, format_hkl
+
+    rows = []
+    for p in s["phases"]:
+        if p["role"] == "host":
+            continue
+        ev = p.get("evidence") or {}
+        refl = library.reflections(p["id"]) if library is not None and p["id"] in library else None
+        x = ev.get("xrd")
+        if x and x.get("reflections"):
+            parts = []
+            for r in x["reflections"]:
+                hkls = [
+                    format_hkl(conventional_hkl(h, refl.space_group, refl.cell) if refl else h)
+                    for h in r.get("hkl") or []
+                ]
+                parts.append(
+                    f"{'/'.join(dict.fromkeys(hkls))} {r['two_theta']:.2f}° "
+                    f"({100 * r['share']:.0f} %, {r['sigma']:.0f}σ)"
+                )
+            rows.append(
+                {"phase": p["id"], "technique": "XRD", "at": x["label"], "evidence": "; ".join(parts)}
+            )
+        r = ev.get("raman")
+        if r and r.get("bands"):
+            bands = "; ".join(
+                f"{b['position_cm1']:.0f} cm⁻¹ ({100 * b['area_share']:.0f} %)" for b in r["bands"]
+            )
+            sig = r.get("significance")
+            if sig is not None:
+                bands += f"; fit significance {sig:.0f}"
+            rows.append({"phase": p["id"], "technique": "Raman", "at": r["label"], "evidence": bands})
+    return rows
+
+
+def wt_cell(v: dict[str, Any]) -> str:
+    """``1.23 ± 0.05`` detected, ``<0.30`` not detected, ``–`` not measured."""
+    if v["detected_xrd"]:
+        return f"{v['wt_percent']:.2f} ± {v['esd']:.2f}"
+    if v["lod_wt_percent"] is not None:
+        return f"<{v['lod_wt_percent']:.2f}"
+    return "–"
+
+
+FIGURE_TITLES = (
+    ("waterfall", "XRD series"),
+    ("wt", "Weight fraction against temperature"),
+    ("lattice", "Lattice parameters against temperature"),
+    ("raman", "Raman series"),
+)
+
+
+def write_markdown(
+    s: dict[str, Any], figs: dict[str, Path], run: Any, library=None, grid_note: str = ""
+) -> str:
+    """The Markdown report of one series."""
+    labels = s["labels"]
+    lines = [f"# {s['system']}", "", f"Temperatures: {', '.join(labels)} (°C unless RT).", ""]
+    lines += [
+        "## Phases and onsets",
+        "",
+        "| phase | formula | role | onset XRD | onset Raman | onset combined | vanishes at |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in s["phases"]:
+        o = p["onset"]
+        role = p["role"] + (
+            " (present from the start)" if p["present_from_start"] and p["role"] != "host" else ""
+        )
+        raman = fmt_onset(o["raman"]) if p["raman_testable"] else "not testable"
+        van = "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"
+        lines.append(
+            f"| {phase_name(p)} | {p['formula']} | {role} | {fmt_onset(o['xrd'])} | {raman} | "
+            f"{fmt_onset(o['combined'])} | {van} |"
+        )
+    if any(p.get("alternatives") for p in s["phases"]):
+        lines += [
+            "",
+            "'(or: …)' names isostructural phases the scans cannot tell from the one named (the LaMO3 "
+            "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
+        ]
+    ev = evidence_rows(s, library)
+    if ev:
+        lines += [
+            "",
+            "## Evidence of the first detection",
+            "",
+            "Reflections: hkl at 2θ (Kα1, refined cell), the phase's share of the calculated Bragg intensity "
+            "there and the local significance; a share below 50 % means the peak is overlapped and the "
+            "detection rests on the whole-pattern fit. Raman: the strongest fitted bands and their share of "
+            "the phase's band area.",
+            "",
+            "| phase | technique | at | evidence |",
+            "|---|---|---|---|",
+            *[f"| {r['phase']} | {r['technique']} | {r['at']} | {r['evidence']} |" for r in ev],
+        ]
+    lines += [
+        "",
+        "## Weight fractions (wt % of the crystalline part, ± esd; '<x' = not detected, below x)",
+        "",
+    ]
+    lines.append("| phase | " + " | ".join(labels) + " |")
+    lines.append("|---|" + "---|" * len(labels))
+    for p in s["phases"]:
+        lines.append(
+            f"| {p['id']} | " + " | ".join(wt_cell(p["wt_percent_by_T"][lab]) for lab in labels) + " |"
+        )
+    lines += ["", grid_note, ""]
+    for key, title in FIGURE_TITLES:
+        if key in figs:
+            lines += [f"## {title}", "", f"![{title}]({figs[key].name})", ""]
+    probs = [p for p in run.problems if any(f["file"] == p["file"] for f in s["files"])]
+    if probs:
+        lines += ["## Problems", ""] + [f"- {p['error']}" for p in probs] + [""]
+    return "\n".join(lines)
+
+
+def terminal_summary(run: Any) -> str:
+    """A compact table per system for the terminal (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(record=True, width=120, file=io.StringIO())
+    for s in run.systems:
+        t = Table(title=s["system"], show_lines=False)
+        for col in ("phase", "role", "onset XRD", "onset Raman", "combined", "vanishes", "max wt %"):
+            t.add_column(col)
+        for p in s["phases"]:
+            wts = [v["wt_percent"] for v in p["wt_percent_by_T"].values() if v["detected_xrd"]]
+            t.add_row(
+                phase_name(p),
+                p["role"],
+                fmt_onset(p["onset"]["xrd"]),
+                fmt_onset(p["onset"]["raman"]) if p["raman_testable"] else "n/t",
+                fmt_onset(p["onset"]["combined"]),
+                "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g}",
+                f"{max(wts):.2f}" if wts else "–",
+            )
+        console.print(t)
+    return console.export_text()
