@@ -94,7 +94,8 @@ def test_reports_are_written(run1):
     assert {"id", "formula", "onset", "vanishes_at", "wt_percent_by_T"} <= set(p)
     assert set(p["onset"]) == {"xrd", "raman", "combined"}
     rows = list(csv.DictReader(written["csv"].open()))
-    assert len(rows) == len(sysdoc["phases"]) * 4
+    # one row per file (4 XRD, 4 Raman) and phase
+    assert len(rows) == len(sysdoc["phases"]) * 8 and all(r["file"] for r in rows)
     md = next(v for k, v in written.items() if k.startswith("md:")).read_text()
     assert "La2Zr2O7" in md and "only as fine as the temperature grid" in md
     assert "## Evidence of the first detection" in md and "| La2Zr2O7 | XRD | 700 | (2 2 2) 28." in md

@@ -30,21 +30,21 @@ __all__ = [
 #: Phase colours, in the order they are handed out: Okabe–Ito (colour-blind safe) without black,
 #: grey and yellow (too pale on white), then darker distinct hues. None is grey or black.
 PHASE_PALETTE: tuple[str, ...] = (
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#8C564B",  # brown
-    "#9467BD",  # purple
-    "#BCBD22",  # olive
-    "#17BECF",  # cyan
+    "#0072b2",  # blue
+    "#d55e00",  # vermillion
+    "#009e73",  # bluish green
+    "#cc79a7",  # reddish purple
+    "#e69f00",  # orange
+    "#56b4e9",  # sky blue
+    "#8c564b",  # brown
+    "#9467bd",  # purple
+    "#bcbd22",  # olive
+    "#17becf",  # cyan
     "#882255",  # wine
     "#117733",  # dark green
     "#332288",  # indigo
-    "#AA4499",  # magenta
-    "#44AA99",  # teal
+    "#aa4499",  # magenta
+    "#44aa99",  # teal
     "#999933",  # khaki
 )
 

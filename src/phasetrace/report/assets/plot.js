@@ -26,6 +26,7 @@
   function fmt(v) {
     if (!isFinite(v)) return "–";
     const a = Math.abs(v);
+    if (Number.isInteger(v)) return String(v);
     return a >= 1000 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(3);
   }
 

@@ -1,0 +1,103 @@
+"""The HTML report in a real headless browser (Chromium from the Debian packages, driven by selenium).
+
+`make test` installs chromium and chromium-driver when it can (root, apt); otherwise these tests skip
+with the reason. Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def test_html_is_self_contained(report_run):
+    run, written = report_run
+    page = written["html"].read_text()
+    # nothing fetched: no external script, stylesheet, image or font
+    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', page)
+    assert "<script src" not in page and "@import" not in page
+    assert page.count('class="section') == 1 + len(run.systems)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e .[dev])")
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("chromium/chromedriver not installed (make test installs them as root: apt-get install "
+                    "chromium chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1300,1000", "--allow-file-access-from-files"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    try:
+        drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    except Exception as exc:  # noqa: BLE001 - a browser that cannot start is a skip, with its reason
+        pytest.skip(f"headless chromium did not start: {exc}")
+    # offline: the page must not need the network
+    drv.execute_cdp_cmd("Network.enable", {})
+    drv.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+    )
+    yield drv
+    drv.quit()
+
+
+def test_report_opens_offline_and_the_plots_respond(report_run, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    run, written = report_run
+    browser.get(Path(written["html"]).resolve().as_uri())
+    logs = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert not logs, logs
+    # every section rendered, with its tables
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.section")
+    assert len(sections) == 1 + len(run.systems)
+    assert all(s.is_displayed() and s.find_elements(By.TAG_NAME, "table") for s in sections)
+    assert "La" in sections[1].text and "Zr" in sections[1].text and "±" in sections[1].text
+    # the interactive plot drew the whole scan
+    canvas = browser.find_element(By.CSS_SELECTOR, ".pattern canvas")
+    x0, x1 = float(canvas.get_attribute("data-xmin")), float(canvas.get_attribute("data-xmax"))
+    assert x0 == pytest.approx(10, abs=0.5) and x1 == pytest.approx(80, abs=0.5)
+    assert canvas.size["width"] > 600 and canvas.size["height"] > 300
+    # something is drawn: the canvas is not blank
+    ink = browser.execute_script(
+        "const c=arguments[0], d=c.getContext('2d').getImageData(0,0,c.width,c.height).data;"
+        "let n=0; for (let i=3;i<d.length;i+=4) if (d[i]>0) n++; return n;",
+        canvas,
+    )
+    assert ink > 5000
+    # wheel over the middle zooms in: the visible 2θ range shrinks around the pointer
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -400).perform()
+    z0, z1 = float(canvas.get_attribute("data-xmin")), float(canvas.get_attribute("data-xmax"))
+    assert (z1 - z0) < 0.8 * (x1 - x0) and x0 <= z0 < z1 <= x1
+    # hover shows the values under the pointer
+    ActionChains(browser).move_to_element_with_offset(canvas, 40, -50).perform()
+    readout = browser.find_element(By.CSS_SELECTOR, ".pattern .readout").text
+    assert re.search(r"2θ \d+\.\d{3}° · observed [\d.]+ · calculated [\d.]+", readout), readout
+    # double click returns to the whole range; another scan can be chosen
+    ActionChains(browser).double_click(canvas).perform()
+    assert float(canvas.get_attribute("data-xmax")) - float(canvas.get_attribute("data-xmin")) == pytest.approx(
+        x1 - x0, rel=1e-3
+    )
+    from selenium.webdriver.support.ui import Select
+
+    sel = Select(browser.find_element(By.CSS_SELECTOR, ".pattern select"))
+    assert len(sel.options) == 3
+    sel.select_by_index(2)
+    assert "900" in browser.find_element(By.CSS_SELECTOR, ".pattern .scan-title").text
+    logs = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert not logs, logs
