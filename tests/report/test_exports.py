@@ -65,3 +65,13 @@ def test_cells_per_scan_and_phase(report_run):
         assert 2.80 < a < 2.83 and 14.0 < c < 14.1
         assert float(r["c_over_a"]) == np.float64(round(c / a, 6)) or abs(float(r["c_over_a"]) - c / a) < 1e-5
         assert "size_nm" in r
+
+
+def test_single_fit_profile(lco_fit, tmp_path):
+    from phasetrace.report.tables import write_fit_profile
+
+    res, _ = lco_fit
+    path = write_fit_profile(res, tmp_path / "fit.csv")
+    data = np.loadtxt(path, delimiter=",", skiprows=2)
+    assert data.shape == (res.x.size, 4 + len(res.phase_curves))
+    np.testing.assert_allclose(data[:, 1], res.y, atol=0.006)

@@ -27,6 +27,7 @@ __all__ = [
     "terminal_summary",
     "tidy_rows",
     "write_cells",
+    "write_fit_profile",
     "write_markdown",
     "write_profiles",
     "write_results",
@@ -273,6 +274,35 @@ def write_cells(run: Any, out: Path) -> Path:
     return out / "cells.csv"
 
 
+def profile_text(columns: dict[str, Any], header: str = "") -> str:
+    """CSV text of a fitted profile: 2θ to 0.0001°, intensities to 0.01 count; ``header`` as a # line."""
+    buf = io.StringIO()
+    if header:
+        buf.write(f"# {header}\n")
+    names = list(columns)
+    buf.write(",".join(names) + "\n")
+    data = np.column_stack([np.asarray(columns[k], float) for k in names])
+    np.savetxt(buf, data, delimiter=",", fmt=["%.4f"] + ["%.2f"] * (len(names) - 1))
+    return buf.getvalue()
+
+
+_PHASE_NOTE = "phase columns are each phase's calculated Bragg intensity (without background)"
+
+
+def write_fit_profile(result: Any, path: str | Path) -> Path:
+    """The fitted profile of one whole-pattern fit (``QuantResult``) as CSV (see :func:`profile_text`)."""
+    cols = {
+        "two_theta": result.x,
+        "observed": result.y,
+        "calculated": result.ycalc,
+        "background": result.background,
+        **result.phase_curves,
+    }
+    path = Path(path)
+    atomic_write_text(path, profile_text(cols, f"{Path(result.file).name}: fitted profile; {_PHASE_NOTE}"))
+    return path
+
+
 def write_profiles(run: Any, out: Path, profiles: dict[str, dict[str, Any]]) -> list[Path]:
     """``profiles/<file>.csv`` per XRD scan: 2θ, observed, calculated, background, each phase."""
     folder = out / "profiles"
@@ -288,22 +318,12 @@ def write_profiles(run: Any, out: Path, profiles: dict[str, dict[str, Any]]) -> 
             while name in used:
                 name += "_"
             used.add(name)
-            cols = ["two_theta", "observed", "calculated", "background"]
-            arrays = [prof[k] for k in cols]
-            for pid, v in prof["phases"].items():
-                cols.append(pid)
-                arrays.append(v)
-            head = (
-                f"# {Path(f['file']).name}: fitted profile ({s['system']}, {f['temperature_C']:g} °C); "
-                "phase columns are each phase's calculated Bragg intensity (without background)\n"
-            )
-            buf = io.StringIO()
-            buf.write(head)
-            buf.write(",".join(cols) + "\n")
-            data = np.column_stack(arrays)
-            np.savetxt(buf, data, delimiter=",", fmt=["%.4f"] + ["%.2f"] * (len(cols) - 1))
+            cols = {k: prof[k] for k in ("two_theta", "observed", "calculated", "background")}
+            cols.update(prof["phases"])
+            where = f"{s['system']}, {f['temperature_C']:g} °C"
+            head = f"{Path(f['file']).name}: fitted profile ({where}); {_PHASE_NOTE}"
             path = folder / f"{name}.csv"
-            atomic_write_text(path, buf.getvalue())
+            atomic_write_text(path, profile_text(cols, head))
             written.append(path)
     return written
 
