@@ -266,7 +266,8 @@ def plot_fit(
         ax.set_title(title if title is not None else _fit_title(result), fontsize=9)
         divider = make_axes_locatable(ax)
         bottom_ax = ax
-        tick_ids = [pid for pid in result.ticks if pid in {p.id for p in in_model}] if ticks else []
+        # tick rows in the legend's order (by wt %)
+        tick_ids = [p.id for p in in_model if p.id in result.ticks] if ticks else []
         if tick_ids:
             tax = divider.append_axes("bottom", size=f"{min(5 * len(tick_ids), 30)}%", pad=0.0, sharex=ax)
             for k, pid in enumerate(tick_ids):
@@ -360,6 +361,7 @@ def _draw_hkl(ax, result, colours, library, wavelength, per_phase, window) -> li
     # above the highest data under it, not inside a neighbouring peak
     width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
     half = 0.6 * 5.5 / max(width_pt, 1.0) * (hi - lo)
+    min_sep = max(min_sep, 2.4 * half)  # two labels never closer than a label's width
     for r in rows:
         if any(abs(r["two_theta"] - t) < min_sep for t in placed):
             continue
