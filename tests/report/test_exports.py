@@ -75,3 +75,14 @@ def test_single_fit_profile(lco_fit, tmp_path):
     data = np.loadtxt(path, delimiter=",", skiprows=2)
     assert data.shape == (res.x.size, 4 + len(res.phase_curves))
     np.testing.assert_allclose(data[:, 1], res.y, atol=0.006)
+
+
+def test_replicate_pellets_show_mean_and_individual_values():
+    from phasetrace.report.tables import wt_cell
+
+    v = {
+        "detected_xrd": True, "wt_percent": 1.3, "esd": 0.1, "lod_wt_percent": 0.3,
+        "replicates_xrd": [{"detected": True, "wt_percent": 1.23}, {"detected": False, "lod_wt_percent": 0.3}],
+    }
+    assert wt_cell(v) == "1.30 ± 0.10 (n = 2: 1.23, <0.30)"
+    assert wt_cell({"detected_xrd": False, "wt_percent": None, "esd": None, "lod_wt_percent": 0.25}) == "<0.25"

@@ -361,7 +361,7 @@ def _draw_hkl(ax, result, colours, library, wavelength, per_phase, window) -> li
     # above the highest data under it, not inside a neighbouring peak
     width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
     half = 0.6 * 5.5 / max(width_pt, 1.0) * (hi - lo)
-    min_sep = max(min_sep, 2.4 * half)  # two labels never closer than a label's width
+    min_sep = max(min_sep, 2.0 * half)  # two labels never closer than a label's width (line height)
     for r in rows:
         if any(abs(r["two_theta"] - t) < min_sep for t in placed):
             continue

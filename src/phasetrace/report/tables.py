@@ -384,12 +384,27 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
 
 
 def wt_cell(v: dict[str, Any]) -> str:
-    """``1.23 ± 0.05`` detected, ``<0.30`` not detected, ``–`` not measured."""
+    """``1.23 ± 0.05`` detected, ``<0.30`` not detected, ``–`` not measured.
+
+    Replicate pellets: the mean ± its uncertainty, then the individual values
+    (``1.30 ± 0.10 (n = 2: 1.23, <0.30)``).
+    """
     if v["detected_xrd"]:
-        return f"{v['wt_percent']:.2f} ± {v['esd']:.2f}"
-    if v["lod_wt_percent"] is not None:
-        return f"<{v['lod_wt_percent']:.2f}"
-    return "–"
+        text = f"{v['wt_percent']:.2f} ± {v['esd']:.2f}"
+    elif v["lod_wt_percent"] is not None:
+        text = f"<{v['lod_wt_percent']:.2f}"
+    else:
+        return "–"
+    reps = v.get("replicates_xrd") or []
+    if len(reps) > 1:
+        each = [
+            f"{r['wt_percent']:.2f}"
+            if r.get("detected") and r.get("wt_percent") is not None
+            else (f"<{r['lod_wt_percent']:.2f}" if r.get("lod_wt_percent") is not None else "–")
+            for r in reps
+        ]
+        text += f" (n = {len(reps)}: {', '.join(each)})"
+    return text
 
 
 FIGURE_TITLES = (
