@@ -222,7 +222,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                     _e(_f(q.get("rwp"), 100, "%")),
                     _e(_f(q.get("rexp"), 100, "%")),
                     _e(_f(q.get("gof"))),
-                    f"<span class=flag>{_e(q.get('flags') or '')}</span>",
+                    f"<span class={_flag_class(q.get('flags'))}>{_e(q.get('flags') or '')}</span>",
                 ]
             )
             prof = profiles.get(f["file"])
@@ -278,6 +278,10 @@ def _plain_label(pid: str) -> str:
     if is_formula(head):
         head = re.sub(r"(?<=[A-Za-z\)])(\d+(?:\.\d+)?)", lambda m: m.group(1).translate(_SUBS), head)
     return head + (" " + tail.replace("_", " ") if tail else "")
+
+
+def _flag_class(flag: Any) -> str:
+    return "note" if flag in ("", "ok", None) else "flag"
 
 
 def _slug(name: str) -> str:

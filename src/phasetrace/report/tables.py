@@ -74,9 +74,11 @@ def _num(v: Any, nd: int) -> float:
 
 
 def _flags(res: dict[str, Any]) -> str:
+    """The fit-quality flag of a record (``ok``, or the flag and what the residual reading found)."""
     f = res.get("flags") or res.get("flag") or ()
     if isinstance(f, str):
-        return f
+        msg = (res.get("quality") or {}).get("message")
+        return f"{f}: {msg}" if msg and f != "ok" else f
     if isinstance(f, dict):
         return "; ".join(f"{k}: {v}" if v not in (True, None) else str(k) for k, v in f.items() if v)
     return "; ".join(str(x) for x in f)
@@ -228,6 +230,13 @@ def _flatten(p: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _decimals(name: str) -> int:
+    """Decimals kept for a structure parameter: sizes (nm) and displacements (µm) 0.1, c/a 1e-6, else 1e-5."""
+    if name.startswith(("size", "displacement")):
+        return 1
+    return 6 if name.startswith("c_over_a") else 5
+
+
 def cell_rows(run: Any) -> list[dict[str, Any]]:
     """Per XRD file and phase in its refit: cell (and c/a), size, texture, displacement, with esds."""
     recs = _records_by_file(run)
@@ -243,7 +252,7 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
                     continue
                 vals = _flatten(p)
                 a, c = vals.get("a"), vals.get("c")
-                if a and c:
+                if a and c and abs(c - a) > 1e-6 * a:  # c/a of non-cubic cells (layered cathodes)
                     vals["c_over_a"] = c / a
                     if "a_esd" in vals and "c_esd" in vals:
                         vals["c_over_a_esd"] = (c / a) * math.hypot(vals["a_esd"] / a, vals["c_esd"] / c)
@@ -255,10 +264,10 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
                     "detected": bool(p.get("detected")),
                 }
                 for k, v in vals.items():
-                    row[k] = _num(v, 6 if k.startswith("c_over_a") else 5)
+                    row[k] = _num(v, _decimals(k))
                 for k, v in (res.get("globals") or {}).items():
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
-                        row[f"scan_{k}"] = _num(v, 5)
+                        row[f"scan_{k}"] = _num(v, _decimals(k))
                 rows.append(row)
     return rows
 

@@ -156,7 +156,9 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         identified = task["config"].get("identified")
         verify = [p for p in phases if p not in identified] if identified is not None else ()
         res = quantify(scan, phases, cfg, library=lib, select=False, start=start, verify=verify)
-    out = {
+    # the refits' fitted curves, for the reports' profile exports and interactive plots
+    profile = _profile(res, scan) if stage == "refit" and res.success else None
+    return {
         "success": res.success,
         "message": res.message,
         "rwp": res.rwp,
@@ -165,10 +167,8 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         "phases": [p.to_dict() for p in res.phases],
         "selection": res.selection,
         "start": res.start_values,
+        **({"profile": profile} if profile else {}),
     }
-    if stage == "refit" and res.success:
-        out["profile"] = _profile(res, scan)
-    return out
 
 
 def _profile(res, scan) -> dict[str, Any]:
