@@ -101,3 +101,10 @@ def test_report_opens_offline_and_the_plots_respond(report_run, browser):
     assert "900" in browser.find_element(By.CSS_SELECTOR, ".pattern .scan-title").text
     logs = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert not logs, logs
+    # the Raman spectra with the bands the fit found: hover reads the shift
+    raman = browser.find_element(By.CSS_SELECTOR, "#raman-0 canvas")
+    browser.execute_script("arguments[0].scrollIntoView()", raman)
+    ActionChains(browser).move_to_element_with_offset(raman, 0, -40).perform()
+    assert re.search(r"shift \d+\.\d cm⁻¹ · intensity", browser.find_element(By.CSS_SELECTOR, "#raman-0 .readout").text)
+    logs = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert not logs, logs

@@ -89,6 +89,41 @@ def _pattern_data(
     }
 
 
+def _raman_data(f: dict[str, Any], run: Any, colours, names: dict[str, str]) -> dict[str, Any] | None:
+    """A Raman spectrum with the fitted band positions of each phase its fit detected."""
+    import warnings
+
+    from ..io import load
+    from .figures import temperature_label
+
+    rec = next(
+        (r for r in (getattr(run, "records", None) or {}).values() if r and r["file"] == f["file"]), None
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scan = load(f["file"])
+    except Exception:  # noqa: BLE001 - a spectrum that cannot be read again is left out of the page
+        return None
+    order = np.argsort(scan.x, kind="stable")
+    ticks, labels = {}, []
+    for p in ((rec or {}).get("result") or {}).get("phases", []):
+        if p.get("detected") and p.get("bands"):
+            ticks[p["id"]] = [float(b) for b in p["bands"]]
+            names.setdefault(p["id"], p["id"])
+            labels += [{"x": round(float(b), 1), "phase": p["id"], "label": f"{b:.0f}"} for b in p["bands"]]
+    return {
+        "title": f"{Path(f['file']).name} ({temperature_label(f['temperature_C'])})",
+        "xlabel": "Raman shift (cm⁻¹)",
+        "x": _b64(scan.x[order]),
+        "observed": _b64(scan.y[order]),
+        "ticks": ticks,
+        "hkl": labels,
+        "colours": {pid: colours[pid] for pid in ticks},
+        "names": {pid: names[pid] for pid in ticks},
+    }
+
+
 def _img(path: Path) -> str:
     if not path.exists():
         return ""
@@ -232,6 +267,15 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                     prof, f"{name} ({temperature_label(f['temperature_C'])})", colours, library, names
                 )
                 keys.append((key, temperature_label(f["temperature_C"])))
+        rkeys = []
+        for f in sorted(
+            (f for f in s["files"] if f["technique"] == "raman"), key=lambda f: f["temperature_C"]
+        ):
+            spec = _raman_data(f, run, colours, names)
+            if spec is not None:
+                key = f"r{si}-{len(rkeys)}"
+                patterns[key] = spec
+                rkeys.append((key, temperature_label(f["temperature_C"])))
         sec.append("<h3>Fit quality</h3>")
         sec.append(_table(["T", "file", "Rwp", "Rexp", "GoF", "flags"], qrows, raw=True, num={2, 3, 4}))
         if keys:
@@ -243,6 +287,14 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                 '<button class="reset" type="button">whole range</button>'
                 '<strong class="scan-title"></strong></div>'
                 '<canvas></canvas><div class="readout"></div></div>'
+            )
+        if rkeys:
+            opts = "".join(f'<option value="{k}">{_e(lab)}</option>' for k, lab in rkeys)
+            sec.append(
+                f'<h3>Raman spectra and the fitted bands of the phases detected</h3><div class="pattern" '
+                f'id="raman-{si}" data-key="{rkeys[0][0]}"><div class="controls"><label>scan <select>{opts}'
+                '</select></label><button class="reset" type="button">whole range</button>'
+                '<strong class="scan-title"></strong></div><canvas></canvas><div class="readout"></div></div>'
             )
         sec.append("</section>")
         body += sec

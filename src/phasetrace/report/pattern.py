@@ -143,6 +143,8 @@ def _legend_outside(ax: Axes, handles=None, labels=None, **kw) -> None:
 
 
 def _wt_text(p: Any) -> str:
+    if getattr(p, "detected", False) and not getattr(p, "reliable", True):
+        return f"~{p.wt_percent:.0f} wt % (poor fit: amount unreliable)"
     if getattr(p, "detected", False):
         return f"{p.wt_percent:.2f} ± {p.esd:.2f} wt %"
     lod = getattr(p, "lod_wt_percent", None)

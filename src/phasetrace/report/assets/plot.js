@@ -33,7 +33,11 @@
   class PatternPlot {
     load(d) {
       this.d = d;
-      this.x = f32(d.x); this.obs = f32(d.observed); this.calc = f32(d.calculated); this.bg = f32(d.background);
+      this.x = f32(d.x); this.obs = f32(d.observed);
+      // a fitted pattern has calculated and background curves; a measured spectrum (Raman) has not
+      this.fitted = Boolean(d.calculated);
+      this.calc = this.fitted ? f32(d.calculated) : this.obs;
+      this.bg = this.fitted ? f32(d.background) : this.obs;
       this.diff = new Float32Array(this.x.length);
       for (let i = 0; i < this.x.length; i++) this.diff[i] = this.obs[i] - this.calc[i];
       this.full = [this.x[0], this.x[this.x.length - 1]];
@@ -64,7 +68,7 @@
       const w = this.canvas.clientWidth || 800, h = this.canvas.clientHeight || 420;
       const nt = Object.keys(this.d.ticks).length;
       const L = 64, R = 12, T = 10, B = 34;
-      const diffH = Math.round(0.2 * h), tickH = 12 * nt + 4;
+      const diffH = this.fitted ? Math.round(0.2 * h) : 0, tickH = 12 * nt + 4;
       const mainH = h - T - B - diffH - tickH;
       return { w, h, L, R, T, B, mainTop: T, mainH, tickTop: T + mainH, tickH, diffTop: T + mainH + tickH, diffH };
     }
@@ -129,11 +133,15 @@
         }
         ctx.stroke();
       };
-      ctx.fillStyle = "#595959";
-      for (let i = i0; i < i1; i += step) ctx.fillRect(this.xToPx(this.x[i], g) - 1, yPx(this.obs[i]) - 1, 2, 2);
-      line(this.bg, "#999999", 1, yPx);
-      line(this.calc, "#000000", 1.2, yPx);
-      line(this.diff, "#404040", 1, dPx);
+      if (this.fitted) {
+        ctx.fillStyle = "#595959";
+        for (let i = i0; i < i1; i += step) ctx.fillRect(this.xToPx(this.x[i], g) - 1, yPx(this.obs[i]) - 1, 2, 2);
+        line(this.bg, "#999999", 1, yPx);
+        line(this.calc, "#000000", 1.2, yPx);
+        line(this.diff, "#404040", 1, dPx);
+      } else {
+        line(this.obs, "#262626", 1, yPx);
+      }
       const ids = Object.keys(this.d.ticks);
       ids.forEach((pid, k) => {
         ctx.strokeStyle = this.d.colours[pid] || "#333"; ctx.lineWidth = 1.2;
@@ -167,14 +175,14 @@
       // frames and axes
       ctx.strokeStyle = "#000"; ctx.lineWidth = 1;
       ctx.strokeRect(g.L, g.mainTop, right - g.L, g.mainH);
-      ctx.strokeRect(g.L, g.diffTop, right - g.L, g.diffH);
+      if (g.diffH > 0) ctx.strokeRect(g.L, g.diffTop, right - g.L, g.diffH);
       ctx.fillStyle = "#000"; ctx.font = "11px sans-serif"; ctx.textAlign = "center";
       for (const t of niceTicks(this.view[0], this.view[1], 8)) {
         const X = this.xToPx(t, g);
         ctx.beginPath(); ctx.moveTo(X, g.diffTop + g.diffH); ctx.lineTo(X, g.diffTop + g.diffH - 4); ctx.stroke();
         ctx.fillText(String(t), X, g.diffTop + g.diffH + 13);
       }
-      ctx.fillText("2θ (°)", (g.L + right) / 2, g.h - 4);
+      ctx.fillText(this.d.xlabel || "2θ (°)", (g.L + right) / 2, g.h - 4);
       ctx.textAlign = "right";
       for (const t of niceTicks(ymin, ymax, 5)) {
         const v = this.sqrt ? Math.sign(t) * t * t : t;
@@ -187,7 +195,7 @@
         ctx.fillText(this.d.names[pid] || pid, g.L - 4, g.tickTop + 11 + 12 * k);
       });
       ctx.fillStyle = "#000"; ctx.font = "10px sans-serif";
-      ctx.fillText("obs−calc", g.L - 4, g.diffTop + g.diffH / 2 + 4);
+      if (g.diffH > 0) ctx.fillText("obs−calc", g.L - 4, g.diffTop + g.diffH / 2 + 4);
       this.canvas.dataset.xmin = this.view[0].toFixed(4);
       this.canvas.dataset.xmax = this.view[1].toFixed(4);
       this.canvas.dataset.draws = String((+this.canvas.dataset.draws || 0) + 1);
@@ -202,7 +210,11 @@
       const g = this.layout(), tol = 4 * (this.view[1] - this.view[0]) / (g.w - g.L - g.R);
       for (const h of this.d.hkl || []) {
         const dd = Math.abs(h.x - this.hover);
-        if (dd < tol && dd < best) { best = dd; near = ` · ${this.d.names[h.phase] || h.phase} ${h.label} at ${h.x.toFixed(3)}°`; }
+        if (dd < tol && dd < best) { best = dd; near = ` · ${this.d.names[h.phase] || h.phase} ${h.label} at ${h.x.toFixed(this.fitted ? 3 : 1)}${this.fitted ? "°" : " cm⁻¹"}`; }
+      }
+      if (!this.fitted) {
+        this.readout.textContent = `shift ${this.x[j].toFixed(1)} cm⁻¹ · intensity ${fmt(this.obs[j])}${near}`;
+        return;
       }
       this.readout.textContent = `2θ ${this.x[j].toFixed(3)}° · observed ${fmt(this.obs[j])} · calculated ${fmt(this.calc[j])} · background ${fmt(this.bg[j])} · obs−calc ${fmt(this.diff[j])}${near}`;
     }
