@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 # The main job on the bundled (simulated) heating series: phases, wt %, onsets, reports and figures.
 demo: install
 	$(BIN)/phasetrace series sample_data --out $(OUT) --jobs 2
-	@echo "demo report: $(OUT)/report_*.md, summary $(OUT)/summary.json, onset figure $(OUT)/onsets.png"
+	@echo "demo report: $(OUT)/report.html (interactive), $(OUT)/report_*.md, summary $(OUT)/summary.json, onset figure $(OUT)/onsets.png"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks sample_data

@@ -214,6 +214,7 @@ def plot_waterfall(
                     continue
                 c = colours[mk["id"]]
                 for axis, norm in [(ax, None)] + [(z, w) for z, w in zip(zooms, wins, strict=True)]:
+                    labelled: list[tuple[float, Any]] = []  # (2θ, annotation) of this phase in this panel
                     for refl in mk["reflections"]:
                         t = refl["two_theta"]
                         lo, hi = norm if norm else (x[0], x[-1])
@@ -234,7 +235,12 @@ def plot_waterfall(
                             zorder=4,
                         )
                         if norm and refl["label"]:
-                            axis.annotate(
+                            # reflections closer than a label's width share one label: "(1 1 0)/(2 0 0)"
+                            close = [a for tt, a in labelled if abs(tt - t) < 0.06 * (hi - lo)]
+                            if close:
+                                close[0].set_text(f"{close[0].get_text()}/{refl['label']}")
+                                continue
+                            ann = axis.annotate(
                                 refl["label"],
                                 (t, base + ytop + 0.12),
                                 xytext=(0, 2),
@@ -245,8 +251,9 @@ def plot_waterfall(
                                 color=c,
                                 rotation=90,
                             )
+                            labelled.append((t, ann))
         n = max(len(data), 1)
-        ax.set_ylim(-0.05, (n - 1) * offset + 1.25)
+        ax.set_ylim(-0.05, (n - 1) * offset + 1.45)  # room for the hkl labels of the top trace
         ax.set_yticks([k * offset for k in range(len(data))])
         ax.set_yticklabels([temperature_label(f["temperature_C"]) for f, _, _ in data])
         ax.tick_params(axis="y", length=0)
