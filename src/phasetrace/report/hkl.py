@@ -22,18 +22,36 @@ __all__ = ["conventional_hkl", "format_hkl", "laue_rotations"]
 D_TOL = 1e-4
 
 
+@functools.lru_cache(maxsize=1)
+def _hall_numbers() -> dict[str, int]:
+    """Short Hermann–Mauguin symbol -> spglib Hall number of its standard setting (the first listed)."""
+    import spglib
+
+    out: dict[str, int] = {}
+    for hall in range(1, 531):
+        st = spglib.get_spacegroup_type(hall)
+        name = st.international_short if hasattr(st, "international_short") else st["international_short"]
+        out.setdefault(name, hall)
+    return out
+
+
 @functools.lru_cache(maxsize=128)
 def _group_rotations(space_group: str) -> np.ndarray | None:
-    """Rotation parts of a space group's operations plus their inverses (the Laue group), or None."""
-    try:
-        from pymatgen.symmetry.groups import SpaceGroup
+    """Rotation parts of a space group's operations plus their inverses (the Laue group), or None.
 
-        ops = SpaceGroup(space_group).symmetry_ops
+    From spglib's table of settings (pymatgen's own dependency; milliseconds, where building a
+    pymatgen ``SpaceGroup`` takes about a second).
+    """
+    try:
+        import spglib
+
+        hall = _hall_numbers().get(space_group)
+        if hall is None:
+            return None
+        rots = np.asarray(spglib.get_symmetry_from_database(hall)["rotations"], dtype=int)
     except Exception:  # noqa: BLE001 - an unknown symbol falls back to Friedel pairs only
         return None
-    rots = np.array([op.rotation_matrix for op in ops], dtype=float)
-    rots = np.concatenate([rots, -rots])
-    return np.unique(np.rint(rots).astype(int), axis=0)
+    return np.unique(np.concatenate([rots, -rots]), axis=0)
 
 
 def laue_rotations(space_group: str | None, cell: Sequence[float] | None = None) -> np.ndarray:
@@ -43,6 +61,12 @@ def laue_rotations(space_group: str | None, cell: Sequence[float] | None = None)
     standard one), only the identity and the inversion are returned: a wrong group would name
     another reflection.
     """
+    key = None if cell is None else tuple(round(float(v), 6) for v in cell)
+    return _laue_rotations(space_group, key)
+
+
+@functools.lru_cache(maxsize=256)
+def _laue_rotations(space_group: str | None, cell: tuple[float, ...] | None) -> np.ndarray:
     eye = np.eye(3, dtype=int)
     friedel = np.stack([eye, -eye])
     rots = _group_rotations(space_group) if space_group else None
