@@ -276,3 +276,24 @@ def test_formulas_get_subscripts_and_names_do_not():
     assert phase_label("LaMnO3_R3c") == "LaMnO$_{3}$ R3c"
     assert phase_label("NMC811") == "NMC811" and phase_label("LLZTO_cubic") == "LLZTO cubic"
     assert formula_html("Li6.4La3Zr1.4Ta0.6O12").startswith("Li<sub>6.4</sub>La<sub>3</sub>")
+
+
+class _Typed:
+    """A typed series result: the report layer reads its JSON document."""
+
+    def __init__(self, doc):
+        self.doc = doc
+
+    def to_dict(self):
+        return self.doc
+
+
+def test_figures_take_typed_series_results(report_run, library):
+    run, _ = report_run
+    (s,) = run.systems
+    ax = F.plot_wt_vs_temperature(_Typed(s))
+    assert ax.lines
+    on = F.plot_onsets([_Typed(s)], library)
+    assert on.patches
+    for a in (ax, on):
+        matplotlib.pyplot.close(a.figure)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hkl import conventional_hkl, format_hkl
-from .style import FAMILY_MARKERS, PhaseColours, figure_style, phase_label
+from .style import FAMILY_MARKERS, PhaseColours, documents, figure_style, phase_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -48,7 +48,7 @@ def temperature_label(t: float) -> str:
 def run_colours(systems: Sequence[dict[str, Any]]) -> PhaseColours:
     """One colour per phase of a run, in the order the phases are first met (hosts of a system first)."""
     ids: list[str] = []
-    for s in systems:
+    for s in documents(systems):
         phases = sorted(s["phases"], key=lambda p: p["role"] != "host")
         ids += [p["id"] for p in phases if p["id"] not in ids]
     return PhaseColours(ids)
@@ -141,6 +141,7 @@ def diagnostic_windows(system: dict[str, Any], *, most: int = 3) -> list[tuple[f
     Each window is ±``WINDOW_HALF_WIDTH``° around a phase's strongest evidence reflection;
     overlapping windows are merged; at most ``most``, in increasing 2θ.
     """
+    system = documents([system])[0]
     centres = []
     for p in system["phases"]:
         ev = (p.get("evidence") or {}).get("xrd")
@@ -181,6 +182,7 @@ def plot_waterfall(
     matplotlib Axes
         The whole-pattern axes.
     """
+    system = documents([system])[0]
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -306,6 +308,7 @@ def plot_wt_vs_temperature(
     matplotlib Axes
         The axes of the non-host phases.
     """
+    system = documents([system])[0]
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -394,6 +397,7 @@ def plot_onsets(
     -------
     matplotlib Axes
     """
+    systems = documents(systems)
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -506,6 +510,7 @@ def plot_raman_stack(
     -------
     matplotlib Axes
     """
+    system = documents([system])[0]
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -605,6 +610,7 @@ def plot_lattice_vs_temperature(
     matplotlib Axes
         The first panel.
     """
+    system = documents([system])[0]
     import matplotlib.pyplot as plt
 
     colours = colours or run_colours([system])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
-from .style import formula_html, phase_label
+from .style import documents, formula_html, phase_label
 
 __all__ = ["render_html", "write_html"]
 
@@ -138,7 +138,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
     from .figures import run_colours, temperature_label
     from .tables import evidence_rows, fmt_onset, results_rows, wt_cell
 
-    colours = run_colours(run.systems)
+    colours = run_colours(documents(run.systems))
     profiles = profiles or {}
     names: dict[str, str] = {}
     patterns: dict[str, Any] = {}
@@ -158,7 +158,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
         f"{c.get('errors', 0)} failed.</p>",
     ]
     rows = []
-    for s in run.systems:
+    for s in documents(run.systems):
         for p in s["phases"]:
             o = p["onset"]
             if o.get("combined") or p.get("vanishes_at") is not None:
@@ -190,7 +190,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
     for r in results_rows(run):
         if r["technique"] == "xrd":
             fitq[(r["system"], r["file"])] = r
-    for si, s in enumerate(run.systems):
+    for si, s in enumerate(documents(run.systems)):
         sid = f"series-{si}"
         nav.append(f'<a href="#{sid}">{_e(s["system"])}</a>')
         sec = [f'<section class="section series" id="{sid}"><h2>{_e(s["system"])}</h2>']

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
-from .style import save_figure
+from .style import documents, save_figure
 from .tables import slug, write_cells, write_markdown, write_profiles, write_results
 
 __all__ = ["write_figures", "write_reports"]
@@ -85,26 +85,26 @@ def write_figures(run: Any, *, jobs: int = 1, executor: Executor | None = None) 
     """
     from .figures import run_colours
 
-    ids = list(run_colours(run.systems).as_dict())
-    recs = [_system_records(run, s) for s in run.systems]
+    ids = list(run_colours(documents(run.systems)).as_dict())
+    recs = [_system_records(run, s) for s in documents(run.systems)]
     out: dict[str, dict[str, Path]] = {}
-    if (executor is not None or jobs > 1) and len(run.systems) > 2:
+    if (executor is not None or jobs > 1) and len(documents(run.systems)) > 2:
         with contextlib.ExitStack() as stack:
             if executor is None:
                 from ..series.tasks import worker_pool
 
                 executor = stack.enter_context(worker_pool(jobs))
-            onsets = executor.submit(_onsets_figure, run.systems, run.out, ids)
-            n = len(run.systems)
-            done = executor.map(_system_figures, run.systems, [run.out] * n, recs, [ids] * n)
-            for s, figs in zip(run.systems, done, strict=True):
+            onsets = executor.submit(_onsets_figure, documents(run.systems), run.out, ids)
+            n = len(documents(run.systems))
+            done = executor.map(_system_figures, documents(run.systems), [run.out] * n, recs, [ids] * n)
+            for s, figs in zip(documents(run.systems), done, strict=True):
                 out[s["system"]] = figs
             out["__onsets__"] = {"onsets": onsets.result()}
     else:
-        for s, r in zip(run.systems, recs, strict=True):
+        for s, r in zip(documents(run.systems), recs, strict=True):
             out[s["system"]] = _system_figures(s, run.out, r, ids)
-        if run.systems:
-            out["__onsets__"] = {"onsets": _onsets_figure(run.systems, run.out, ids)}
+        if documents(run.systems):
+            out["__onsets__"] = {"onsets": _onsets_figure(documents(run.systems), run.out, ids)}
     return out
 
 
@@ -144,7 +144,7 @@ def write_reports(
     if figures:
         figs = write_figures(run, jobs=jobs, executor=executor)
     lib = _library()
-    for s in run.systems:
+    for s in documents(run.systems):
         md = write_markdown(s, figs.get(s["system"], {}), run, lib, GRID_NOTE)
         path = out / f"report_{slug(s['system'])}.md"
         atomic_write_text(path, md)

@@ -19,6 +19,7 @@ __all__ = [
     "FAMILY_MARKERS",
     "PHASE_PALETTE",
     "PhaseColours",
+    "documents",
     "figure_style",
     "formula_html",
     "formula_tex",
@@ -203,3 +204,12 @@ def save_figure(fig: Any, base: str | Path, formats: Iterable[str] = ("png", "sv
     finally:
         plt.close(fig)
     return paths
+
+
+def documents(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Series results as their JSON documents: dicts stay, typed results give ``to_dict()``.
+
+    The report layer reads the documents (``summary.json``'s shape), so it serves the nested
+    dictionaries and typed series results alike.
+    """
+    return [it.to_dict() if hasattr(it, "to_dict") and not isinstance(it, dict) else it for it in items]

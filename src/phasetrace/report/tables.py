@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
+from .style import documents
 
 __all__ = [
     "RESULT_FIELDS",
@@ -101,7 +102,7 @@ def results_rows(run: Any) -> list[dict[str, Any]]:
     """
     recs = _records_by_file(run)
     rows = []
-    for s in run.systems:
+    for s in documents(run.systems):
         phases = {p["id"]: p for p in s["phases"]}
         for f in sorted(s["files"], key=lambda f: (f["temperature_C"], f["technique"])):
             stage = "refit" if f["technique"] == "xrd" else "raman"
@@ -139,7 +140,7 @@ def results_rows(run: Any) -> list[dict[str, Any]]:
 def tidy_rows(run: Any) -> list[dict[str, Any]]:
     """One row per series temperature × phase (the per-system summary, as in ``summary.json``)."""
     rows = []
-    for s in run.systems:
+    for s in documents(run.systems):
         for p in s["phases"]:
             for label, v in p["wt_percent_by_T"].items():
                 rows.append(
@@ -241,7 +242,7 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
     """Per XRD file and phase in its refit: cell (and c/a), size, texture, displacement, with esds."""
     recs = _records_by_file(run)
     rows = []
-    for s in run.systems:
+    for s in documents(run.systems):
         for f in sorted(s["files"], key=lambda f: f["temperature_C"]):
             rec = recs.get((f["file"], "refit"))
             res = (rec or {}).get("result") or {}
@@ -318,7 +319,7 @@ def write_profiles(run: Any, out: Path, profiles: dict[str, dict[str, Any]]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     used: set[str] = set()
-    for s in run.systems:
+    for s in documents(run.systems):
         for f in s["files"]:
             prof = profiles.get(f["file"])
             if prof is None:
@@ -495,7 +496,7 @@ def terminal_summary(run: Any) -> str:
     from rich.table import Table
 
     console = Console(record=True, width=120, file=io.StringIO())
-    for s in run.systems:
+    for s in documents(run.systems):
         t = Table(title=s["system"], show_lines=False)
         for col in ("phase", "role", "onset XRD", "onset Raman", "combined", "vanishes", "max wt %"):
             t.add_column(col)
