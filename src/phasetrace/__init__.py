@@ -13,6 +13,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "CU_KALPHA",
+    "PipelineConfig",
     "LoadError",
     "PhasetraceError",
     "PhasetraceWarning",
@@ -20,8 +21,11 @@ __all__ = [
     "Scan",
     "ScanMeta",
     "__version__",
+    "analyse_series",
+    "identify",
     "load",
     "load_all",
+    "quantify",
 ]
 
 
@@ -33,10 +37,18 @@ _LAZY = {
     "Radiation": "scan",
     "Scan": "scan",
     "ScanMeta": "scan",
+    "PipelineConfig": "pipeline",
+    "identify": "pipeline",
+    "analyse_series": "pipeline",
 }
 
 
 def __getattr__(name: str):
+    if name == "quantify":
+        # the subpackage, which is callable: phasetrace.quantify(scan, ...) is pipeline.quantify
+        from importlib import import_module
+
+        return import_module(".quantify", __name__)
     if name in _LAZY:
         from importlib import import_module
 

@@ -257,11 +257,8 @@ def test_errors(library):
         RamanFitConfig(width_bounds=(1.5, 2.0))
 
 
-def test_series_task_reports_the_fit(library, monkeypatch):
+def test_series_task_reports_the_fit(library):
     from phasetrace.series import tasks
-
-    # the band matcher's ranking only adds "score"/"bands"; it needs XRD reflections (slow on a cold cache)
-    monkeypatch.setattr(tasks, "_rank", lambda *a, **k: None)
 
     scan = simulate_raman(
         library, {"LLZTO_cubic": 58, "LiCoO2": 40, "La2Zr2O7": 2}, efficiency={"La2Zr2O7": 10}, seed=3

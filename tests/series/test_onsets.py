@@ -43,10 +43,10 @@ def test_combined_evidence_takes_the_earlier_technique():
 
 
 def test_contaminants_and_hosts_get_no_onset(library):
-    """_summarise: a contaminant first seen at a later temperature is reported without an onset."""
+    """summarise_system: a contaminant first seen at a later temperature is reported without an onset."""
     from pathlib import Path
 
-    from phasetrace.series.analyse import _summarise
+    from phasetrace.series.analyse import summarise_system
     from phasetrace.series.collect import SeriesEntry
 
     temps = [25.0, 700.0, 900.0]
@@ -59,7 +59,7 @@ def test_contaminants_and_hosts_get_no_onset(library):
         phases = [{"id": p, "detected": p in found, "wt_percent": 1.0 if p in found else 0.0, "esd": 0.1,
                    "lod_wt_percent": 0.2} for p in ("LLZTO_cubic", "Li2CO3", "La2Zr2O7")]
         records[key] = {"status": "ok", "result": {"phases": phases}}
-    s = _summarise("S", entries, library, {"LLZTO_cubic"}, ["LLZTO_cubic", "Li2CO3", "La2Zr2O7"], stage2, [],
+    s = summarise_system("S", entries, library, {"LLZTO_cubic"}, ["LLZTO_cubic", "Li2CO3", "La2Zr2O7"], stage2, [],
                    records)
     by_id = {p["id"]: p for p in s["phases"]}
     assert by_id["La2Zr2O7"]["onset"]["xrd"] == [25.0, 700.0] and by_id["La2Zr2O7"]["vanishes_at"] == 900.0

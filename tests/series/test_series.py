@@ -154,7 +154,7 @@ def test_series_cli_with_two_jobs_gives_the_same_result(series_dir, run1, tmp_pa
     r = CliRunner().invoke(main, ["series", str(series_dir), "--out", str(out), "--jobs", "2", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output[r.output.index("{") :])
-    assert doc["systems"] == json.loads(json.dumps(run1.systems, default=str))
+    assert doc["systems"] == json.loads(json.dumps(run1.to_dict()["systems"]))
     assert (out / "waterfall_pc_LCO_LLZTO.png").stat().st_size > 5000 and (out / "onsets.svg").exists()
 
 
@@ -164,7 +164,7 @@ def test_series_cli_bad_source(tmp_path):
 
 
 def test_twins_found_at_different_temperatures_merge_into_the_strongest_ones(library):
-    from phasetrace.series.analyse import _merge_twins
+    from phasetrace.series.rules import merge_twins
 
     # LaNiO3 named at 700 and 800 (weak, decided by the reference cells), LaCoO3 at 900 where the
     # perovskite is strongest and the data tell the twins apart: the series keeps LaCoO3
@@ -172,17 +172,17 @@ def test_twins_found_at_different_temperatures_merge_into_the_strongest_ones(lib
     count = {"NMC111": 3, "LLZTO_cubic": 3, "LaNiO3": 2, "La2Zr2O7": 2, "LaCoO3": 1}
     strength = {"NMC111": 500.0, "LLZTO_cubic": 500.0, "LaNiO3": 33.0, "La2Zr2O7": 45.0, "LaCoO3": 66.0}
     hosts = {"NMC111", "LLZTO_cubic"}
-    kept, dropped = _merge_twins(library, found, count, hosts, strength)
+    kept, dropped = merge_twins(library, found, count, hosts, strength)
     assert kept == ["NMC111", "LLZTO_cubic", "La2Zr2O7", "LaCoO3"] and dropped == {"LaNiO3": "LaCoO3"}
     # without strengths the most often found is kept; a host always is
-    kept, dropped = _merge_twins(library, found, count, hosts)
+    kept, dropped = merge_twins(library, found, count, hosts)
     assert dropped == {"LaCoO3": "LaNiO3"}
-    kept, dropped = _merge_twins(library, ["LLZO_cubic", "LLZTO_cubic"], {"LLZO_cubic": 5}, {"LLZTO_cubic"})
+    kept, dropped = merge_twins(library, ["LLZO_cubic", "LLZTO_cubic"], {"LLZO_cubic": 5}, {"LLZTO_cubic"})
     assert kept == ["LLZTO_cubic"] and dropped == {"LLZO_cubic": "LLZTO_cubic"}
 
 
 def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it():
-    from phasetrace.series.analyse import _refit_starts
+    from phasetrace.series.rules import refit_starts
 
     def rec(found, start):
         phases = [{"id": p, "detected": True} for p in found]
@@ -198,7 +198,7 @@ def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it()
         "c": rec(["H", "X"], {"H": {"scale": 1.0}, "X": {"scale": 1.003, "size": 0.04}}),
         "d": rec(["H", "X"], {"H": {"scale": 1.0}, "X": {"scale": 0.998, "size": 0.02}}),
     }
-    out = _refit_starts(stage1, records, {"S": ["H", "X"]})
+    out = refit_starts(stage1, records, {"S": ["H", "X"]})
     assert out["b.xy"]["identified"] == ["H"]
     assert out["b.xy"]["start"]["X"] == {"scale": 1.003, "size": 0.04, "fixed": True}  # 700 is nearest
     assert out["a.xy"]["start"]["X"]["scale"] == 1.003
@@ -206,7 +206,7 @@ def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it()
 
 
 def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_found():
-    from phasetrace.series.analyse import _attribute_raman_twins
+    from phasetrace.series.rules import attribute_raman_twins
 
     by_id = {
         "LaCoO3": {
@@ -220,7 +220,7 @@ def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_fo
         "LaNiO3": {"id": "LaNiO3", "detected": None, "status": "indistinguishable", "twin_of": "LaCoO3"},
         "NiO": {"id": "NiO", "detected": None, "status": "not testable"},
     }
-    _attribute_raman_twins(by_id, ["NMC811", "LaNiO3"])
+    attribute_raman_twins(by_id, ["NMC811", "LaNiO3"])
     assert by_id["LaNiO3"]["detected"] is True and by_id["LaNiO3"]["status"] == "detected"
     # the fitted bands are the evidence of the member XRD found
     assert by_id["LaNiO3"]["significance"] == 40.0 and by_id["LaNiO3"]["band_areas"] == [5.0]
@@ -231,5 +231,5 @@ def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_fo
         "LaCoO3": {"id": "LaCoO3", "detected": True, "status": "detected"},
         "LaNiO3": {"id": "LaNiO3", "detected": None, "status": "indistinguishable", "twin_of": "LaCoO3"},
     }
-    _attribute_raman_twins(again, ["LaCoO3"])
+    attribute_raman_twins(again, ["LaCoO3"])
     assert again["LaCoO3"]["detected"] is True and again["LaNiO3"]["detected"] is None

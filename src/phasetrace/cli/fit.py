@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..library.materials import resolve_system
 from ._util import (
     check_out_file,
     dump_json,
@@ -90,7 +89,8 @@ def fit(
     from dataclasses import replace
 
     from ..io import load
-    from ..quantify import QuantConfig, quantify
+    from ..pipeline import PipelineConfig, quantify
+    from ..quantify.fit import QuantConfig
     from ..scan import Radiation
 
     plot_path = check_out_file(plot_path, "--plot") if plot_path else None
@@ -102,40 +102,21 @@ def fit(
     if inst is not None and inst.lines:
         radiation = inst.radiation(None)  # the instrument's lines, also for a file that states none
     scan = load(file, kind="xrd", radiation=radiation)
-    config = QuantConfig(cell=cell, instrument=inst)
+    quant = QuantConfig(cell=cell, instrument=inst)
     if tt_range:
-        config = replace(config, two_theta_range=tuple(tt_range))
+        quant = replace(quant, two_theta_range=tuple(tt_range))
+    config = PipelineConfig(quant=quant)
     if phase_list:
         if elements or system:
             raise click.UsageError("give --phases, or --elements/--system for automatic selection, not both")
         ids = phase_ids(phase_list)
-        result = quantify(scan, ids, config, library=lib)
+        result = quantify(scan, ids, library=lib, config=config)
     else:
-        if not (elements or system):
+        if not (elements or system or scan.meta.system):
             raise click.UsageError("give --phases, --elements or --system")
-        els, always = system_elements(lib, system, elements)
-        peaks = None
-        if lib.indexes:  # a large --library folder: its candidates by elements and the scan's lines
-            from ..library.index import ObservedPeaks
-            from ..peaks import search_peaks
-
-            peaks = ObservedPeaks.from_search(search_peaks(scan))
-        pool = [p.id for p in lib.select(elements=els, always=always, peaks=peaks)]
-        if not pool:
-            raise click.UsageError(f"no library phase has only the elements {', '.join(sorted(els))}")
-        try:
-            from ..match import rank_candidates  # ranked candidates seed the selection when available
-        except ImportError:
-            rank_candidates = None
-        start = {}
-        if rank_candidates is not None:
-            ranking = rank_candidates(scan, lib, phases=pool, system=system)
-            pool = [c.id for c in ranking.candidates] + [
-                p for p in pool if p not in {c.id for c in ranking.candidates}
-            ]
-            start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates}
-        prefer = resolve_system(system, lib.materials).host_phases if system and not elements else ()
-        result = quantify(scan, None, config, library=lib, candidates=pool, start=start, prefer=prefer)
+        els, _ = system_elements(lib, system, elements)  # "not both", and the element symbols checked
+        els = els if elements else None
+        result = quantify(scan, system=system, elements=els, library=lib, config=config)
     if plot_path:
         import matplotlib
 

@@ -262,7 +262,7 @@ def identify(
     """
     import dataclasses
 
-    from ..match import MatchConfig, rank_candidates
+    from ..match import MatchConfig
 
     if top < 1:
         raise click.BadParameter("must be at least 1", param_hint="--top")
@@ -288,77 +288,27 @@ def identify(
             raise click.BadParameter("must be positive", param_hint="--tolerance")
         field = "raman_tolerance" if scan.kind == "raman" else "tolerance_fwhm"
         cfg = dataclasses.replace(cfg, **{field: tolerance})
-    ranking = rank_candidates(scan, lib, elements=els, system=system, phases=chosen_ids, config=cfg)
-    if confirm and ranking.technique == "xrd":
-        from ..library.materials import resolve_system
-        from ..match.confirm import confirm_by_fit
+    from ..pipeline import PipelineConfig
+    from ..pipeline import identify as identify_scan
+    from ..quantify.fit import QuantConfig
 
-        prefer = resolve_system(system, lib.materials).host_phases if system else ()
-        inst = load_instrument_file(instrument_file)
-        qcfg = None
-        if inst is not None:
-            from ..quantify import QuantConfig
-
-            qcfg = QuantConfig(instrument=inst)
-        ranking = confirm_by_fit(scan, ranking, lib, prefer=prefer, config=qcfg)
+    inst = load_instrument_file(instrument_file)
+    quant = QuantConfig(instrument=inst) if inst is not None else QuantConfig()
+    ranking = identify_scan(
+        scan,
+        system=system,
+        elements=els,
+        library=lib,
+        fit=confirm,
+        config=PipelineConfig(match=cfg, quant=quant),
+        phases=chosen_ids,
+    )
     if plot_path is not None:
-        from ..report.pattern import plot_ranking
-
-        _save_plot(plot_path, lambda: plot_ranking(ranking, top=min(top, 6)))
+        _save_plot(plot_path, lambda: ranking.plot(top=min(top, 6)))
     if as_json:
         out = ranking.to_dict(top=top)
         out["file"] = str(file)
         out["notes"] = notes
         dump_json(out)
         return
-    _print_ranking(ranking, file, top, notes)
-
-
-def _print_ranking(ranking: Any, file: Path, top: int, notes: list[str]) -> None:
-    xrd = ranking.technique == "xrd"
-    npk = len(ranking.search.peaks.primary())
-    head = f"{file}: {'XRD' if xrd else 'Raman'}, {npk} peak(s)"
-    if xrd and ranking.displacement_deg:
-        head += f", common peak shift {ranking.displacement_deg:+.3f}° × cos θ applied"
-    click.echo(head)
-    for n in notes:
-        click.echo(f"  note: {n}")
-    ranked = ranking.top(top)
-    scale_h = "scale" if xrd else ""
-    fitted = ranking.fit is not None and ranking.fit.get("success")
-    if fitted:
-        click.echo(
-            f"  whole-pattern fit: Rwp {100 * ranking.fit['rwp']:.2f} %, GoF {ranking.fit['gof']:.2f}; "
-            "the phases it selects rank first (wt % of the crystalline part)"
-        )
-    elif ranking.fit is not None:
-        click.echo(f"  whole-pattern fit failed ({ranking.fit['message']}): ranked by peak matching alone")
-    wt_h = "wt %" if fitted else ""
-    click.echo(
-        f"  {'rank':>4}  {'phase':<18} {'status':<12} {'score':>5} {scale_h:>7} "
-        f"{'matched':>7} {'missing':>7} {'unique':>6} {wt_h:>12}"
-    )
-    for c in ranked:
-        sc = f"{c.lattice_scale:7.4f}" if c.lattice_scale is not None else " " * 7
-        alt = f"  (≈ {', '.join(c.alternatives)})" if c.alternatives else ""
-        wt = ""
-        if fitted and c.fit is not None:
-            f = c.fit
-            wt = f"< {f['lod_wt_percent']:.2f}"
-            if f["detected"]:
-                wt = f"{f['wt_percent']:6.2f} ± {f['esd']:.2f}"
-        click.echo(
-            f"  {c.rank:>4}  {c.id:<18} {c.status:<12} {c.score:5.2f} {sc} {len(c.matched):>7} "
-            f"{len(c.missing):>7} {len(c.unique):>6} {wt:>12}{alt}"
-        )
-    hidden = len([c for c in ranking if c.rank is not None]) - len(ranked)
-    if hidden > 0:
-        click.echo(f"  ... {hidden} more candidate(s) (use --top)")
-    untestable = [c for c in ranking if c.rank is None]
-    for c in untestable:
-        click.echo(f"  {'-':>4}  {c.id:<18} not testable: {c.reason}")
-    if ranking.unexplained:
-        unit = "°" if xrd else " cm⁻¹"
-        shown = ", ".join(f"{v:.2f}" for v in ranking.unexplained[:12])
-        more = " ..." if len(ranking.unexplained) > 12 else ""
-        click.echo(f"  unexplained peaks ({len(ranking.unexplained)}): {shown}{more}{unit}")
+    click.echo(ranking.report(top=top, notes=notes))

@@ -5,6 +5,7 @@
 >>> [(c.id, c.status) for c in ranking.top(3)]                          # doctest: +SKIP
 """
 
+from .candidates import candidate_pool, host_phases, select_candidates
 from .raman_fit import RamanFit, RamanFitConfig, RamanFitError, RamanPhaseFit, fit_raman
 from .result import (
     STATUSES,
@@ -17,7 +18,7 @@ from .result import (
     Ranking,
     TechniqueMismatchError,
 )
-from .score import rank_candidates, select_candidates
+from .score import rank_candidates
 
 __all__ = [
     "STATUSES",
@@ -33,6 +34,8 @@ __all__ = [
     "RamanPhaseFit",
     "Ranking",
     "TechniqueMismatchError",
+    "candidate_pool",
+    "host_phases",
     "fit_raman",
     "rank_candidates",
     "select_candidates",

@@ -27,8 +27,9 @@ import numpy as np
 from ..errors import PhasetraceError
 from ..library.phases import PhaseLibrary, ReferencePhase
 from ..peaks.find import PeakSearch
-from .result import MatchConfig, NoCandidatesError, Ranking
-from .score import CLUSTER_FWHM, _align_all, _assemble, _Fit, _label, _Layout
+from .alignment import CLUSTER_FWHM, CandidateFit, Layout, align_all
+from .ranking import assemble
+from .result import MatchConfig, NoCandidatesError, Ranking, scan_label
 
 __all__ = ["rank_raman"]
 
@@ -94,8 +95,8 @@ def rank_raman(
         np.asarray(prim.height),
         np.asarray(prim.significance),
     )
-    fits: list[_Fit] = []
-    layouts: list[_Layout] = []
+    fits: list[CandidateFit] = []
+    layouts: list[Layout] = []
     for i, p in enumerate(chosen):
         formula = _formula(library, p)
         reason, bands = _band_table(library, p)
@@ -107,7 +108,7 @@ def rank_raman(
             if not np.any(inside):
                 reason = f"no reference band in {lo:g}–{hi:g} cm⁻¹"
         if reason is not None:
-            fits.append(_Fit(index=i, phase=p, formula=formula, testable=False, reason=reason))
+            fits.append(CandidateFit(index=i, phase=p, formula=formula, testable=False, reason=reason))
             continue
         height = np.array([b.rel_intensity for b in bands], dtype=float)
         labels = [
@@ -129,10 +130,12 @@ def rank_raman(
         labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
         unit = height / max(float(height.max()), 1e-12)
         inside = (pos >= lo) & (pos <= hi)
-        fit = _Fit(index=i, phase=p, formula=formula, testable=True, reason="", labels=labels, hkl=None)
-        layouts.append(_Layout(fit, pos, None, unit, fwhm, tol, inside))
+        fit = CandidateFit(
+            index=i, phase=p, formula=formula, testable=True, reason="", labels=labels, hkl=None
+        )
+        layouts.append(Layout(fit, pos, None, unit, fwhm, tol, inside))
     fits.extend(
-        _align_all(
+        align_all(
             layouts,
             obs_pos=obs_pos,
             obs_h=obs_h,
@@ -146,7 +149,7 @@ def rank_raman(
     if not any(f.testable for f in fits):
         reasons = sorted({f.reason for f in fits})
         raise NoCandidatesError(
-            f"{_label(scan)}: none of the {len(fits)} candidate phases can be tested by Raman "
+            f"{scan_label(scan)}: none of the {len(fits)} candidate phases can be tested by Raman "
             f"({'; '.join(reasons)})"
         )
-    return _assemble(search, fits, obs_pos, obs_h, obs_sig, preferred, config, 0.0, lattice=False)
+    return assemble(search, fits, obs_pos, obs_h, obs_sig, preferred, config, 0.0, lattice=False)

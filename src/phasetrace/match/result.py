@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -211,7 +211,7 @@ class Candidate:
         Why a candidate is not testable, or a short note.
     fit : dict or None
         XRD, when the ranking was confirmed by a whole-pattern fit
-        (:func:`phasetrace.match.confirm_by_fit`): ``detected``, ``wt_percent``,
+        (:func:`phasetrace.quantify.candidates.rerank_by_fit`): ``detected``, ``wt_percent``,
         ``esd``, ``lod_wt_percent`` and ``significance`` (scale factor over its
         standard error) of this phase in the selected model; None otherwise.
     """
@@ -321,6 +321,63 @@ class Ranking:
         """Candidates with status ``"likely"``."""
         return tuple(c for c in self.candidates if c.status == "likely")
 
+    def report(self, *, top: int = 10, notes: Sequence[str] = ()) -> str:
+        """Plain-text ranking (what ``phasetrace identify`` prints).
+
+        Parameters
+        ----------
+        top : int
+            Show the ``top`` best testable candidates.
+        notes : sequence of str
+            Notes printed under the header (e.g. an assumed wavelength).
+        """
+        xrd = self.technique == "xrd"
+        npk = len(self.search.peaks.primary())
+        head = f"{self.file}: {'XRD' if xrd else 'Raman'}, {npk} peak(s)"
+        if xrd and self.displacement_deg:
+            head += f", common peak shift {self.displacement_deg:+.3f}° × cos θ applied"
+        lines = [head, *(f"  note: {n}" for n in notes)]
+        ranked = self.top(top)
+        scale_h = "scale" if xrd else ""
+        fitted = self.fit is not None and self.fit.get("success")
+        if fitted:
+            lines.append(
+                f"  whole-pattern fit: Rwp {100 * self.fit['rwp']:.2f} %, GoF {self.fit['gof']:.2f}; "
+                "the phases it selects rank first (wt % of the crystalline part)"
+            )
+        elif self.fit is not None:
+            lines.append(f"  whole-pattern fit failed ({self.fit['message']}): ranked by peak matching alone")
+        wt_h = "wt %" if fitted else ""
+        lines.append(
+            f"  {'rank':>4}  {'phase':<18} {'status':<12} {'score':>5} {scale_h:>7} "
+            f"{'matched':>7} {'missing':>7} {'unique':>6} {wt_h:>12}"
+        )
+        for c in ranked:
+            sc = f"{c.lattice_scale:7.4f}" if c.lattice_scale is not None else " " * 7
+            alt = f"  (≈ {', '.join(c.alternatives)})" if c.alternatives else ""
+            wt = ""
+            if fitted and c.fit is not None:
+                f = c.fit
+                wt = f"< {f['lod_wt_percent']:.2f}"
+                if f["detected"]:
+                    wt = f"{f['wt_percent']:6.2f} ± {f['esd']:.2f}"
+            lines.append(
+                f"  {c.rank:>4}  {c.id:<18} {c.status:<12} {c.score:5.2f} {sc} {len(c.matched):>7} "
+                f"{len(c.missing):>7} {len(c.unique):>6} {wt:>12}{alt}"
+            )
+        hidden = len([c for c in self.candidates if c.rank is not None]) - len(ranked)
+        if hidden > 0:
+            lines.append(f"  ... {hidden} more candidate(s) (use --top)")
+        for c in self.candidates:
+            if c.rank is None:
+                lines.append(f"  {'-':>4}  {c.id:<18} not testable: {c.reason}")
+        if self.unexplained:
+            unit = "°" if xrd else " cm⁻¹"
+            shown = ", ".join(f"{v:.2f}" for v in self.unexplained[:12])
+            more = " ..." if len(self.unexplained) > 12 else ""
+            lines.append(f"  unexplained peaks ({len(self.unexplained)}): {shown}{more}{unit}")
+        return "\n".join(lines)
+
     def plot(self, ax=None, *, top: int = 4):
         """Scan, peaks and a tick row per top candidate (:func:`phasetrace.report.pattern.plot_ranking`).
 
@@ -355,3 +412,8 @@ class Ranking:
             "peak_search": self.search.summary(),
             "fit": self.fit,
         }
+
+
+def scan_label(scan: Any) -> str:
+    """How messages name a scan: its file, else its sample name."""
+    return scan.meta.source_path or scan.meta.sample or "scan"

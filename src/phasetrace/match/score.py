@@ -46,16 +46,16 @@ How a candidate is scored (XRD)
 Speed: reflection lists come from the library's disk cache; per scan every
 candidate's expected peaks are prepared once, the scale searches are
 vectorised over the grid, and all alignments are matched in one set of array
-operations (:func:`_align_all`), so scoring all candidates of a system takes a
+operations (:func:`align_all`), so scoring all candidates of a system takes a
 few tens of milliseconds per scan.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cmp_to_key, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,122 +65,53 @@ from ..peaks.find import PeakSearch, search_peaks
 from ..peaks.profiles import pseudo_voigt
 from ..preprocess.axes import kalpha2_position
 from ..scan import Scan
+from .alignment import CLUSTER_FWHM, MIN_RELATIVE_HEIGHT, CandidateFit, Layout, align_all, match_quality, pad
+from .candidates import select_candidates
+from .ranking import EVIDENCE_SCALE, assemble
 from .result import (
-    Candidate,
     MatchConfig,
     NoCandidatesError,
     NoPeaksError,
-    PeakMatch,
     Ranking,
     TechniqueMismatchError,
+    scan_label,
 )
 
 __all__ = ["rank_candidates", "select_candidates"]
-
 #: Lorentzian fraction assumed for expected peak shapes (lab instruments: 0.3–0.7).
 ETA = 0.5
-
-#: Reflections closer than this many local FWHM are one expected peak (a diffractometer cannot split them).
-CLUSTER_FWHM = 0.5
-
-#: Expected peaks weaker than this fraction of the phase's strongest are ignored (never detectable).
-MIN_RELATIVE_HEIGHT = 0.002
-
 #: Grid step of the lattice-scale search as a fraction of the finest tolerance in scale units.
 SCALE_STEP_FRACTION = 0.4
-
 #: Most grid points of the lattice-scale search (bounds the cost for phases with large allowed strain).
 MAX_SCALE_POINTS = 401
-
-#: Quantile of observed/expected height ratios that sets a phase's intensity scale (low: overlaps inflate).
-INTENSITY_QUANTILE = 0.35
-
-#: A missing reflection predicted at k × the threshold weighs up to this many times its intensity.
-MISSING_WEIGHT_CAP = 3.0
-
-#: An unmatched expected peak is missing only where the smoothed net signal is below this fraction of
-#: its predicted height (else it may hide in a blend the peak finder did not split).
-MISSING_SIGNAL_FRACTION = 0.5
-
-#: An observed peak is fully explained once the phases ranked above predict 1 / INTENSITY_SLACK of its
-#: height (texture and peak-height approximations make predictions good to about a factor 2).
-INTENSITY_SLACK = 2.5
-
-#: Significance at which an observed peak counts as a full piece of evidence (weaker peaks count less).
-EVIDENCE_SIGMA = 10.0
-
-#: Evidence scale: score factor 1 - exp(-N / EVIDENCE_SCALE) for N new explained peaks (1: 0.49, 3: 0.86).
-EVIDENCE_SCALE = 1.5
-
-#: Weight of intensity disagreement (log observed/predicted) in the score; it only breaks near-ties.
-AGREEMENT_WEIGHT = 0.1
-
-#: Candidates within this fraction of the best priority are near-tied; twins among them are ordered by
-#: prior knowledge (see :func:`_tie_order`).
-TIE_MARGIN = 0.1
-
-#: Near-tied twins differ in how well they predict the heights of their n shared peaks (mean |log ratio|)
-#: only beyond TIE_MISFIT / sqrt(n), and in the log prior of their lattice scale only beyond
-#: TIE_LOG_PRIOR (smaller differences are noise).
-TIE_MISFIT = 0.12
-TIE_LOG_PRIOR = 0.2
-#: ...and only among candidates with at least this score (below it the order hardly matters).
-TIE_MIN_SCORE = 0.1
-
-#: An expected peak one twin has and the other lacks tells them apart only if it would be visible
-#: (predicted height in local σ).
-EXTRA_VISIBLE_SIGMA = 1.0
-
-#: Twins whose invisible extra peaks differ by at least this many differ in symmetry (a superlattice).
-SUPERLATTICE_MIN_PEAKS = 2
-
-#: Expected peaks at or above this fraction of a phase's strongest decide whether two phases are twins.
-TWIN_STRONG_FRACTION = 0.1
-
 #: Phases used to estimate the displacement need this standalone score and this many matched peaks.
 DISPLACEMENT_MIN_SCORE = 0.6
 DISPLACEMENT_MIN_PEAKS = 5
-
 #: A second displacement estimate smaller than this (degrees) is not worth re-matching every alignment.
 SHIFT_UPDATE_MIN = 0.002
-
 #: The search tolerance is widened by this factor for the displacement estimate (before correcting it).
 DISPLACEMENT_SEARCH_WIDENING = 1.5
-
 #: Expected peaks below this fraction of the strongest take no part in the scale search (speed).
 SCALE_SEARCH_MIN_HEIGHT = 0.01
-
 #: Most alignments (lattice scales) tried per candidate, and how good a runner-up must be (fraction of
 #: the best objective) to be tried.
 MAX_HYPOTHESES = 3
 HYPOTHESIS_FRACTION = 0.6
-
 #: The first, full-range scale search uses a grid this many times coarser (with a widened tolerance);
 #: each alignment it finds is then searched locally on the fine grid.
 COARSE_FACTOR = 2.0
-
 #: Distinct alignments are at least this many coarse grid steps apart.
 HYPOTHESIS_SEPARATION = 2
-
 #: Half-width (fine grid steps) of the local scale search.
 LOCAL_SEARCH_STEPS = 5
-
 #: Weight of the signal support of an unmatched expected peak in the scale search.
 SUPPORT_WEIGHT = 0.5
-
 #: Kα1/Kα2 pairs separated by at least this many line FWHM are resolved: an observed peak may then be
 #: the Kα2 line of a reflection whose Kα1 line hides under another peak.
 KALPHA2_RESOLVED = 1.5
-
-#: Match quality of an observed peak explained only by a reflection's Kα2 line (half its intensity).
-KALPHA2_MATCH_WEIGHT = 0.7
-
 #: Identification needs at least one peak this significant (σ): a noise-only scan can show a maximum or
 #: two just above the 3σ peak threshold, and matching them would rank phases by chance.
 MIN_IDENTIFY_SIGMA = 5.0
-
-#: Role order for ties: hosts are the likeliest phases of these samples.
-ROLE_PRIOR = {"host": 3, "secondary": 2, "crucible": 1, "contaminant": 0}
 
 
 # =============================================================================== scan context
@@ -336,7 +267,7 @@ def _context(search: PeakSearch, config: MatchConfig) -> _Context:
         obs_h=np.asarray(prim.height),
         obs_sig=np.asarray(prim.significance),
         obs_noise=np.asarray(prim.noise),
-        obs_padded=_pad(np.asarray(prim.position)),
+        obs_padded=pad(np.asarray(prim.position)),
         width_w=w0,
         width_u=u0,
         kalpha1_positions=bool(len(prim) and np.all(prim.refined)),
@@ -364,36 +295,6 @@ class _Expected:
     hkl: np.ndarray  # (K, 3) indices of the strongest reflection of each expected peak
     members: np.ndarray  # (K,) reflections merged into each expected peak
     scale_step: float  # lattice-scale grid step fine enough for the tolerance at the highest angle
-
-
-@dataclass
-class _Fit:
-    """A candidate at its best alignment: what matched, what is missing, and its coverage."""
-
-    index: int
-    phase: ReferencePhase
-    formula: str
-    testable: bool
-    reason: str
-    scale: float | None = None
-    positions: np.ndarray | None = None  # (K,) expected positions
-    line_positions: np.ndarray | None = None  # (K,) position of the line that matched (apex or Kα2)
-    predicted: np.ndarray | None = None  # (K,) predicted net heights
-    unit_height: np.ndarray | None = None
-    tol: np.ndarray | None = None
-    noise: np.ndarray | None = None
-    match: np.ndarray | None = None  # (K,) index of the matched observed peak, -1 if none
-    quality: np.ndarray | None = None  # (K,) 0..1
-    missing: np.ndarray | None = None  # (K,) bool
-    labels: list[str] | None = None  # (Raman) band labels; XRD labels come from ``hkl``
-    hkl: np.ndarray | None = None  # (K, 3)
-    members: np.ndarray | None = None  # (K,)
-    d: np.ndarray | None = None
-    coverage: float = 0.0
-    disagreement: float = 0.0
-    strain_use: float = 0.0
-    n_expected: int = 0
-    slot: int = -1  # position in the list of fits being ranked
 
 
 def _prepare(
@@ -453,28 +354,6 @@ def _prepare(
     )
 
 
-def _pad(obs: np.ndarray) -> np.ndarray:
-    """Sorted positions with ±inf sentinels, for :func:`_nearest_padded`."""
-    return np.concatenate(([-np.inf], obs, [np.inf]))
-
-
-def _nearest_padded(padded: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index (into the unpadded array) of and distance to the nearest position; needs ≥ 1 real value."""
-    i = np.searchsorted(padded, pos)
-    dl = pos - padded[i - 1]
-    dr = padded[i] - pos
-    use_r = dr < dl
-    idx = np.where(use_r, i - 1, i - 2)
-    return np.minimum(np.maximum(idx, 0), padded.size - 3), np.where(use_r, dr, dl)
-
-
-def _nearest(obs: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and distance to the nearest observed position, for any shape of ``pos``."""
-    if obs.size == 0:
-        return np.full(pos.shape, -1), np.full(pos.shape, np.inf)
-    return _nearest_padded(_pad(obs), pos)
-
-
 def _positions(
     exp: _Expected, ctx: _Context, scale: np.ndarray, shift: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -482,32 +361,6 @@ def _positions(
     tt1 = _tt(np.multiply.outer(scale, exp.d), ctx.lam1)
     corr = shift * np.cos(np.radians(tt1) / 2.0) if shift else 0.0
     return tt1 + exp.offset + corr, tt1 + exp.second + corr
-
-
-def _match_quality(
-    obs: np.ndarray, pos: np.ndarray, pos2: np.ndarray | None, tol: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest observed peak and match quality ``1 - (distance / tol)²`` (0 beyond ``tol``).
-
-    ``obs`` are the observed positions padded with ±inf sentinels (:func:`_pad`).
-
-    A resolved Kα2 line (``pos2``) may match instead, at :data:`KALPHA2_MATCH_WEIGHT`; the third
-    result is True where it did.
-    """
-    if obs.size <= 2:  # only the ±inf sentinels: nothing observed
-        return np.full(pos.shape, -1), np.zeros(pos.shape), np.zeros(pos.shape, dtype=bool)
-    j, dist = _nearest_padded(obs, pos)
-    q = np.maximum(1.0 - (dist / tol) ** 2, 0.0)
-    second = np.zeros(q.shape, dtype=bool)
-    if pos2 is not None:
-        ok = np.isfinite(pos2)
-        if np.any(ok):
-            j2, d2 = _nearest_padded(obs, np.where(ok, pos2, -1e9))
-            q2 = np.where(ok, KALPHA2_MATCH_WEIGHT * np.maximum(1.0 - (d2 / tol) ** 2, 0.0), 0.0)
-            second = q2 > q
-            j = np.where(second, j2, j)
-            q = np.where(second, q2, q)
-    return j, q, second
 
 
 def _scale_grid(exp: _Expected, factor: float) -> tuple[np.ndarray, float]:
@@ -531,7 +384,7 @@ def _scale_objective(
     use = exp.unit_height >= SCALE_SEARCH_MIN_HEIGHT
     pos, pos2 = _positions(exp, ctx, grid, shift)
     pos, pos2 = pos[:, use], pos2[:, use]
-    _, q, _ = _match_quality(ctx.obs_padded, pos, pos2, exp.tol[use] * widen)
+    _, q, _ = match_quality(ctx.obs_padded, pos, pos2, exp.tol[use] * widen)
     support = np.interp(pos, ctx.x, ctx.support)
     inside = (pos >= ctx.lo) & (pos <= ctx.hi)
     obj = np.sum(np.sqrt(exp.unit_height[use]) * np.maximum(q, SUPPORT_WEIGHT * support) * inside, axis=1)
@@ -572,7 +425,7 @@ def _local_scales(exp: _Expected, ctx: _Context, shift: float, starts: Sequence[
     return [float(g[int(np.argmax(o))]) for g, o in zip(grids, obj, strict=True)]
 
 
-def _refined_scale(fit: _Fit, exp: _Expected, ctx: _Context, shift: float) -> float | None:
+def _refined_scale(fit: CandidateFit, exp: _Expected, ctx: _Context, shift: float) -> float | None:
     """Weighted least-squares lattice scale from a fit's matched peaks (None if fewer than 2)."""
     m = fit.match >= 0
     if np.count_nonzero(m) < 2:
@@ -591,25 +444,12 @@ def _refined_scale(fit: _Fit, exp: _Expected, ctx: _Context, shift: float) -> fl
     return float(np.clip(fit.scale + ds, 1.0 - strain, 1.0 + strain))
 
 
-@dataclass
-class _Layout:
-    """Expected peaks of one alignment, waiting to be matched (see :func:`_align_all`)."""
-
-    fit: _Fit
-    pos: np.ndarray
-    pos2: np.ndarray | None
-    unit_height: np.ndarray
-    width: np.ndarray
-    tol: np.ndarray
-    inside: np.ndarray
-
-
 def _layout(
     index: int, exp: _Expected, ctx: _Context, shift: float, scale: float, widen: float = 1.0
-) -> _Layout:
+) -> Layout:
     pos, pos2 = _positions(exp, ctx, np.array(scale), shift)
     strain = float(exp.phase.strain)
-    fit = _Fit(
+    fit = CandidateFit(
         index=index,
         phase=exp.phase,
         formula=exp.formula,
@@ -622,12 +462,12 @@ def _layout(
         strain_use=abs(scale - 1.0) / strain if strain > 0 else 0.0,
     )
     inside = (pos >= ctx.lo) & (pos <= ctx.hi)
-    return _Layout(fit, pos, pos2, exp.unit_height, exp.width, exp.tol * widen, inside)
+    return Layout(fit, pos, pos2, exp.unit_height, exp.width, exp.tol * widen, inside)
 
 
-def _evaluate_all(layouts: Sequence[_Layout], ctx: _Context, config: MatchConfig) -> list[_Fit]:
-    """Match many XRD alignments against the scan at once (see :func:`_align_all`)."""
-    return _align_all(
+def _evaluate_all(layouts: Sequence[Layout], ctx: _Context, config: MatchConfig) -> list[CandidateFit]:
+    """Match many XRD alignments against the scan at once (see :func:`align_all`)."""
+    return align_all(
         layouts,
         obs_pos=ctx.obs_pos,
         obs_h=ctx.obs_h,
@@ -639,127 +479,9 @@ def _evaluate_all(layouts: Sequence[_Layout], ctx: _Context, config: MatchConfig
     )
 
 
-def _segment_quantile(
-    values: np.ndarray, weights: np.ndarray, seg: np.ndarray, n: int, q: float
-) -> np.ndarray:
-    """Weighted ``q``-quantile of ``values`` within each segment ``0..n-1`` (0 for empty segments)."""
-    out = np.zeros(n)
-    if values.size == 0:
-        return out
-    order = np.lexsort((values, seg))
-    v, w, sg = values[order], weights[order], seg[order]
-    cw = np.cumsum(w)
-    first = np.ones(sg.size, dtype=bool)
-    first[1:] = sg[1:] != sg[:-1]
-    base = np.zeros(n)
-    base[sg[first]] = (cw - w)[first]
-    within = cw - base[sg]
-    total = np.bincount(sg, weights=w, minlength=n)
-    idx = np.flatnonzero(within >= q * total[sg] - 1e-12)
-    segs, firsts = np.unique(sg[idx], return_index=True)
-    out[segs] = v[idx[firsts]]
-    return out
-
-
-def _align_all(
-    layouts: Sequence[_Layout],
-    *,
-    obs_pos: np.ndarray,
-    obs_h: np.ndarray,
-    x: np.ndarray,
-    net: np.ndarray,
-    noise: np.ndarray,
-    threshold: float,
-    config: MatchConfig,
-) -> list[_Fit]:
-    """Match expected peaks at fixed positions; set intensity scales, missing peaks and coverages.
-
-    All alignments are concatenated and processed in one set of array operations.
-
-    Parameters
-    ----------
-    layouts : sequence of _Layout
-        Per alignment: expected positions, resolved Kα2 positions (or None), relative heights (max 1),
-        line widths, match tolerances and the in-range mask, all of shape (K,).
-    obs_pos, obs_h : ndarray, shape (M,)
-        Observed primary peaks (sorted) and their net heights.
-    x, net, noise : ndarray, shape (N,)
-        Scan axis, smoothed background-subtracted signal (where an unmatched expected peak may still
-        hide) and per-point σ.
-    threshold : float
-        Peak prominence threshold, σ.
-    config : MatchConfig
-
-    Returns
-    -------
-    list of _Fit
-        The layouts' fits, filled in.
-    """
-    n = len(layouts)
-    if n == 0:
-        return []
-    sizes = np.array([lay.pos.size for lay in layouts])
-    ends = np.cumsum(sizes)
-    seg = np.repeat(np.arange(n), sizes)
-    pos = np.concatenate([lay.pos for lay in layouts])
-    pos2 = np.concatenate(
-        [lay.pos2 if lay.pos2 is not None else np.full(lay.pos.size, np.nan) for lay in layouts]
-    )
-    uh = np.concatenate([lay.unit_height for lay in layouts])
-    tol = np.maximum(np.concatenate([lay.tol for lay in layouts]), 1e-12)
-    inside = np.concatenate([lay.inside for lay in layouts])
-    j, q, second = _match_quality(_pad(obs_pos), pos, pos2, tol)
-    q = np.where(inside, q, 0.0)
-    matched = q > 0
-    sigma = np.interp(pos, x, noise)
-    jm = np.where(matched, j, 0)
-    hm = obs_h[jm] if obs_h.size else np.zeros_like(pos)
-    scale_i = _segment_quantile(
-        hm[matched] / uh[matched], uh[matched] * q[matched], seg[matched], n, INTENSITY_QUANTILE
-    )
-    predicted = scale_i[seg] * uh
-    limit = config.missing_margin * threshold * sigma
-    detectable = inside & (predicted >= limit)
-    # missing: predicted above the threshold, but the smoothed net signal there is far below the
-    # prediction (a reflection inside a blend or under a neighbour's flank still has its signal)
-    signal = np.interp(pos, x, net)
-    missing = detectable & ~matched & (signal < MISSING_SIGNAL_FRACTION * predicted)
-    weight_missing = np.clip(predicted / np.maximum(limit, 1e-300), 1.0, MISSING_WEIGHT_CAP)
-    num = np.bincount(seg, weights=uh * q, minlength=n)
-    den = np.bincount(seg, weights=uh * matched, minlength=n) + np.bincount(
-        seg, weights=uh * weight_missing * missing, minlength=n
-    )
-    lr = np.abs(np.log(np.maximum(hm, 1e-12) / np.maximum(predicted, 1e-12)))
-    wts = uh * q
-    dis_num = np.bincount(seg, weights=np.minimum(lr / np.log(4.0), 1.0) * wts, minlength=n)
-    dis_den = np.bincount(seg, weights=wts, minlength=n)
-    n_exp = np.bincount(seg, weights=inside & (uh >= MIN_RELATIVE_HEIGHT), minlength=n)
-    line = np.where(second, pos2, pos)
-    match = np.where(matched, j, -1)
-    out = []
-    start = 0
-    for k, lay in enumerate(layouts):
-        end = int(ends[k])
-        f = lay.fit
-        sl = slice(start, end)
-        f.positions = pos[sl]
-        f.line_positions = line[sl]
-        f.predicted = predicted[sl]
-        f.unit_height = uh[sl]
-        f.tol = tol[sl]
-        f.noise = sigma[sl]
-        f.match = match[sl]
-        f.quality = q[sl]
-        f.missing = missing[sl]
-        f.coverage = float(num[k] / den[k]) if den[k] > 0 else 0.0
-        f.disagreement = float(dis_num[k] / dis_den[k]) if dis_den[k] > 0 else 1.0
-        f.n_expected = int(n_exp[k])
-        out.append(f)
-        start = end
-    return out
-
-
-def _estimate_shift(fits: Sequence[_Fit], ctx: _Context, config: MatchConfig, base: float = 0.0) -> float:
+def _estimate_shift(
+    fits: Sequence[CandidateFit], ctx: _Context, config: MatchConfig, base: float = 0.0
+) -> float:
     """Common displacement shift (deg at 2θ → 0) from the confidently matched phases, by least squares.
 
     The residuals of fits made with a shift ``base`` give the correction to add to it.
@@ -799,332 +521,20 @@ def _estimate_shift(fits: Sequence[_Fit], ctx: _Context, config: MatchConfig, ba
     return z if math.isfinite(z) else 0.0
 
 
-# =============================================================================== ranking (shared)
-@dataclass
-class _Outcome:
-    order: list[int]
-    score: dict[int, float]
-    standalone: dict[int, float]
-
-
-def _evidence_pairs(
-    fits: Sequence[_Fit], obs_h: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flattened (candidate, observed peak, weight, predicted height) of every match, one per peak.
-
-    The weight is the match quality times the share of the observed peak the candidate can explain,
-    ``min(1, INTENSITY_SLACK × predicted / observed)``: a reflection predicted far weaker than the peak
-    it sits on is no evidence for the candidate.
-    """
-    cand, obs, qual, pred = [], [], [], []
-    for ci, f in enumerate(fits):
-        if not f.testable or f.match is None:
-            continue
-        m = f.match >= 0
-        if not np.any(m):
-            continue
-        j, q, p = f.match[m], f.quality[m], f.predicted[m]
-        # one entry per observed peak: the best quality, the summed predicted height
-        uj, inv = np.unique(j, return_inverse=True)
-        qbest = np.zeros(uj.size)
-        np.maximum.at(qbest, inv, q)
-        psum = np.bincount(inv, weights=p, minlength=uj.size)
-        share = np.minimum(1.0, INTENSITY_SLACK * psum / np.maximum(obs_h[uj], 1e-300))
-        cand.append(np.full(uj.size, ci))
-        obs.append(uj)
-        qual.append(qbest * share)
-        pred.append(psum)
-    if not cand:
-        z = np.zeros(0)
-        return z.astype(int), z.astype(int), z, z
-    return np.concatenate(cand), np.concatenate(obs), np.concatenate(qual), np.concatenate(pred)
-
-
-def _greedy(
-    fits: Sequence[_Fit],
-    obs_h: np.ndarray,
-    obs_sig: np.ndarray,
-    *,
-    preferred: set[str],
-    twins: Callable[[_Fit, _Fit], bool],
-) -> _Outcome:
-    """Choose candidates one by one, each scored on the peaks the ones chosen before leave unexplained."""
-    n = len(fits)
-    phase_of = np.array([f.index for f in fits])
-    cand, obs, qual, pred = _evidence_pairs(fits, obs_h)
-    strength = np.minimum(1.0, obs_sig / EVIDENCE_SIGMA) if obs_sig.size else obs_sig
-    cover = np.array([f.coverage for f in fits])
-    agree = 1.0 - AGREEMENT_WEIGHT * np.array([f.disagreement for f in fits])
-    remaining = np.array([f.testable for f in fits])
-    explained = np.zeros(obs_h.size)
-    out = _Outcome(order=[], score={}, standalone={})
-    first = True
-    while np.any(remaining):
-        novelty = np.clip(1.0 - INTENSITY_SLACK * explained / np.maximum(obs_h, 1e-300), 0.0, 1.0)
-        if obs.size:
-            evidence = np.bincount(cand, weights=qual * novelty[obs] * strength[obs], minlength=n)
-            new_intensity = np.bincount(cand, weights=qual * novelty[obs] * obs_h[obs], minlength=n)
-            fraction = new_intensity / max(float(np.sum(novelty * obs_h)), 1e-300)
-        else:
-            evidence = fraction = np.zeros(n)
-        scores = cover * (1.0 - np.exp(-evidence / EVIDENCE_SCALE)) * agree
-        scores = np.where(remaining, scores, -np.inf)
-        # the next phase is the one that explains the most new intensity with good coverage
-        priority = scores * (1.0 + fraction)
-        if first:
-            for i in np.flatnonzero(remaining):
-                out.standalone[int(i)] = float(scores[i])
-            first = False
-        best = int(np.argmax(priority))
-        near = (
-            []
-            if scores[best] < TIE_MIN_SCORE
-            else [
-                int(i)
-                for i in np.flatnonzero(priority >= (1.0 - TIE_MARGIN) * priority[best])
-                if phase_of[i] != phase_of[best]
-            ]
-        )
-        if near:
-            group = [best] + [i for i in near if twins(fits[best], fits[i])]
-            if len(group) > 1:
-                order = _tie_order(fits, preferred, scores, obs_h, obs_sig)
-                best = sorted(group, key=cmp_to_key(order))[0]
-        out.order.append(best)
-        out.score[best] = max(float(scores[best]), 0.0)
-        remaining[phase_of == phase_of[best]] = False  # every alignment of the chosen phase
-        sel = cand == best
-        np.add.at(explained, obs[sel], pred[sel])
-    return out
-
-
-def _strain_log_prior(f: _Fit) -> float:
-    """Log prior density of the fitted lattice scale: Gaussian with the allowed strain as its 2σ bound.
-
-    A phase that fits with little of a tight allowance is the sharper, likelier hypothesis; one that
-    needs all of it is not.
-    """
-    strain = max(float(f.phase.strain), 1e-4)
-    z = 2.0 * (float(f.scale) - 1.0) / strain if f.scale is not None else 0.0
-    return -0.5 * z * z - math.log(strain)
-
-
-def _intensity_misfit(a: _Fit, b: _Fit, obs_h: np.ndarray, obs_sig: np.ndarray) -> tuple[float, int]:
-    """How much worse ``a`` reproduces the relative heights of the peaks both candidates match than ``b``.
-
-    For each candidate, the log ratios observed / predicted over the shared peaks, each peak weighted by
-    its significance (capped), less their weighted median (the intensity scale is free, and a peak that
-    another phase overlaps must not shift it); the misfit is the weighted mean absolute residual.
-
-    Returns
-    -------
-    misfit : float
-        Positive: ``a`` fits worse.
-    n_shared : int
-        Number of shared peaks.
-    """
-    if a.match is None or b.match is None:
-        return 0.0, 0
-    ma, mb = a.match >= 0, b.match >= 0
-    if not (np.any(ma) and np.any(mb)):
-        return 0.0, 0
-    n = obs_h.size
-    pa = np.bincount(a.match[ma], weights=a.predicted[ma], minlength=n)
-    pb = np.bincount(b.match[mb], weights=b.predicted[mb], minlength=n)
-    shared = (pa > 0) & (pb > 0)
-    n_shared = int(np.count_nonzero(shared))
-    if n_shared < 2:
-        return 0.0, n_shared
-    h = np.log(np.maximum(obs_h[shared], 1e-12))
-    w = np.minimum(obs_sig[shared], EVIDENCE_SIGMA)
-
-    def spread(p: np.ndarray) -> float:
-        r = h - np.log(p[shared])
-        order = np.argsort(r)
-        cw = np.cumsum(w[order])
-        centre = r[order][min(int(np.searchsorted(cw, 0.5 * cw[-1])), r.size - 1)]  # weighted median
-        return float(np.sum(w * np.abs(r - centre)) / np.sum(w))
-
-    return spread(pa) - spread(pb), n_shared
-
-
-def _tie_order(
-    fits: Sequence[_Fit], preferred: set[str], scores: np.ndarray, obs_h: np.ndarray, obs_sig: np.ndarray
-) -> Callable[[int, int], int]:
-    """Comparator of near-tied twins (negative: the first is better).
-
-    In order, each criterion decides only if the two differ by more than its tolerance: the system's
-    host phases first; better relative heights of the shared peaks (:func:`_intensity_misfit`); the
-    simpler pattern (fewer visible expected peaks that the other lacks; then fewer weak ones, if they
-    differ by a whole superlattice); the likelier lattice scale (:func:`_strain_log_prior`); the library
-    role; the score.
-    """
-
-    def compare(a: int, b: int) -> int:
-        fa, fb = fits[a], fits[b]
-        pa, pb = fa.phase.id in preferred, fb.phase.id in preferred
-        if pa != pb:
-            return -1 if pa else 1
-        misfit, n_shared = _intensity_misfit(fa, fb, obs_h, obs_sig)
-        if n_shared >= 2 and abs(misfit) > TIE_MISFIT / math.sqrt(n_shared):
-            return -1 if misfit < 0 else 1
-        ea, eb = _extra_peaks(fa, fb), _extra_peaks(fb, fa)
-        if ea != eb:
-            return -1 if ea < eb else 1
-        # a whole set of weak extra lines (a superlattice: ordered vs disordered spinel) marks the
-        # lower-symmetry model even when none is visible; a single one is an accident of |F|²
-        ea, eb = _extra_peaks(fa, fb, visible=False), _extra_peaks(fb, fa, visible=False)
-        if abs(ea - eb) >= SUPERLATTICE_MIN_PEAKS:
-            return -1 if ea < eb else 1
-        la, lb = _strain_log_prior(fa), _strain_log_prior(fb)
-        if abs(la - lb) > TIE_LOG_PRIOR:
-            return -1 if la > lb else 1
-        ra, rb = ROLE_PRIOR.get(fa.phase.role, 0), ROLE_PRIOR.get(fb.phase.role, 0)
-        if ra != rb:
-            return -1 if ra > rb else 1
-        return -1 if scores[a] >= scores[b] else 1
-
-    return compare
-
-
-def _extra_peaks(a: _Fit, b: _Fit, *, visible: bool = True) -> int:
-    """Expected peaks of ``a`` that ``b`` lacks, within the span of ``b``'s expected peaks.
-
-    With ``visible``, only those that would be seen (predicted ≥ :data:`EXTRA_VISIBLE_SIGMA` σ); a
-    reflection too weak to see cannot tell the two apart by itself.
-    """
-    use = (
-        (a.unit_height >= MIN_RELATIVE_HEIGHT)
-        & (a.positions >= b.positions.min())
-        & (a.positions <= b.positions.max())
-    )
-    if visible:
-        use &= a.predicted >= EXTRA_VISIBLE_SIGMA * a.noise
-    if not np.any(use):
-        return 0
-    other = np.sort(b.positions[b.unit_height >= MIN_RELATIVE_HEIGHT])
-    _, dist = _nearest(other, a.positions[use])
-    return int(np.count_nonzero(dist > a.tol[use]))
-
-
-def _twin_test(config: MatchConfig) -> Callable[[_Fit, _Fit], bool]:
-    """Twins: each candidate's strong expected peaks all lie on the other's expected peaks."""
-    cache: dict[tuple[int, int], bool] = {}
-    views: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def view(f: _Fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if f.slot not in views:
-            strong = (f.unit_height >= TWIN_STRONG_FRACTION) & np.isfinite(f.positions)
-            views[f.slot] = (
-                f.positions[strong],
-                1.5 * np.maximum(f.tol[strong], 1e-9),
-                np.sort(f.positions[f.unit_height >= 0.01]),
-            )
-        return views[f.slot]
-
-    def covered(a: _Fit, b: _Fit) -> bool:
-        pos, tol, _ = view(a)
-        if pos.size == 0:
-            return False
-        _, dist = _nearest(view(b)[2], pos)
-        return bool(np.all(dist <= tol))
-
-    def test(a: _Fit, b: _Fit) -> bool:
-        if a.positions is None or b.positions is None:
-            return False
-        key = (min(a.slot, b.slot), max(a.slot, b.slot))
-        if key not in cache:
-            cache[key] = covered(a, b) and covered(b, a)
-        return cache[key]
-
-    return test
-
-
 # =============================================================================== public API
-def select_candidates(
-    library: PhaseLibrary,
-    *,
-    elements: Iterable[str] | None = None,
-    system: str | None = None,
-    phases: Iterable[str] | None = None,
-    peaks: object = None,
-) -> tuple[list[ReferencePhase], set[str]]:
-    """The library phases to test, and the system's host phases (preferred among twins).
-
-    Parameters
-    ----------
-    library : PhaseLibrary
-    elements : iterable of str, optional
-        The sample's elements; the crucible and usual contaminants are added.
-    system : str, optional
-        A material system (``"pc-NMC811 + LLZTO"``), resolved with the
-        library's material aliases; gives the elements and the host phases.
-    phases : iterable of str, optional
-        Explicit phase ids (used as given).
-    peaks : ObservedPeaks, optional
-        The scan's peaks, for the library's indexed large folders (candidates by elements and lines).
-
-    Returns
-    -------
-    candidates : list of ReferencePhase
-    preferred : set of str
-
-    Raises
-    ------
-    NoCandidatesError
-        If the selection is empty or no selector is given.
-    """
-    from ..library.materials import resolve_system
-
-    preferred: set[str] = set()
-    if phases is not None:
-        ids = list(dict.fromkeys(phases))
-        if not ids:
-            raise NoCandidatesError("the phase list is empty")
-        chosen = [library[p] for p in ids]
-        if system is not None:
-            preferred = set(resolve_system(system, library.materials).host_phases)
-        return chosen, preferred
-    always = tuple(library.materials.get("always_candidates") or ())
-    if system is not None:
-        spec = resolve_system(system, library.materials)
-        els = set(spec.elements) if elements is None else {e.strip().capitalize() for e in elements}
-        always = tuple(spec.always) or always
-        preferred = set(spec.host_phases)
-        where = f"system {system!r} (elements {', '.join(sorted(els))})"
-    elif elements is not None:
-        els = {e.strip().capitalize() for e in elements if e.strip()}
-        if not els:
-            raise NoCandidatesError("no elements given")
-        where = f"elements {', '.join(sorted(els))}"
-    else:
-        raise NoCandidatesError("say what the sample contains: give elements, a system or a list of phases")
-    chosen = library.select(elements=els, always=always, peaks=peaks)
-    if not [p for p in chosen if p.id not in always]:
-        raise NoCandidatesError(
-            f"{where} select no library phase (only the always-tested {', '.join(always) or 'none'}); "
-            "check the element symbols, or add a CIF with --library"
-        )
-    return chosen, preferred
-
-
-def _label(scan: Scan) -> str:
-    return scan.meta.source_path or scan.meta.sample or "scan"
-
-
 def _check_technique(scan: Scan, technique: str | None) -> None:
     if technique is not None and technique != scan.kind:
         raise TechniqueMismatchError(
-            f"{_label(scan)}: is {'an XRD pattern' if scan.kind == 'xrd' else 'a Raman spectrum'}, "
+            f"{scan_label(scan)}: is {'an XRD pattern' if scan.kind == 'xrd' else 'a Raman spectrum'}, "
             f"but {technique!r} was asked for"
         )
     lo, hi = scan.x_range
     if scan.kind == "xrd":
         if scan.meta.radiation is None:
-            raise TechniqueMismatchError(f"{_label(scan)}: XRD scan without a wavelength; give the anode")
+            raise TechniqueMismatchError(f"{scan_label(scan)}: XRD scan without a wavelength; give the anode")
         if lo < 0 or hi > 180:
             raise TechniqueMismatchError(
-                f"{_label(scan)}: x runs from {lo:g} to {hi:g}, which is not a 2θ range in degrees "
+                f"{scan_label(scan)}: x runs from {lo:g} to {hi:g}, which is not a 2θ range in degrees "
                 "(a Raman spectrum read as XRD?)"
             )
 
@@ -1133,14 +543,14 @@ def _no_peaks_message(search: PeakSearch) -> str:
     prim = search.peaks.primary()
     if len(prim):
         return (
-            f"{_label(search.scan)}: no significant peak: the strongest of {len(prim)} maxima stands "
+            f"{scan_label(search.scan)}: no significant peak: the strongest of {len(prim)} maxima stands "
             f"{float(np.max(prim.significance)):.1f}σ above the local noise, and identification needs one "
             f"of at least {max(MIN_IDENTIFY_SIGMA, search.config.prominence):g}σ; nothing to identify"
         )
     net = search.smoothed
     best = float(np.max(net / search.noise)) if net.size else 0.0
     return (
-        f"{_label(search.scan)}: no peak stands out by {search.config.prominence:g}σ of the local noise "
+        f"{scan_label(search.scan)}: no peak stands out by {search.config.prominence:g}σ of the local noise "
         f"(the highest point is {best:.1f}σ above the background); nothing to identify"
     )
 
@@ -1227,7 +637,7 @@ def _rank_xrd(
     expected: list[_Expected | None] = [_prepare(library, p, ctx, config) for p in chosen]
     if all(e is None for e in expected):
         raise NoCandidatesError(
-            f"{_label(search.scan)}: none of the {len(chosen)} candidate phases has a reflection in "
+            f"{scan_label(search.scan)}: none of the {len(chosen)} candidate phases has a reflection in "
             f"2θ {ctx.lo:g}–{ctx.hi:g}°"
         )
     widen = DISPLACEMENT_SEARCH_WIDENING if config.displacement else 1.0
@@ -1253,7 +663,7 @@ def _rank_xrd(
     fits = _evaluate_all(layouts, ctx, config)
     if config.displacement:
         # a second estimate from the better-aligned matches
-        best_per_phase: dict[int, _Fit] = {}
+        best_per_phase: dict[int, CandidateFit] = {}
         for f in fits:
             if f.index not in best_per_phase or f.coverage > best_per_phase[f.index].coverage:
                 best_per_phase[f.index] = f
@@ -1276,7 +686,7 @@ def _rank_xrd(
     for i, (p, e) in enumerate(zip(chosen, expected, strict=True)):
         if e is None:
             fits.append(
-                _Fit(
+                CandidateFit(
                     index=i,
                     phase=p,
                     formula=library.reflections(p, wavelength=ctx.lam1).formula,
@@ -1284,159 +694,4 @@ def _rank_xrd(
                     reason=f"no reflection in 2θ {ctx.lo:g}–{ctx.hi:g}°",
                 )
             )
-    return _assemble(search, fits, ctx.obs_pos, ctx.obs_h, ctx.obs_sig, preferred, config, shift)
-
-
-def _assemble(
-    search: PeakSearch,
-    fits: Sequence[_Fit],
-    obs_pos: np.ndarray,
-    obs_h: np.ndarray,
-    obs_sig: np.ndarray,
-    preferred: set[str],
-    config: MatchConfig,
-    shift: float,
-    *,
-    lattice: bool = True,
-) -> Ranking:
-    """Greedy ranking, statuses, unique/missing/extra peaks and alternatives, as a :class:`Ranking`.
-
-    ``fits`` may hold several alignments of one phase (same ``index``); the ranking keeps the first
-    one chosen.
-    """
-    for k, f in enumerate(fits):
-        f.slot = k
-    twins = _twin_test(config)
-    outcome = _greedy(fits, obs_h, obs_sig, preferred=preferred, twins=twins)
-    # rank by score (stable: the order of choice breaks ties); each score is conditional on the
-    # phases chosen before it, which almost always rank above it too
-    order = sorted(outcome.order, key=lambda i: -outcome.score[i])
-    status = {i: config.status(outcome.score[i]) for i in order}
-    plausible = [i for i in order if status[i] != "unlikely"]
-    # alternatives: lower-ranked, explained-away twins of a plausible candidate
-    alternatives: dict[int, list[int]] = {}
-    for r, i in enumerate(order):
-        if status[i] == "unlikely":
-            continue
-        for k in order[r + 1 :]:
-            similar = outcome.standalone.get(k, 0.0) >= 0.5 * outcome.standalone.get(i, 0.0)
-            if status[k] == "unlikely" and similar and twins(fits[i], fits[k]):
-                alternatives.setdefault(i, []).append(k)
-    # observed peaks still unexplained after each candidate and all ranked above it
-    explained = np.zeros(obs_h.size)
-    extra: dict[int, np.ndarray] = {}
-    for i in order:
-        f = fits[i]
-        m = f.match >= 0
-        np.add.at(explained, f.match[m], f.predicted[m])
-        extra[i] = np.flatnonzero(INTENSITY_SLACK * explained < 0.5 * obs_h)
-    candidates: list[Candidate] = []
-    for rank, i in enumerate(order, start=1):
-        f = fits[i]
-        others = [fits[k] for k in plausible if k != i]
-        uniq = _unique_mask(f, others)
-        matched, missing, unique = _peak_matches(f, uniq, obs_pos, obs_h, obs_sig)
-        candidates.append(
-            Candidate(
-                id=f.phase.id,
-                formula=f.formula,
-                score=outcome.score[i],
-                rank=rank,
-                status=status[i],
-                lattice_scale=f.scale if lattice else None,
-                matched=tuple(matched),
-                missing=tuple(missing),
-                extra=tuple(float(obs_pos[j]) for j in extra[i]),
-                unique=tuple(unique),
-                standalone_score=outcome.standalone.get(i),
-                coverage=f.coverage,
-                alternatives=tuple(fits[k].phase.id for k in alternatives.get(i, [])),
-                role=f.phase.role,
-                reason=f.reason,
-            )
-        )
-    for f in fits:
-        if not f.testable:
-            candidates.append(
-                Candidate(
-                    id=f.phase.id,
-                    formula=f.formula,
-                    score=None,
-                    rank=None,
-                    status="not testable",
-                    role=f.phase.role,
-                    reason=f.reason,
-                )
-            )
-    explained_by_plausible = set()
-    for i in plausible:
-        m = fits[i].match
-        explained_by_plausible.update(int(j) for j in m[m >= 0])
-    unexplained = tuple(float(obs_pos[j]) for j in range(obs_pos.size) if j not in explained_by_plausible)
-    return Ranking(
-        file=_label(search.scan),
-        technique=search.scan.kind,
-        candidates=tuple(candidates),
-        search=search,
-        displacement_deg=shift,
-        unexplained=unexplained,
-        config=config,
-    )
-
-
-def _peak_matches(
-    f: _Fit, uniq: np.ndarray, obs_pos: np.ndarray, obs_h: np.ndarray, obs_sig: np.ndarray
-) -> tuple[list[PeakMatch], list[PeakMatch], list[PeakMatch]]:
-    """Matched, missing and unique expected peaks of a fit as :class:`PeakMatch` rows."""
-    idx = np.flatnonzero((f.match >= 0) | f.missing)
-    pos, pred = f.positions[idx].tolist(), f.predicted[idx].tolist()
-    js, uq = f.match[idx].tolist(), uniq[idx].tolist()
-    hkl = f.hkl[idx].tolist() if f.hkl is not None else None
-    members = f.members[idx].tolist() if f.members is not None else None
-    d = f.d[idx].tolist() if f.d is not None else None
-    matched, missing, unique = [], [], []
-    for n, k in enumerate(idx.tolist()):
-        if hkl is not None:
-            h = tuple(hkl[n])
-            more = f" +{members[n] - 1}" if members is not None and members[n] > 1 else ""
-            label = f"({h[0]} {h[1]} {h[2]}){more}"
-        else:
-            h = None
-            label = f.labels[k] if f.labels is not None else ""
-        base = {
-            "label": label,
-            "expected": pos[n],
-            "expected_height": pred[n],
-            "hkl": h,
-            "d": d[n] if d is not None else None,
-        }
-        j = js[n]
-        if j >= 0:
-            pm = PeakMatch(
-                **base,
-                observed=float(obs_pos[j]),
-                observed_height=float(obs_h[j]),
-                significance=float(obs_sig[j]),
-                unique=bool(uq[n]),
-            )
-            matched.append(pm)
-            if uq[n]:
-                unique.append(pm)
-        else:
-            missing.append(PeakMatch(**base))
-    return matched, missing, unique
-
-
-def _unique_mask(f: _Fit, others: Sequence[_Fit]) -> np.ndarray:
-    """Expected peaks of ``f`` with no detectable expected peak of another plausible candidate nearby."""
-    uniq = np.ones(f.positions.size, dtype=bool)
-    for o in others:
-        if o.positions is None:
-            continue
-        visible = o.predicted >= 0.5 * o.noise
-        if not np.any(visible):
-            continue
-        op = np.sort(o.positions[visible])
-        _, dist = _nearest(op, f.positions)
-        uniq &= dist > f.tol
-    return uniq & (f.match >= 0)
+    return assemble(search, fits, ctx.obs_pos, ctx.obs_h, ctx.obs_sig, preferred, config, shift)

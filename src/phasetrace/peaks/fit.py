@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..scan import Radiation
-from .find import PeakTable
 from .profiles import pseudo_voigt
+from .table import PeakTable
 
 __all__ = ["GROUP_GAP_FWHM", "doublet_pseudo_voigt", "group_peaks", "refine_peaks"]
 

@@ -11,11 +11,11 @@ import numpy as np
 from ..errors import PhasetraceError
 from ..library.crystallography import cell_volume
 from ..library.phases import PhaseLibrary
-from ..library.reflections import d_min_for_scan
 from ..scan import Scan
-from .fit import TEXTURE_FAMILIES, FitState, QuantConfig, fit_pattern, refine_sample_terms
+from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
-from .model import PhaseModel, chebyshev_basis, phase_pattern
+from .model import chebyshev_basis, phase_pattern
+from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
 
 __all__ = ["FitError", "quantify"]
@@ -46,41 +46,6 @@ def _check_scan(scan: Scan) -> None:
     _, _, smooth = LinearSolver(chebyshev_basis(x, 10), y, 1.0 / sigma)(np.zeros((x.size, 0)))
     if np.max((y - smooth) / sigma) < MIN_SIGNAL_SIGMA:
         raise FitError(f"{where}: the scan has no peaks above its noise; nothing to fit")
-
-
-def _phase_models(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
-    rad = scan.meta.radiation
-    lams = (rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,)
-    lo, hi = config.two_theta_range or scan.x_range
-    # reflections for the whole measured range (d_min from the scan's end and its longest wavelength)
-    d_min = d_min_for_scan(hi, max(lams))
-    models, strains, textured = [], [], []
-    for pid in ids:
-        p = library[pid]
-        refl = library.reflections(p, wavelength=rad.kalpha1, d_min=d_min)
-        tex_axis = None
-        if config.texture == "auto" and p.family in TEXTURE_FAMILIES:
-            tex_axis = (0, 0, 1)
-        elif isinstance(config.texture, Mapping) and pid in config.texture:
-            tex_axis = tuple(config.texture[pid])
-        m = PhaseModel.build(pid, refl, (lo, hi), lams, max_strain=max(p.strain, 0.01), texture_axis=tex_axis)
-        if m.d0.size == 0:
-            continue  # no reflection of this phase in the scan range
-        models.append(m)
-        strains.append(p.strain)
-        textured.append(tex_axis is not None)
-    return models, strains, textured
-
-
-def _start_from(state: FitState | None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    start: dict[str, Any] = dict(extra or {})
-    if state is None:
-        return start
-    start.update(state.globals_)
-    for m, p in zip(state.models, state.per_phase, strict=True):
-        start[m.id] = {k: v for k, v in p.items() if k != "cell"}
-    start["aligned"] = True
-    return start
 
 
 def _lod_scale(state: FitState, column: np.ndarray, sigma_mult: float) -> tuple[float, float]:
@@ -184,7 +149,7 @@ def _results(
     for pid in tested:
         if pid in in_model:
             continue
-        models, _, _ = _phase_models(scan, library, [pid], config)
+        models, _, _ = phase_models(scan, library, [pid], config)
         if not models:
             continue
         m = models[0]
@@ -406,7 +371,7 @@ def quantify(
     else:
         if not phases:
             raise FitError(f"{where}: no phases to fit")
-        models, strains, textured = _phase_models(scan, lib, phases, config)
+        models, strains, textured = phase_models(scan, lib, phases, config)
         if not models:
             raise FitError(f"{where}: none of {', '.join(phases)} has a reflection in the scan range")
         state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
@@ -457,6 +422,6 @@ def quantify(
         ticks=ticks,
         globals=dict(state.globals_),
         selection=steps,
-        start_values={k: v for k, v in _start_from(state).items() if k != "aligned"},
+        start_values={k: v for k, v in start_from(state).items() if k != "aligned"},
         instrument=instrument.to_dict() if instrument is not None else {},
     )

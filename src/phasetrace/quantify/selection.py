@@ -22,6 +22,7 @@ from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
 from .model import PhaseModel, chebyshev_basis, phase_pattern
+from .phase_models import phase_models, start_from
 
 __all__ = ["select_phases", "twins", "unique_evidence"]
 
@@ -56,9 +57,7 @@ GRID_SAMPLING = 0.03
 
 
 def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
-    from .api import _phase_models
-
-    return _phase_models(scan, library, ids, config)
+    return phase_models(scan, library, ids, config)
 
 
 class _Trial:
@@ -189,9 +188,7 @@ def select_phases(
     def fit(
         ids: list[str], prev: FitState | None, *, final: bool = False, nfev: int | None = None
     ) -> FitState:
-        from .api import _start_from
-
-        st = _start_from(prev, start)
+        st = start_from(prev, start)
         if prev is not None:
             st.pop("aligned", None)
             st["aligned"] = all(i in {m.id for m in prev.models} for i in ids[:-1])

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from .analyse import SeriesRun, run_series
+from .analyse import run_series
 from .collect import SeriesEntry, collect, group_by_system
 from .onsets import Evolution, evolution
+from .results import PhaseAtTemperature, PhaseSeries, SeriesResult, SeriesRun, SystemResult
 
-__all__ = ["Evolution", "SeriesEntry", "SeriesRun", "collect", "evolution", "group_by_system", "run_series"]
+__all__ = [
+    "Evolution",
+    "PhaseAtTemperature",
+    "PhaseSeries",
+    "SeriesEntry",
+    "SeriesResult",
+    "SeriesRun",
+    "SystemResult",
+    "collect",
+    "evolution",
+    "group_by_system",
+    "run_series",
+]

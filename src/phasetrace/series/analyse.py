@@ -7,69 +7,33 @@ import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import PhasetraceError
-from ..library.materials import resolve_system
 from ..library.phases import PhaseLibrary
-from .collect import SeriesEntry, collect, group_by_system, nothing_usable
+from ..match.candidates import candidate_pool
+from .collect import collect, group_by_system, nothing_usable
 from .onsets import Evolution, combine, evolution
 from .replicates import merge_replicates, replicate_fields
+from .results import GRID_NOTE, PhaseAtTemperature, PhaseSeries, SeriesResult, SeriesRun, SystemResult
+from .rules import attribute_raman_twins, merge_twins, raman_found, refit_starts
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task, worker_pool
 
-__all__ = ["SeriesRun", "run_series"]
-
-#: Onsets are only as fine as the temperature grid; every report says so.
-GRID_NOTE = (
-    "Onsets are intervals (last temperature without the phase, first with it): they are only as fine "
-    "as the temperature grid, and are upper bounds for the start of the reaction (XRD and Raman see a "
-    "phase only once enough of it has formed)."
-)
-
-
-@dataclass
-class SeriesRun:
-    """Everything a series run produced (the ``summary.json`` document is :meth:`to_dict`)."""
-
-    systems: list[dict[str, Any]]
-    problems: list[dict[str, str]]
-    counts: dict[str, int]
-    out: Path
-    store_path: Path
-    entries: dict[str, list[SeriesEntry]] = field(default_factory=dict, repr=False)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    #: one-line notes: files a manifest does not list, --system not applied (see collect)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON summary: per system its temperatures and, per phase, onsets and wt % by temperature."""
-        return {
-            "systems": self.systems,
-            "problems": self.problems,
-            "warnings": self.warnings,
-            "counts": self.counts,
-            "note": GRID_NOTE,
-            "fractions_note": "Weight fractions are of the crystalline part of each sample.",
-            "store": str(self.store_path),
-        }
-
+__all__ = ["GRID_NOTE", "SeriesResult", "SeriesRun", "run_series", "summarise_system"]
 
 def _pool(
     lib: PhaseLibrary, system: str, elements: Sequence[str] | None, entries: Sequence[Any] = ()
 ) -> tuple[list[str], set[str]]:
-    """Candidate phases of a system and its host phases."""
+    """Candidate phases of a system and its host phases (the pool every single-scan caller uses)."""
     peaks = _index_peaks(lib, entries)
     if elements:
-        els = {e.strip().capitalize() for e in elements}
-        always = tuple(lib.materials.get("always_candidates") or ())
-        return [p.id for p in lib.select(elements=els, always=always, peaks=peaks)], set()
-    spec = resolve_system(system, lib.materials)
-    pool = [p.id for p in lib.select(elements=set(spec.elements), always=spec.always, peaks=peaks)]
-    return pool, set(spec.host_phases)
+        pool, hosts = candidate_pool(lib, elements=elements, peaks=peaks)
+    else:
+        pool, hosts = candidate_pool(lib, system=system, peaks=peaks)
+    return pool, set(hosts)
 
 
 def _index_peaks(lib: PhaseLibrary, entries: Sequence[Any]) -> list[Any] | None:
@@ -106,7 +70,7 @@ def run_series(
     progress: bool = True,
     quant: dict[str, Any] | None = None,
     executor: Executor | None = None,
-) -> SeriesRun:
+) -> SeriesResult:
     """Analyse every series under ``source`` (a folder or a manifest) into ``out``.
 
     Parameters
@@ -134,7 +98,7 @@ def run_series(
 
     Returns
     -------
-    SeriesRun
+    SeriesResult
     """
     with contextlib.ExitStack() as stack:
         if executor is None and not scheduler and jobs > 1:
@@ -238,18 +202,18 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
                 raman = [t for t in stage_r if t["system"] == name]
                 for t in raman:
                     records[t["key"]] = store.get(t["key"])
-                for pid in _raman_found(lib, [records[t["key"]] for t in raman], pool_ids[name]):
+                for pid in raman_found(lib, [records[t["key"]] for t in raman], pool_ids[name]):
                     if pid not in n_found:
                         found.append(pid)
                         n_found[pid] = 0
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
-            union[name], merged = _merge_twins(lib, found, n_found, pools[name][1], strength)
+            union[name], merged = merge_twins(lib, found, n_found, pools[name][1], strength)
             if not union[name]:
                 return []
             # each refit starts where the scan's identification ended; a union phase that identification
             # did not find in a scan must show evidence of its own there (not only soak up misfit)
-            starts = _refit_starts(ident, records, union, {name: merged})
+            starts = refit_starts(ident, records, union, {name: merged})
             new = tasks_for("refit", "xrd", union, extra=starts, names=[name])
             stage2.extend(new)
             return new
@@ -289,7 +253,7 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             if rec and rec["status"] == "error":
                 problems_out.append({"file": t["path"], "error": rec["error"]})
         systems = [
-            _summarise(
+            summarise_system(
                 name, groups[name], lib, pools[name][1], union[name], stage2, stage_r, records, stage1
             )
             for name in groups
@@ -297,7 +261,7 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         store.finish_run(run_id)
     seen = set()
     problems_out = [p for p in problems_out if not (p["error"] in seen or seen.add(p["error"]))]
-    return SeriesRun(
+    return SeriesResult(
         systems=systems,
         problems=problems_out,
         counts=counts,
@@ -307,97 +271,6 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         records=records,
         warnings=found.warnings,
     )
-
-
-def _identified(rec: dict[str, Any] | None) -> list[str]:
-    """The phases an identification record detected (none for a missing or failed task)."""
-    if not rec or rec["status"] != "ok":
-        return []
-    return [p["id"] for p in rec["result"]["phases"] if p["detected"]]
-
-
-def _raman_found(lib: PhaseLibrary, recs: Sequence[dict[str, Any] | None], pool: Sequence[str]) -> list[str]:
-    """Phases a system's Raman tests detected (any scan) that XRD can test: candidates, not Raman twins."""
-    out: list[str] = []
-    for rec in recs:
-        if not rec or rec["status"] != "ok":
-            continue
-        for p in rec["result"]["phases"]:
-            if p.get("detected") and p["id"] in pool and p["id"] in lib and p["id"] not in out:
-                out.append(p["id"])
-    return out
-
-
-def _merge_twins(
-    lib: PhaseLibrary,
-    found: list[str],
-    count: dict[str, int],
-    hosts: set[str],
-    strength: dict[str, float] | None = None,
-) -> tuple[list[str], dict[str, str]]:
-    """Keep one phase of each group of twins in a series' union.
-
-    A host is kept; else the member found where the phase was strongest (``strength``: its
-    largest wt %/esd over the scans; the strongest pattern tells twins apart best, while weak
-    ones are decided by their reference cells), then the most often found (``count``: scans in
-    which it was found). Returns the union without the dropped twins, and dropped id -> kept id.
-    """
-    from ..quantify.selection import twins
-
-    strength = strength or {}
-    order = sorted(
-        found, key=lambda p: (p not in hosts, -strength.get(p, 0.0), -count.get(p, 0), found.index(p))
-    )
-    kept: list[str] = []
-    dropped: dict[str, str] = {}
-    for pid in order:
-        twin = next((k for k in kept if twins(lib, pid, k)), None)
-        if twin is None:
-            kept.append(pid)
-        else:
-            dropped[pid] = twin
-    return [p for p in found if p in kept], dropped
-
-
-def _refit_starts(
-    stage1: list[dict[str, Any]],
-    records: dict[str, dict[str, Any]],
-    union: dict[str, list[str]],
-    merged: dict[str, dict[str, str]] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Per XRD file: the start values of its refit with the union, and the phases identified in it.
-
-    A union phase that identification did not find in a scan enters its refit with the cell and
-    profile refined where it was found (at the nearest temperature) held fixed: only its scale factor
-    is fitted, so that a 3σ detection there is a one-parameter test and not the best of many cells
-    and widths tried on the noise.
-    """
-    done = [t for t in stage1 if records.get(t["key"]) and records[t["key"]]["status"] == "ok"]
-    merged = merged or {}
-    # a scan that found a dropped twin found the kept one (its start values, relative to the twin's
-    # own reference cell, do not carry over)
-    found = {
-        t["path"]: {merged.get(t["system"], {}).get(pid, pid) for pid in _identified(records[t["key"]])}
-        for t in done
-    }
-    start = {t["path"]: records[t["key"]]["result"].get("start", {}) for t in done}
-    out: dict[str, dict[str, Any]] = {}
-    for t in done:
-        st = dict(start[t["path"]])
-        same = [u for u in done if u["system"] == t["system"]]
-        for pid in union.get(t["system"], []):
-            if pid in found[t["path"]]:
-                continue
-            where = [
-                u for u in same if pid in found[u["path"]] and isinstance(start[u["path"]].get(pid), dict)
-            ]
-            if where:
-                near = min(
-                    where, key=lambda u: abs((u["temperature_C"] or 0.0) - (t["temperature_C"] or 0.0))
-                )
-                st[pid] = {**start[near["path"]][pid], "fixed": True}
-        out[t["path"]] = {"start": st, "identified": sorted(found[t["path"]])}
-    return out
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:
@@ -410,29 +283,6 @@ def _jsonable_meta(meta: dict[str, Any]) -> dict[str, Any]:
         k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
         for k, v in meta.items()
     }
-
-
-def _attribute_raman_twins(by_id: dict[str, Any], union: Sequence[str]) -> None:
-    """Give a Raman detection of a group of indistinguishable phases to the member XRD found.
-
-    The Raman fit tests one member of such a group (LaCoO3, LaNiO3, LaMnO3_R3c: one broad band) and
-    reports the others with ``twin_of``; when XRD found another member, the evidence is its.
-    """
-    for pid, rec in list(by_id.items()):
-        rep = rec.get("twin_of")
-        if rec.get("status") != "indistinguishable" or not rep or rep not in by_id:
-            continue
-        if pid in union and rep not in union:
-            tested = by_id[rep]
-            by_id[pid] = {
-                **rec,
-                # the fitted band pattern is the evidence for either member
-                **{k: tested[k] for k in ("significance", "bands", "band_areas", "shift") if k in tested},
-                "detected": tested.get("detected"),
-                "status": tested.get("status"),
-                "reason": f"Raman cannot tell it from {rep}; the band pattern was tested as {rep}",
-            }
-            by_id[rep] = {**tested, "detected": None, "status": "indistinguishable", "twin_of": pid}
 
 
 #: Raman bands listed as a phase's evidence: its strongest fitted bands, at most this many.
@@ -495,7 +345,29 @@ def _by_temperature(tasks, name: str, records: dict[str, Any]):
     return by_t, {temp: reps[0][0] for temp, reps in scans.items()}
 
 
-def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage1=()) -> dict[str, Any]:
+def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records, stage1=()) -> SystemResult:
+    """One system's series from its stored per-scan records: onsets, evidence, wt % per temperature.
+
+    Parameters
+    ----------
+    name : str
+        The system.
+    entries : list of SeriesEntry
+        Its scans.
+    lib : PhaseLibrary
+    hosts : collection of str
+        Its host phases (no onset).
+    union : sequence of str
+        The phases its XRD scans were refitted with.
+    stage2, stage_r, stage1 : sequence of dict
+        The refit, Raman and identification tasks (``key``, ``system``, ``temperature_C``, ``path``).
+    records : dict
+        Task key -> stored record.
+
+    Returns
+    -------
+    SystemResult
+    """
     temps = sorted({e.temperature_C for e in entries})
     # the identifications name the twins that fit as well in a phase's place (the refits, with a
     # fixed phase set, do not test them)
@@ -505,7 +377,7 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage
     raman_by_t, raman_files = _by_temperature(stage_r, name, records)
     files = {("xrd", t): f for t, f in xrd_files.items()} | {("raman", t): f for t, f in raman_files.items()}
     for d in raman_by_t.values():
-        _attribute_raman_twins(d, union)
+        attribute_raman_twins(d, union)
     raman_found = {pid for d in raman_by_t.values() for pid, p in d.items() if p.get("detected")}
     phase_ids = list(dict.fromkeys([*union, *sorted(raman_found)]))
     phases = []
@@ -529,15 +401,15 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage
         for t in temps:
             p = xrd_by_t.get(t, {}).get(pid)
             r = raman_by_t.get(t, {}).get(pid)
-            wt_by_t[labels[t]] = {
-                "temperature_C": t,
-                "wt_percent": p["wt_percent"] if p else None,
-                "esd": p["esd"] if p else None,
-                "lod_wt_percent": p["lod_wt_percent"] if p else None,
-                "detected_xrd": p["detected"] if p else None,
-                "raman": None if r is None else r.get("status"),
-                **replicate_fields(p, r),
-            }
+            wt_by_t[labels[t]] = PhaseAtTemperature(
+                temperature_C=t,
+                wt_percent=p["wt_percent"] if p else None,
+                esd=p["esd"] if p else None,
+                lod_wt_percent=p["lod_wt_percent"] if p else None,
+                detected_xrd=p["detected"] if p else None,
+                raman=None if r is None else r.get("status"),
+                replicates=replicate_fields(p, r),
+            )
         formula = lib.reflections(pid).formula if pid in lib else pid
         # twins the data could not tell from it where it was found (XRD fit alternatives, Raman twins):
         # "LaNiO3 or LaCoO3" is what the scans say about a LaMO3 perovskite
@@ -555,32 +427,32 @@ def _summarise(name, entries, lib, hosts, union, stage2, stage_r, records, stage
             ]
         alternatives = list(dict.fromkeys(a for a in alternatives if a != pid))
         phases.append(
-            {
-                "id": pid,
-                "formula": formula,
-                "role": "host" if is_host else role,
-                "alternatives": alternatives,
-                "onset": {
+            PhaseSeries(
+                id=pid,
+                formula=formula,
+                role="host" if is_host else role,
+                alternatives=tuple(alternatives),
+                onset={
                     "xrd": None if no_onset else ev_x.to_list(),
                     "raman": None if no_onset else ev_r.to_list(),
                     "combined": None if no_onset else ev_c.to_list(),
                 },
-                "evidence": {
+                evidence={
                     "xrd": _xrd_evidence(ev_x, xrd_by_t, pid, labels, files),
                     "raman": _raman_evidence(ev_r, raman_by_t, pid, labels, files),
                 },
-                "present_from_start": ev_c.present_from_start,
-                "vanishes_at": ev_c.vanishes_at,
-                "raman_testable": ev_r.testable,
-                "wt_percent_by_T": wt_by_t,
-            }
+                present_from_start=ev_c.present_from_start,
+                vanishes_at=ev_c.vanishes_at,
+                raman_testable=ev_r.testable,
+                by_temperature=wt_by_t,
+            )
         )
-    return {
-        "system": name,
-        "temperatures": temps,
-        "labels": [labels[t] for t in temps],
-        "files": [
+    return SystemResult(
+        system=name,
+        temperatures=tuple(temps),
+        labels=tuple(labels[t] for t in temps),
+        files=tuple(
             {"file": str(e.path), "technique": e.technique, "temperature_C": e.temperature_C} for e in entries
-        ],
-        "phases": phases,
-    }
+        ),
+        phases=tuple(phases),
+    )

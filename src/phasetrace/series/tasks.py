@@ -130,7 +130,9 @@ def analyse_scan(task: dict[str, Any]) -> dict[str, Any]:
 
 def _run(task: dict[str, Any]) -> dict[str, Any]:
     from ..io import load
-    from ..quantify import QuantConfig, quantify
+    from ..quantify.api import quantify
+    from ..quantify.candidates import select_by_fit
+    from ..quantify.fit import QuantConfig
 
     lib = _library(task["libraries"])
     with warnings.catch_warnings():
@@ -142,15 +144,9 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         return _raman(scan, lib, phases)
     cfg = QuantConfig(**task["config"].get("quant", {}))
     if stage == "identify":
-        start: dict[str, Any] = {}
-        order = list(phases)
-        ranking = _rank(scan, lib, phases, task.get("system"))
-        if ranking is not None:
-            ranked = [c.id for c in ranking if getattr(c, "testable", True)]
-            order = ranked + [p for p in phases if p not in ranked]
-            start = {c.id: {"scale": c.lattice_scale} for c in ranking if getattr(c, "lattice_scale", None)}
+        # the one selection sequence of every single-scan caller (phasetrace fit/identify)
         prefer = task["config"].get("prefer", ())
-        res = quantify(scan, None, cfg, library=lib, candidates=order, start=start, prefer=prefer)
+        res, _ = select_by_fit(scan, lib, phases, system=task.get("system"), prefer=prefer, config=cfg)
     else:
         start = task["config"].get("start", {}).get(task["path"]) or None
         identified = task["config"].get("identified")
@@ -179,21 +175,6 @@ def _profile(res, scan) -> dict[str, Any]:
     cols.update({f"phase:{k}": v for k, v in res.phase_curves.items()})
     ticks = {k: [round(float(t), 4) for t in v] for k, v in res.ticks.items()}
     return pack_arrays(cols, wavelength=scan.meta.radiation.kalpha1, ticks=ticks, rexp=res.rexp)
-
-
-def _rank(scan, lib, phases, system=None):
-    try:
-        from ..match import rank_candidates
-    except ImportError:
-        return None
-    try:
-        # the system lets the ranking prefer its own host phases among isostructural twins
-        return rank_candidates(scan, lib, phases=phases, system=system)
-    except PhasetraceError:
-        try:
-            return rank_candidates(scan, lib, phases=phases)
-        except PhasetraceError:
-            return None
 
 
 def _raman(scan, lib, phases) -> dict[str, Any]:

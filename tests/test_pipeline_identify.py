@@ -1,4 +1,4 @@
-"""Confirming an XRD ranking with the whole-pattern fit (phasetrace identify --fit)."""
+"""Identification: an XRD ranking confirmed by the whole-pattern fit (phasetrace.identify, identify --fit)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from phasetrace.cli import main
 from phasetrace.io import save
 from phasetrace.match import rank_candidates
-from phasetrace.match.confirm import confirm_by_fit
+from phasetrace.pipeline import identify
 from phasetrace.simulate import Instrument, simulate_raman, simulate_xrd
 
 SYSTEM = "LNMO + LLZTO"
@@ -33,7 +33,7 @@ def scan(library):
 
 def test_the_fit_puts_the_phases_it_needs_first_with_their_amounts(library, scan):
     ranking = rank_candidates(scan, library, system=SYSTEM)
-    confirmed = confirm_by_fit(scan, ranking, library, prefer=["LNMO_Fd3m", "LNMO_P4332", "LLZTO_cubic"])
+    confirmed = identify(scan, system=SYSTEM, library=library)
     top = confirmed.top(len(TRUTH))
     assert {c.id for c in top} == set(TRUTH)
     assert [c.rank for c in top] == [1, 2, 3, 4]
@@ -51,7 +51,7 @@ def test_the_fit_puts_the_phases_it_needs_first_with_their_amounts(library, scan
 def test_raman_rankings_are_left_alone(library):
     spec = simulate_raman(library, {"LLZTO_cubic": 60, "LiCoO2": 40}, seed=2)
     ranking = rank_candidates(spec, library, system="LCO + LLZTO")
-    assert confirm_by_fit(spec, ranking, library) is ranking
+    assert identify(spec, system="LCO + LLZTO", library=library).to_dict() == ranking.to_dict()
 
 
 def test_identify_cli_fit_and_no_fit(scan, tmp_path):

@@ -1,0 +1,286 @@
+"""Series results as typed objects: per system, per phase, per temperature.
+
+:class:`SeriesResult` is what :func:`phasetrace.analyse_series` and
+``phasetrace series`` produce. Its :meth:`~SeriesResult.to_dict` is the
+``summary.json`` document, :meth:`~SeriesResult.to_records` the rows of
+``results.csv`` (one per system × temperature × phase) and
+:meth:`~SeriesResult.to_dataframe` the same as a pandas DataFrame (pandas only
+if installed).
+
+The objects also answer ``obj["key"]`` with the value of their JSON document, so
+code written against the former nested dictionaries keeps working while it moves
+to attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FRACTIONS_NOTE",
+    "GRID_NOTE",
+    "PhaseAtTemperature",
+    "PhaseSeries",
+    "SeriesResult",
+    "SeriesRun",
+    "SystemResult",
+]
+
+#: Onsets are only as fine as the temperature grid; every report says so.
+GRID_NOTE = (
+    "Onsets are intervals (last temperature without the phase, first with it): they are only as fine "
+    "as the temperature grid, and are upper bounds for the start of the reaction (XRD and Raman see a "
+    "phase only once enough of it has formed)."
+)
+FRACTIONS_NOTE = "Weight fractions are of the crystalline part of each sample."
+
+
+class _Document:
+    """Read access by key to an object's JSON document (``obj["phases"]``), for dict-era callers."""
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    def keys(self):
+        return self.to_dict().keys()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+
+@dataclass(frozen=True)
+class PhaseAtTemperature(_Document):
+    """One phase at one temperature of a series (the XRD refit and the Raman test of the same pellet).
+
+    ``replicates`` holds the replicate keys when several pellets were measured at the temperature
+    (``n_replicates``, ``wt_sd``, ``replicates_xrd``, ``n_detected_xrd``, ...; see
+    :func:`phasetrace.series.replicates.replicate_fields`), empty for one scan.
+    """
+
+    temperature_C: float
+    wt_percent: float | None
+    esd: float | None
+    lod_wt_percent: float | None
+    detected_xrd: bool | None
+    raman: str | None
+    replicates: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON document (an entry of ``wt_percent_by_T`` in ``summary.json``)."""
+        return {
+            "temperature_C": self.temperature_C,
+            "wt_percent": self.wt_percent,
+            "esd": self.esd,
+            "lod_wt_percent": self.lod_wt_percent,
+            "detected_xrd": self.detected_xrd,
+            "raman": self.raman,
+            **self.replicates,
+        }
+
+
+@dataclass(frozen=True)
+class PhaseSeries(_Document):
+    """A phase through a heating series: onsets per technique, evidence, wt % per temperature.
+
+    Attributes
+    ----------
+    onset : dict
+        ``"xrd"``, ``"raman"``, ``"combined"``: ``[last T without, first T with]``, or
+        None (host phases and contaminants get no onset; no detection).
+    evidence : dict
+        ``"xrd"``: the reflections that carry the first XRD detection; ``"raman"``:
+        the bands of the first Raman detection (None where there is none).
+    by_temperature : dict
+        Temperature label -> :class:`PhaseAtTemperature`.
+    """
+
+    id: str
+    formula: str
+    role: str
+    alternatives: tuple[str, ...]
+    onset: dict[str, list[float] | None]
+    evidence: dict[str, dict[str, Any] | None]
+    present_from_start: bool
+    vanishes_at: float | None
+    raman_testable: bool
+    by_temperature: dict[str, PhaseAtTemperature]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON document (an entry of a system's ``phases`` in ``summary.json``)."""
+        return {
+            "id": self.id,
+            "formula": self.formula,
+            "role": self.role,
+            "alternatives": list(self.alternatives),
+            "onset": dict(self.onset),
+            "evidence": dict(self.evidence),
+            "present_from_start": self.present_from_start,
+            "vanishes_at": self.vanishes_at,
+            "raman_testable": self.raman_testable,
+            "wt_percent_by_T": {k: v.to_dict() for k, v in self.by_temperature.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SystemResult(_Document):
+    """One material system's heating series."""
+
+    system: str
+    temperatures: tuple[float, ...]
+    labels: tuple[str, ...]
+    files: tuple[dict[str, Any], ...]
+    phases: tuple[PhaseSeries, ...]
+
+    def __iter__(self) -> Iterator[PhaseSeries]:
+        return iter(self.phases)
+
+    def phase(self, pid: str) -> PhaseSeries:
+        """The phase with id ``pid``."""
+        for p in self.phases:
+            if p.id == pid:
+                return p
+        raise KeyError(pid)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON document (an entry of ``systems`` in ``summary.json``)."""
+        return {
+            "system": self.system,
+            "temperatures": list(self.temperatures),
+            "labels": list(self.labels),
+            "files": [dict(f) for f in self.files],
+            "phases": [p.to_dict() for p in self.phases],
+        }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per temperature × phase (the rows of ``results.csv``)."""
+        rows = []
+        for p in self.phases:
+            for label, v in p.by_temperature.items():
+                rows.append(
+                    {
+                        "system": self.system,
+                        "temperature_C": v.temperature_C,
+                        "label": label,
+                        "phase": p.id,
+                        "formula": p.formula,
+                        "role": p.role,
+                        "detected_xrd": v.detected_xrd,
+                        "wt_percent": v.wt_percent,
+                        "esd": v.esd,
+                        "lod_wt_percent": v.lod_wt_percent,
+                        "raman": v.raman,
+                    }
+                )
+        return rows
+
+
+@dataclass
+class SeriesResult:
+    """Everything a series run produced (the ``summary.json`` document is :meth:`to_dict`).
+
+    Attributes
+    ----------
+    systems : list of SystemResult
+    problems : list of dict
+        ``{"file", "error"}`` for every file or series that could not be analysed.
+    warnings : list of str
+        One-line notes (files a manifest does not list, ``system`` not applied).
+    counts : dict
+        Tasks ``done`` (run now), ``skipped`` (reused from the store), ``errors``.
+    out : Path
+        Output folder.
+    store_path : Path
+        The run's SQLite store.
+    """
+
+    systems: list[SystemResult]
+    problems: list[dict[str, str]]
+    counts: dict[str, int]
+    out: Path
+    store_path: Path
+    entries: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    #: one-line notes: files a manifest does not list, --system not applied (see collect)
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, system: str) -> SystemResult:
+        for s in self.systems:
+            if s.system == system:
+                return s
+        raise KeyError(system)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON summary: per system its temperatures and, per phase, onsets and wt % by temperature."""
+        return {
+            "systems": [s.to_dict() for s in self.systems],
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "counts": self.counts,
+            "note": GRID_NOTE,
+            "fractions_note": FRACTIONS_NOTE,
+            "store": str(self.store_path),
+        }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per system × temperature × phase (the rows of ``results.csv``)."""
+        return [row for s in self.systems for row in s.to_records()]
+
+    def to_dataframe(self):
+        """:meth:`to_records` as a pandas DataFrame (needs pandas, which phasetrace does not require)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError(
+                "to_dataframe needs pandas (pip install pandas); to_records() gives the same rows"
+            ) from exc
+        return pd.DataFrame.from_records(
+            self.to_records(),
+            columns=[
+                "system",
+                "temperature_C",
+                "label",
+                "phase",
+                "formula",
+                "role",
+                "detected_xrd",
+                "wt_percent",
+                "esd",
+                "lod_wt_percent",
+                "raman",
+            ],
+        )
+
+    def report(self) -> str:
+        """The terminal summary ``phasetrace series`` prints: per system, phases and onsets."""
+        from .report import terminal_summary
+
+        return terminal_summary(self)
+
+    def plot(self, ax=None, *, library=None):
+        """Onset intervals of every system's phases (the ``onsets.png`` figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from .plots import plot_onsets
+
+        if library is None:
+            from ..library.phases import PhaseLibrary
+
+            library = PhaseLibrary.default()
+        return plot_onsets(self.systems, library, ax=ax)
+
+
+#: The former name.
+SeriesRun = SeriesResult
+
