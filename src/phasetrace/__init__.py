@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .errors import LoadError, PhasetraceError, PhasetraceWarning
-
-try:
-    __version__ = version("phasetrace")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "CU_KALPHA",
@@ -43,7 +36,19 @@ _LAZY = {
 }
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # ~60 ms: only when asked
+
+    try:
+        return version("phasetrace")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        globals()["__version__"] = v = _version()
+        return v
     if name == "quantify":
         # the subpackage, which is callable: phasetrace.quantify(scan, ...) is pipeline.quantify
         from importlib import import_module

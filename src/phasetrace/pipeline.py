@@ -30,9 +30,9 @@ from .errors import PhasetraceError
 from .library.phases import PhaseLibrary, bundled_dir, user_library_dir
 from .match import MatchConfig, NoCandidatesError, Ranking, rank_candidates
 from .match.candidates import candidate_pool, host_phases, parse_elements
-from .match.raman_fit import RamanFit, RamanFitConfig, fit_raman
 from .quantify.candidates import quantify_scan
 from .quantify.fit import QuantConfig
+from .quantify.raman import RamanFit, RamanFitConfig, fit_raman
 
 if TYPE_CHECKING:
     from .scan import Scan
@@ -165,7 +165,7 @@ def fit_raman_scan(
     if phases is None:
         system, elements = _what(scan, system, elements)
         phases, _ = candidate_pool(lib, system=system, elements=elements)
-    return fit_raman(scan, lib, list(phases), cfg.raman)
+    return fit_raman(scan, lib, list(phases), config=cfg.raman)
 
 
 def _library_paths(library: PhaseLibrary | Sequence[str | os.PathLike[str]] | None) -> list[str]:

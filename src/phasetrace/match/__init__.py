@@ -6,7 +6,6 @@
 """
 
 from .candidates import candidate_pool, host_phases, select_candidates
-from .raman_fit import RamanFit, RamanFitConfig, RamanFitError, RamanPhaseFit, fit_raman
 from .result import (
     STATUSES,
     Candidate,
@@ -28,15 +27,10 @@ __all__ = [
     "NoCandidatesError",
     "NoPeaksError",
     "PeakMatch",
-    "RamanFit",
-    "RamanFitConfig",
-    "RamanFitError",
-    "RamanPhaseFit",
     "Ranking",
     "TechniqueMismatchError",
     "candidate_pool",
     "host_phases",
-    "fit_raman",
     "rank_candidates",
     "select_candidates",
 ]

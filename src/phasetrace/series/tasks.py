@@ -181,9 +181,9 @@ def _raman(scan, lib, phases) -> dict[str, Any]:
     """Raman evidence per phase: detected (True/False) or untestable/indistinguishable (None).
 
     ``detected``, ``status``, the significances and the fitted bands come from the
-    whole-spectrum fit (:func:`phasetrace.match.raman_fit.fit_raman`).
+    whole-spectrum fit (:func:`phasetrace.quantify.raman.fit_raman`).
     """
-    from ..match.raman_fit import fit_raman
+    from ..quantify.raman import fit_raman
 
     try:
         fit = fit_raman(scan, lib, phases)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
 
-from phasetrace.match import RamanFitConfig, TechniqueMismatchError, fit_raman
-from phasetrace.match.raman_fit import DETECTION_SIGMA
+from phasetrace.match import TechniqueMismatchError
 from phasetrace.peaks.profiles import split_pseudo_voigt
+from phasetrace.quantify.raman import DETECTION_SIGMA, RamanFitConfig, fit_raman
 from phasetrace.scan import Scan
 from phasetrace.simulate import simulate_raman
 

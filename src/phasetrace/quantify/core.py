@@ -1,0 +1,207 @@
+"""The variable-projection core: what every whole-pattern model shares.
+
+A whole-pattern model is ``y ≈ B b + A(θ) c``: a smooth background ``B b`` and one column per phase
+(``A``, depending on nonlinear shape parameters θ) with linear amplitudes ``c ≥ 0``. Variable
+projection solves the linear part exactly for every θ, so that the nonlinear solver only sees θ:
+
+* the background is projected out of the weighted data and columns (:func:`orthonormal_basis`,
+  :class:`Projector`), so that only the amplitudes remain as bounded linear unknowns;
+* the amplitudes are a non-negative least-squares solve (:func:`nonnegative_amplitudes`, scipy's
+  NNLS on normalised columns), or, for regularised problems with box bounds, :func:`bounded_lsq`
+  (scipy's ``lsq_linear``);
+* the nonlinear parameters are refined by :func:`levenberg_marquardt` with the model's analytic
+  derivatives (Kaufman's Jacobian: the derivative columns with the model's column space projected out,
+  :func:`project_out`), bounds by projection;
+* standard errors from :func:`inverse_diagonal` of the (normalised) information matrix.
+
+The Raman band model (:mod:`phasetrace.quantify.raman`) runs on it. The XRD model
+(:mod:`phasetrace.quantify.fit`) still has its own loop (scipy's ``least_squares`` around a
+non-negative linear solve) and is to move onto these functions next.
+
+Only parameter × parameter systems are factorised: LAPACK on tall matrices is slow and erratic with
+a multi-threaded BLAS on a loaded machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import lsq_linear, nnls
+
+__all__ = [
+    "Projector",
+    "bounded_lsq",
+    "gram_ridge",
+    "inverse_diagonal",
+    "levenberg_marquardt",
+    "nonnegative_amplitudes",
+    "orthonormal_basis",
+    "project_out",
+]
+
+
+# Only small (parameters × parameters) systems are factorised: LAPACK on tall matrices is slow and erratic
+# with a multi-threaded BLAS on a loaded machine.
+def gram_ridge(a: np.ndarray) -> np.ndarray:
+    """``aᵀa`` with a tiny ridge (10⁻¹² of its trace) so that Cholesky never fails on rank loss."""
+    g = a.T @ a
+    g[np.diag_indices_from(g)] += 1e-12 * max(float(np.trace(g)), 1e-300)
+    return g
+
+
+def orthonormal_basis(m: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the columns of ``m`` (full column rank), by Cholesky of the Gram matrix."""
+    if m.shape[1] == 0:
+        return m
+    return np.linalg.solve(np.linalg.cholesky(gram_ridge(m)), m.T).T
+
+
+def project_out(v: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``v`` minus its least-squares projection on the columns of ``a``."""
+    if a.shape[1] == 0:
+        return v
+    return v - a @ np.linalg.solve(gram_ridge(a), a.T @ v)
+
+
+def inverse_diagonal(info: np.ndarray) -> np.ndarray:
+    """Diagonal of the inverse of a symmetric positive (semi-)definite matrix."""
+    try:
+        low = np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        return np.diag(np.linalg.pinv(info, hermitian=True))
+    inv_low = np.linalg.solve(low, np.eye(low.shape[0]))
+    return np.einsum("ij,ij->j", inv_low, inv_low)
+
+
+class Projector:
+    """Projection of a weighted background basis out of weighted vectors (variable projection).
+
+    Parameters
+    ----------
+    basis : numpy.ndarray, shape (N, K)
+        Background basis (e.g. Chebyshev polynomials), unweighted.
+    sw : numpy.ndarray, shape (N,)
+        Square roots of the point weights (1/σ).
+    """
+
+    def __init__(self, basis: np.ndarray, sw: np.ndarray):
+        self.basis = basis
+        self.q = orthonormal_basis(basis * sw[:, None])
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """Weighted vector(s) ``v`` with the weighted background removed."""
+        return v - self.q @ (self.q.T @ v)
+
+
+def nonnegative_amplitudes(
+    a: np.ndarray, y: np.ndarray, *, maxiter_per_column: int = 50
+) -> tuple[np.ndarray, float]:
+    """Non-negative least squares ``min ‖a c - y‖, c ≥ 0`` on unit-norm columns (scipy's NNLS).
+
+    Returns
+    -------
+    c : numpy.ndarray, shape (K,)
+    chi2 : float
+        The squared residual norm.
+    """
+    norm = np.linalg.norm(a, axis=0)
+    norm[norm <= 0] = 1.0
+    c, rnorm = nnls(a / norm, y, maxiter=maxiter_per_column * a.shape[1])
+    return c / norm, float(rnorm * rnorm)
+
+
+def levenberg_marquardt(
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    jacobian: Callable[[], np.ndarray],
+    p0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    tiny: np.ndarray,
+    max_nfev: int,
+    lam0: float = 1e-3,
+) -> tuple[np.ndarray, float, int]:
+    """Levenberg-Marquardt with bounds by projection, for variable-projection residuals.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(p)`` sets the model to ``p`` (solving its linear part) and returns the residual
+        vector (data and prior terms).
+    jacobian : callable
+        ``jacobian()``: the residual's Jacobian at the point last evaluated (always the current
+        ``p`` when it is called), e.g. Kaufman's: analytic derivative columns with the model's
+        column space projected out.
+    p0, lower, upper : numpy.ndarray, shape (P,)
+        Start and bounds (the start is clipped to them).
+    tiny : numpy.ndarray, shape (P,)
+        A step smaller than this in every parameter ends the refinement.
+    max_nfev : int
+        Most residual evaluations.
+    lam0 : float
+        Initial damping (Marquardt's diagonal scaling).
+
+    Returns
+    -------
+    p : numpy.ndarray
+        The solution; the model is left evaluated there.
+    cost : float
+        Its squared residual norm.
+    nfev : int
+        Evaluations used.
+    """
+    p = np.clip(p0, lower, upper)
+    r = evaluate(p)
+    cost = float(r @ r)
+    lam, nfev, at_p = lam0, 1, True
+    while nfev < max_nfev:
+        jac = jacobian()
+        h = jac.T @ jac
+        g = jac.T @ r
+        dh = np.diag(h).copy()
+        dh[dh <= 0] = 1.0
+        accepted, gain = False, 0.0
+        while nfev < max_nfev:
+            step = np.linalg.solve(h + lam * np.diag(dh), -g)
+            trial = np.clip(p + step, lower, upper)
+            if np.all(np.abs(trial - p) <= tiny):
+                break
+            rt = evaluate(trial)
+            nfev += 1
+            at_p = False
+            ct = float(rt @ rt)
+            if ct < cost:
+                gain = (cost - ct) / max(cost, 1e-300)
+                p, r, cost, at_p = trial, rt, ct, True
+                lam = max(lam / 3.0, 1e-9)
+                accepted = True
+                break
+            lam *= 4.0
+        if not accepted or gain < 1e-7:
+            break
+    if not at_p:
+        evaluate(p)
+    return p, cost, nfev
+
+
+def bounded_lsq(
+    h: np.ndarray, g: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``½ cᵀhc - gᵀc`` subject to ``lower ≤ c ≤ upper`` (``h`` symmetric positive definite).
+
+    Solved as the bounded least-squares problem ``½‖Lᵀc - L⁻¹g‖²`` (``h = LLᵀ``) by scipy's
+    ``lsq_linear`` (bounded-variable least squares). A hand-written active-set solver was 2.4× faster
+    per problem (0.28 against 0.67 ms on the 296 problems of 24 sample spectra), which is about 0.5 %
+    of a Raman fit: not worth its code.
+
+    Returns
+    -------
+    c : numpy.ndarray
+        The solution.
+    free : numpy.ndarray of bool
+        The variables not held at a bound.
+    """
+    low = np.linalg.cholesky(h)
+    res = lsq_linear(low.T, np.linalg.solve(low, g), bounds=(lower, upper), method="bvls", tol=1e-12)
+    return res.x, res.active_mask == 0
