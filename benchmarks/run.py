@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py                    # the default benchmark (about 10 minutes, 2 cores)
     .venv/bin/python benchmarks/run.py --batch-scans 24   # a smaller batch-throughput run
     .venv/bin/python benchmarks/run.py --quick            # skip the batch and the sample_data series runs
+    .venv/bin/python benchmarks/run.py --only startup     # start-up times alone (a few seconds)
 
 The benchmark measures each pipeline stage through its public interface, and only when the stage exists
 in the checked-out commit. Python stages are imported inside ``try/except ImportError`` (see
@@ -108,7 +109,11 @@ TARGETS: dict[str, tuple[float, str, str]] = {
     "onset_all": (1.0, ">=", "issue 7: every onset of sample_data"),
     "rank_all": (1.0, ">=", "issue 5: all seven systems"),
     "speedup": (1.8, ">=", "issue 7"),
+    "startup_s": (0.3, "<=", "issue 12"),
 }
+
+#: Runs per start-up measurement (``phasetrace --help``, ``phasetrace formats``): the median is reported.
+STARTUP_RUNS = 5
 
 
 def log(msg: str) -> None:
@@ -775,6 +780,33 @@ def section_speed(b: Bench) -> None:
     )
 
 
+def section_startup(b: Bench) -> None:
+    """Start-up: wall time of commands that should not load the analysis stack."""
+    log("start-up: phasetrace --help, phasetrace formats")
+    rows = []
+    for args in (["--help"], ["formats"]):
+        walls = []
+        for _ in range(STARTUP_RUNS):
+            run = run_cli(args)
+            if not run.ok:
+                break
+            walls.append(run.seconds)
+        label = f"phasetrace {' '.join(args)}, wall"
+        if len(walls) < STARTUP_RUNS:
+            rows.append([label, f"failed: {run.error()}", len(walls), "", ""])
+            continue
+        med = float(np.median(walls))
+        rows.append([label, fmt_s(med), STARTUP_RUNS, verdict("startup_s", med), "new interpreter per run"])
+    b.section(
+        "Start-up",
+        [
+            f"Median of {STARTUP_RUNS} runs of the installed command (interpreter start included).",
+            "",
+            *md_table(["measurement", "median", "runs", "target", "note"], rows),
+        ],
+    )
+
+
 # --- accuracy ---------------------------------------------------------------------------------------------
 def _fit_found(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, float], list[tuple[Any, Any, bool]]]:
     """Detected ids, their wt % and (wt %, LoD, detected) rows from ``phasetrace fit --json``."""
@@ -1261,7 +1293,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--physics", action="store_true", help="only the CPD round robin and the independent-model sections"
     )
+    ap.add_argument(
+        "--only",
+        choices=["startup"],
+        help="run only this section (a few seconds) and print it; results.md is left alone",
+    )
     args = ap.parse_args(argv)
+    if args.only == "startup":
+        b = Bench(tmp=Path(tempfile.gettempdir()), batch_scans=0, quick=True)
+        section_startup(b)
+        print("\n".join(b.lines))
+        return 0
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="phasetrace-bench-") as tmpname:
         tmp = args.keep or Path(tmpname)
@@ -1275,6 +1317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sections = (
             section_setup,
+            section_startup,
             section_speed,
             section_library_index,
             section_accuracy,

@@ -213,6 +213,21 @@ def test_no_private_names_imported_across_modules():
     assert not bad, "\n".join(bad)
 
 
+def test_click_is_for_the_command_line_only():
+    users = []
+    for path in FILES:
+        src = _module_name(path)
+        if src.startswith("phasetrace.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == "click" or n.startswith("click.") for n in names):
+                users.append(f"{src}:{node.lineno}")
+    assert not users, "library code imports click: " + ", ".join(users)
+
+
 @pytest.mark.parametrize("name", ["identify", "quantify", "analyse_series", "load", "PipelineConfig"])
 def test_the_pipeline_is_public(name):
     assert callable(getattr(phasetrace, name))

@@ -77,8 +77,9 @@ def fit(
 
     With --phases exactly those phases are fitted; otherwise the phase set is
     selected automatically among the phases possible for --elements or
-    --system. Weight fractions are of the crystalline part; every phase gets a
-    detection limit from the scan's own noise.
+    --system (default: the system in the file name or manifest). Weight
+    fractions are of the crystalline part; every phase gets a detection limit
+    from the scan's own noise.
 
     \b
     Examples:

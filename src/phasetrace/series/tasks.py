@@ -472,30 +472,39 @@ def worker_pool(jobs: int, libraries: Sequence[str] = ()) -> Iterator[Executor |
 
 
 class _Progress:
-    """A small progress bar on stderr (click's), silent when stderr is not a terminal.
+    """A one-line progress bar on stderr, silent when stderr is not a terminal.
 
     The total grows as tasks are submitted (follow-up tasks join later).
     """
 
+    WIDTH = 36
+
     def __init__(self, total: int, label: str):
         self._label = label
         self._total = total
-        self._bar = None
+        self._done = 0
+        self._live = sys.stderr.isatty()
+        self._t0 = time.perf_counter()
 
     def grow(self, n: int) -> None:
         self._total += n
-        if self._bar is None and sys.stderr.isatty():
-            import click
-
-            self._bar = click.progressbar(length=self._total, label=self._label, file=sys.stderr)
-            self._bar.__enter__()
-        elif self._bar is not None:
-            self._bar.length = self._total
+        self._draw()
 
     def step(self) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
+        self._done += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self._live or self._total <= 0:
+            return
+        frac = min(self._done / self._total, 1.0)
+        filled = int(round(frac * self.WIDTH))
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = time.perf_counter() - self._t0
+        sys.stderr.write(f"\r{self._label} [{bar}] {self._done}/{self._total}  {elapsed:5.0f} s")
+        sys.stderr.flush()
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
+        if self._live and self._total > 0:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
