@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py --batch-scans 24   # a smaller batch-throughput run
     .venv/bin/python benchmarks/run.py --quick            # skip the batch and the sample_data series runs
     .venv/bin/python benchmarks/run.py --only startup     # start-up times alone (a few seconds)
+    .venv/bin/python benchmarks/run.py --only accuracy    # the validation-set accuracy alone
 
 The benchmark measures each pipeline stage through its public interface, and only when the stage exists
 in the checked-out commit. Python stages are imported inside ``try/except ImportError`` (see
@@ -231,10 +232,14 @@ def stage(key: str) -> tuple[Callable[..., Any] | None, str]:
 def cli_commands() -> set[str]:
     """Names of the ``phasetrace`` CLI commands in this commit."""
     try:
+        import click
+
         from phasetrace.cli import main
     except ImportError:
         return set()
-    return set(getattr(main, "commands", {}))
+    # list_commands, not .commands: a lazily loading group registers its commands only when they run
+    with click.Context(main) as ctx:
+        return set(main.list_commands(ctx))
 
 
 class StageCallError(TypeError):
@@ -1295,13 +1300,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument(
         "--only",
-        choices=["startup"],
-        help="run only this section (a few seconds) and print it; results.md is left alone",
+        choices=["startup", "accuracy"],
+        help="run only this section (startup: seconds; accuracy: with the set-up, minutes) and print it; "
+        "results.md is left alone",
     )
     args = ap.parse_args(argv)
-    if args.only == "startup":
-        b = Bench(tmp=Path(tempfile.gettempdir()), batch_scans=0, quick=True)
-        section_startup(b)
+    if args.only:
+        with tempfile.TemporaryDirectory(prefix="phasetrace-bench-") as tmpname:
+            tmp = args.keep or Path(tmpname)
+            tmp.mkdir(parents=True, exist_ok=True)
+            os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp / "empty-user-library")
+            b = Bench(tmp=tmp, batch_scans=0, quick=True)
+            sections = [section_startup] if args.only == "startup" else [section_setup, section_accuracy]
+            for sec in sections:
+                sec(b)
         print("\n".join(b.lines))
         return 0
     t0 = time.perf_counter()
