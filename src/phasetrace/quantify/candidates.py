@@ -73,13 +73,28 @@ def seed_from_ranking(
     order : list of str
         The ranking's testable candidates best first, then the rest of ``pool`` in its order.
     start : dict
-        Phase id -> ``{"scale": lattice scale}`` for every candidate the matcher scaled.
+        Phase id -> ``{"scale": lattice scale}`` for every candidate the matcher scaled and
+        found at least ``"possible"``.
+
+    Notes
+    -----
+    The lattice scale of an ``"unlikely"`` candidate is not a measurement: the matcher lined the
+    reflections up with whatever weak or borrowed peaks it could (its own status says the
+    evidence is poor), often at the edge of the allowed strain. A wrong seed is worse than the
+    reference cell: the selection tests a candidate near its seed, so a present minor phase
+    seeded one percent off is missed (LaCoO3 at 0.9 wt % in ``pc-LCO + LLZTO-700``: seeded at
+    0.990, its strongest reflection matched as the wrong one, and not selected; from the
+    reference cell it is found at 0.90 wt %). Such candidates start from the reference cell.
     """
     if ranking is None:
         return list(pool), {}
     ranked = [c.id for c in ranking.candidates if c.testable]
     order = ranked + [p for p in pool if p not in ranked]
-    start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates if c.lattice_scale is not None}
+    start = {
+        c.id: {"scale": c.lattice_scale}
+        for c in ranking.candidates
+        if c.lattice_scale is not None and c.status in ("likely", "possible")
+    }
     return order, start
 
 
