@@ -1310,6 +1310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp = args.keep or Path(tmpname)
             tmp.mkdir(parents=True, exist_ok=True)
             os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp / "empty-user-library")
+            os.environ["PHASETRACE_PROJECT_LIBRARY"] = str(tmp / "empty-project-library")
             b = Bench(tmp=tmp, batch_scans=0, quick=True)
             sections = [section_startup] if args.only == "startup" else [section_setup, section_accuracy]
             for sec in sections:
