@@ -261,7 +261,7 @@ class SeriesResult:
 
     def report(self) -> str:
         """The terminal summary ``phasetrace series`` prints: per system, phases and onsets."""
-        from .report import terminal_summary
+        from ..report.tables import terminal_summary
 
         return terminal_summary(self)
 
@@ -272,12 +272,8 @@ class SeriesResult:
         -------
         matplotlib.axes.Axes
         """
-        from .plots import plot_onsets
+        from ..report.figures import plot_onsets
 
-        if library is None:
-            from ..library.phases import PhaseLibrary
-
-            library = PhaseLibrary.default()
         return plot_onsets(self.systems, library, ax=ax)
 
 
