@@ -7,7 +7,6 @@ import these so that every command behaves the same way.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import warnings
@@ -18,6 +17,7 @@ from typing import Any
 
 import click
 
+from .._json import json_safe
 from ..errors import OptionError, PhasetraceError, bounded
 
 #: Exit code for bad input (a file, an option, a manifest).
@@ -108,28 +108,6 @@ def _internal(exc: BaseException) -> str:
         f"internal error ({type(exc).__name__}: {bounded(str(exc), 120)}); please report it, and rerun "
         "with 'phasetrace --debug ...' for the traceback"
     )
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every non-finite float (NaN, ±inf) replaced by None, so that it is valid JSON.
-
-    numpy scalars and arrays are turned into Python numbers and lists on the way.
-
-    Examples
-    --------
-    >>> json_safe({"a": float("nan"), "b": [1.0, float("inf")]})
-    {'a': None, 'b': [1.0, None]}
-    """
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if type(obj).__module__ == "numpy":
-        if hasattr(obj, "tolist"):
-            return json_safe(obj.tolist())
-    return obj
 
 
 def dump_json(obj: Any) -> None:

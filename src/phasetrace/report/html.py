@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
+from .._json import json_safe
 from .style import documents, formula_html, phase_label
 
 __all__ = ["render_html", "write_html"]
@@ -304,7 +305,8 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
     for p in patterns.values():
         p["names"] = {k: names[k] for k in p["names"]}
     js = files("phasetrace.report").joinpath("assets/plot.js").read_text(encoding="utf-8")
-    data = json.dumps({"patterns": patterns}, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps(json_safe({"patterns": patterns}), separators=(",", ":"), allow_nan=False)
+    data = data.replace("</", "<\\/")
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
+from .._json import json_safe
 from .style import documents, save_figure
 from .tables import slug, write_cells, write_markdown, write_profiles, write_results
 
@@ -134,7 +135,8 @@ def write_reports(
 
     out = Path(run.out)
     written: dict[str, Path] = {}
-    atomic_write_text(out / "summary.json", json.dumps(run.to_dict(), indent=1, default=str))
+    summary = json.dumps(json_safe(run.to_dict()), indent=1, allow_nan=False, default=str)
+    atomic_write_text(out / "summary.json", summary)
     written["json"] = out / "summary.json"
     written.update(write_results(run, out))
     written["cells"] = write_cells(run, out)
