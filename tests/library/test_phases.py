@@ -66,9 +66,10 @@ def test_phase_provenance_is_stated(entry):
     assert "to be verified" not in text.replace("\n#", " ").replace("\n", " ")
 
 
-@pytest.mark.parametrize("pid", ["NMC111", "Li3PO4_beta"])
+@pytest.mark.parametrize("pid", ["NMC111", "Li3PO4_beta", "LaCoO3"])
 def test_phases_show_states_the_provenance(pid):
-    """`phases show` says whether a structure is a published refinement or a model (issue 16)."""
+    """`phases show` says whether a structure is a published refinement or a model (issue 16), and what
+    of its source was re-checked (or that nothing was)."""
     from click.testing import CliRunner
 
     from phasetrace.cli import main
@@ -77,6 +78,32 @@ def test_phases_show_states_the_provenance(pid):
     r = CliRunner().invoke(main, ["phases", "show", pid])
     assert r.exit_code == 0
     assert f"[provenance: {entry['provenance']}]" in r.output
+    checked = next(ln for ln in r.output.splitlines() if ln.startswith("  checked: "))
+    if entry.get("checked"):
+        assert " ".join(entry["checked"].split())[:60] in checked
+    else:
+        assert "not re-checked against the original publication" in checked
+
+
+def test_phases_list_counts_the_provenance(tmp_path, monkeypatch):
+    """`phases list` gives every phase's provenance and the published / published-cell / model counts."""
+    from click.testing import CliRunner
+
+    from phasetrace.cli import main
+
+    monkeypatch.setenv("PHASETRACE_USER_LIBRARY", str(tmp_path / "no-user-library"))
+    monkeypatch.setenv("PHASETRACE_PROJECT_LIBRARY", str(tmp_path / "no-project-library"))
+    r = CliRunner().invoke(main, ["phases", "list", "--json"])
+    assert r.exit_code == 0
+    import json
+
+    shown = {row["id"]: row["provenance"] for row in json.loads(r.output)["phases"]}
+    assert shown == {e["id"]: e["provenance"] for e in PHASE_ENTRIES}
+    text = CliRunner().invoke(main, ["phases", "list"]).output
+    counts = {k: sum(e["provenance"] == k for e in PHASE_ENTRIES) for k in ("published", "published-cell", "model")}
+    summary = text.strip().splitlines()[-1]
+    for k, n in counts.items():
+        assert f"{n} {k}" in summary, summary
 
 
 def test_no_phase_or_band_table_left_to_be_verified():
@@ -129,6 +156,33 @@ def test_phase_matches_its_literature_data(library, entry):
         if check.get("strongest"):
             strongest = tab["two_theta_1"][np.argmax(tab["intensity"])]
             assert strongest == pytest.approx(expected, abs=0.15), "strongest reflection misplaced"
+
+
+@pytest.mark.parametrize("entry", PHASE_ENTRIES, ids=IDS)
+def test_formula_units_per_cell(library, entry):
+    """The CIF holds exactly the recorded Z formula units of the nominal formula (no lost or doubled site)."""
+    nominal = parse_formula(entry["formula"])
+    cif_amounts = _cell_amounts(library, entry["id"])
+    for el, n in nominal.items():
+        assert cif_amounts.get(el, 0.0) == pytest.approx(entry["z"] * n, rel=0.01, abs=0.02), el
+    assert set(cif_amounts) == set(nominal), "elements of the CIF and of the nominal formula differ"
+
+
+@pytest.mark.parametrize("pid", sorted({r["phase_id"] for r in LINES}))
+def test_density_from_the_published_cell(library, pid):
+    """X-ray density from the recorded published cell, the nominal formula and Z (nothing read from the CIF)
+    agrees with the CIF's density and with the density recorded in phases.yaml within 2 %."""
+    from pymatgen.core import Composition
+
+    from phasetrace.library.crystallography import cell_volume
+
+    entry = next(e for e in PHASE_ENTRIES if e["id"] == pid)
+    row = next(r for r in LINES if r["phase_id"] == pid)
+    volume = cell_volume(tuple(float(v) for v in row["cell"].split()))
+    mass = Composition(parse_formula(entry["formula"])).weight  # g/mol per formula unit
+    rho = entry["z"] * float(mass) / (0.602214076 * volume)  # g/cm3 (N_A x 1e-24 cm3/A3)
+    assert library.reflections(pid).density == pytest.approx(rho, rel=0.02)
+    assert entry["density"]["value"] == pytest.approx(rho, rel=0.02)
 
 
 def _d_of(refl, hkl):

@@ -70,6 +70,7 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
                 "space_group": p.space_group,
                 "origin": p.origin,
                 "scope": p.scope,
+                "provenance": p.provenance or ("user CIF" if p.origin != "bundled" else ""),
                 "cif": str(p.cif_path),
                 "raman": "silent" if lib.is_raman_silent(p) else ("yes" if lib.raman_bands(p) else "no data"),
             }
@@ -96,14 +97,23 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
         click.echo("no phase in the library matches")
         return
     click.echo(
-        f"{'id':<18} {'formula':<24} {'role':<12} {'family':<18} {'space group':<12} {'Raman':<8} from"
+        f"{'id':<18} {'formula':<24} {'role':<12} {'family':<18} {'space group':<12} {'Raman':<8} "
+        f"{'structure':<15} from"
     )
     for r in rows:
         click.echo(
             f"{r['id']:<18} {r['nominal_formula']:<24} {r['role']:<12} {r['family']:<18} "
-            f"{r['space_group']:<12} {r['raman']:<8} {r['scope']}"
+            f"{r['space_group']:<12} {r['raman']:<8} {r['provenance']:<15} {r['scope']}"
         )
-    click.echo(f"{len(rows)} phase(s)")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["provenance"]] = counts.get(r["provenance"], 0) + 1
+    click.echo(
+        f"{len(rows)} phase(s); structure: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        + " (published: the cited refinement; published-cell: published cell, some coordinates chosen; "
+        "model: no published refinement used; see `phases show ID`)"
+    )
     folders = {r["scope"]: str(Path(r["cif"]).parent) for r in rows if r["scope"] != "bundled"}
     for scope, folder in folders.items():
         click.echo(f"{scope}: {folder}")
@@ -192,6 +202,13 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         f"α {c['alpha']:.2f} β {c['beta']:.2f} γ {c['gamma']:.2f}°"
     )
     click.echo(f"  source: {p.source}" + (f" [provenance: {p.provenance}]" if p.provenance else ""))
+    if p.origin == "bundled":
+        click.echo(
+            f"  checked: {p.checked}"
+            if p.checked
+            else "  checked: citation and values written from the curators' knowledge, not re-checked "
+            "against the original publication"
+        )
     click.echo(f"  CIF: {p.cif_path} ({p.scope} library)")
     if p.notes:
         click.echo(f"  notes: {p.notes}")

@@ -173,6 +173,10 @@ class ReferencePhase:
     provenance : str
         How far the structure is a published refinement: ``"published"``, ``"published-cell"``
         (published cell and site scheme, some coordinates chosen) or ``"model"``; empty for user CIFs.
+    checked : str
+        What of the structure source was confirmed against a stored public copy (title, DOI, database
+        entry, coordinates) and when; empty when the citation was written from the curators' knowledge
+        and not re-checked (``phases show`` says so).
     scope : {"bundled", "project", "global", "library", "index"}
         Where the phase was found: the bundled library, the project-local or
         user-global folder, a ``--library`` file or folder, or a large
@@ -198,6 +202,7 @@ class ReferencePhase:
     elements: frozenset[str] = field(default_factory=frozenset)
     provenance: str = ""
     scope: str = "bundled"
+    checked: str = ""
 
     @property
     def cif_bytes(self) -> bytes:
@@ -230,6 +235,7 @@ class ReferencePhase:
             "scope": self.scope,
             "elements": sorted(self.elements),
             "provenance": self.provenance,
+            "checked": self.checked,
             "notes": self.notes,
         }
 
@@ -580,6 +586,7 @@ def _read_phases_yaml(path: Path) -> list[ReferencePhase]:
                 checks=tuple(e.get("checks") or ()),
                 elements=elements,
                 provenance=str(e.get("provenance", "") or ""),
+                checked=" ".join(str(e.get("checked", "") or "").split()),
             )
         )
     return out
