@@ -378,17 +378,23 @@ def test_bundled_cif_reproduces_the_published_refinement(library, pid):
 
 
 @pytest.mark.parametrize(
-    ("pid", "third_party", "cell_rel"),
+    ("pid", "third_party", "cell_rel", "rms_max"),
     [
         # D. Jarosch, Mineral. Petrol. 37, 15-23 (1987), as distributed with the GSAS-II tutorials
-        ("Mn3O4", "cif/gsas2-tutorials/Mn3O4_hausmannite.cif", 1e-4),
+        ("Mn3O4", "cif/gsas2-tutorials/Mn3O4_hausmannite.cif", 1e-4, 2e-3),
         # J. Lewis, D. Schwarzenbach, H. D. Flack, Acta Cryst. A38, 733-739 (1982), as distributed with
         # Dans_Diffraction; our cell is the CPD round-robin corundum's (0.03 % smaller), the positions are Lewis'
-        ("Al2O3", "cif/dans_diffraction/Sapphire.cif", 1e-3),
+        ("Al2O3", "cif/dans_diffraction/Sapphire.cif", 1e-3, 2e-3),
+        # not the same refinement: the neutron refinement of the GSAS-II magnetic tutorial (cell 0.3 % smaller);
+        # the recalled Rodriguez-Carvajal et al. (1998) sites agree with it to ~0.003 (normalised RMS)
+        ("LaMnO3_Pnma", "cif/gsas2-tutorials/LaMnO3_Magnetic-I.cif", 3e-3, 5e-3),
     ],
 )
-def test_positions_agree_with_a_third_party_copy_of_the_same_refinement(library, pid, third_party, cell_rel):
-    """Where a licensed third-party CIF carries the same published refinement, every site agrees."""
+def test_positions_agree_with_a_third_party_copy_of_the_same_refinement(
+    library, pid, third_party, cell_rel, rms_max
+):
+    """Where a licensed third-party CIF carries the same published refinement, every site agrees (and an
+    independent refinement of the same compound agrees within its own differences)."""
     from pymatgen.core import Structure
 
     from phasetrace.library.reflections import parse_structure
@@ -399,7 +405,7 @@ def test_positions_agree_with_a_third_party_copy_of_the_same_refinement(library,
     ours, _ = parse_structure(library[pid].cif_bytes.decode(), pid)
     assert ours.lattice.abc == pytest.approx(theirs.lattice.abc, rel=cell_rel)
     rms = _rms_to(ours, theirs)
-    assert rms is not None and rms < 2e-3, rms
+    assert rms is not None and rms < rms_max, rms
     # where the copy states the published X-ray density, the bundled CIF gives it (within the cell difference)
     stated = re.search(r"^_exptl_crystal_density_diffrn\s+([0-9.]+)", real_file(third_party).read_text(), re.M)
     if stated:
