@@ -45,20 +45,10 @@ PRESENTATION = {"plot", "report"}
 ALLOWED_BACK: set[tuple[str, str]] = set()
 
 #: Known private names imported across modules (module, name), each to be removed; this list only shrinks.
-ALLOWED_PRIVATE = {
-    # the archive reader dispatches its members through the plain-file reader loop (io is being reworked)
-    ("phasetrace.io.archive", "_run_readers"),
-    # the Rigaku text reader falls back to the column-text parser's "not a table" signal
-    ("phasetrace.io.rigaku", "_NotATable"),
-}
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 
 #: Known cycles between modules (pairs); each is to be removed, this list only shrinks.
-ALLOWED_CYCLES = {
-    # the reflection calculator checks the memory budget (validate), which raises its CifError
-    frozenset({"phasetrace.library.reflections", "phasetrace.library.validate"}),
-    # QuantConfig reads an instrument file, and the instrument calibration runs a fit
-    frozenset({"phasetrace.quantify.fit", "phasetrace.quantify.instrument"}),
-}
+ALLOWED_CYCLES: set[frozenset[str]] = set()
 
 
 def _module_name(path: Path) -> str:

@@ -13,6 +13,7 @@ from os import PathLike
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
+    "CifError",
     "DataWarning",
     "DefaultRadiationWarning",
     "LoadError",
@@ -98,6 +99,10 @@ class LoadError(PhasetraceError, ValueError):
 
 class UnsupportedFormatError(LoadError):
     """The file is of a format, or a variant of one, that phasetrace cannot read."""
+
+
+class CifError(PhasetraceError, ValueError):
+    """A CIF cannot be used as a reference structure (the library's reader, checks and calculator)."""
 
 
 class OptionError(PhasetraceError, ValueError):

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from phasetrace.cli import main
 from phasetrace.io import save
 from phasetrace.library.reflections import compute_reflections
-from phasetrace.quantify.instrument import calibrate, load_instrument, standard_cif
+from phasetrace.quantify.calibration import calibrate
+from phasetrace.quantify.instrument import load_instrument, standard_cif
 from phasetrace.quantify.model import PhaseModel, phase_pattern
 from phasetrace.scan import CU_KALPHA, Scan, ScanMeta
 

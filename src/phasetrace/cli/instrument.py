@@ -44,7 +44,7 @@ def calibrate(scan_file, phase, base, out_path, as_json) -> None:
     """
     from .._atomic import atomic_open
     from ..io import load
-    from ..quantify.instrument import calibrate as run_calibration
+    from ..quantify.calibration import calibrate as run_calibration
     from ..quantify.instrument import load_instrument, metadata_instrument
 
     scan = load(scan_file, kind="xrd")

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataWarning, DefaultRadiationWarning, LoadError, PhasetraceError, UnsupportedFormatError
+from ..errors import DataWarning, DefaultRadiationWarning, LoadError, UnsupportedFormatError
 from ..scan import CU_KALPHA, Radiation, Scan, ScanMeta
-from ._registry import READERS, RawScan, Reader, readers_for
+from ._registry import READERS, RawScan, Reader, readers_for, run_readers
 
 __all__ = [
     "LASER_RANGE_NM",
@@ -206,7 +206,7 @@ def _load_data(
 ) -> list[Scan]:
     digest = hashlib.sha256(data).hexdigest()
     reader_list = _choose_readers(p, data, format)
-    raws, reader = _run_readers(reader_list, data, p)
+    raws, reader = run_readers(reader_list, data, p)
     del data  # the file's bytes are not needed any more: memory stays proportional to the numbers
     if not raws:
         raise LoadError(p, f"holds no scan ({reader.description})")
@@ -287,48 +287,6 @@ def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
             "'phasetrace formats' lists what phasetrace reads",
         )
     return candidates
-
-
-def _run_readers(readers: list[Reader], data: bytes, p: str | Path) -> tuple[list[RawScan], Reader]:
-    """Try readers in order; the first that succeeds wins, else the most telling error is raised.
-
-    A specific (non-generic) reader whose sniffer recognised the content owns
-    the file: its error is final, so a damaged vendor file is reported as
-    such instead of being read by the generic column-text reader.
-    """
-    head = data[:4096]
-    first_error: PhasetraceError | None = None
-    for reader in readers:
-        try:
-            raws = reader.read(data, str(p))
-            return list(raws), reader
-        except UnsupportedFormatError as exc:
-            # the reader recognised its format and knows the variant is unsupported
-            raise exc from None
-        except PhasetraceError as exc:
-            error = exc
-        except RecursionError:
-            error = LoadError(p, f"malformed {reader.description} file (nested too deeply)")
-        except MemoryError:
-            error = LoadError(p, f"malformed {reader.description} file (implausible size)")
-        except Exception as exc:  # noqa: BLE001 - any parser failure becomes a one-line error
-            error = LoadError(p, f"not a valid {reader.description} file ({type(exc).__name__}: {exc})")
-        if not reader.generic and _sniffs(reader, head):
-            raise error from None
-        if reader.generic or first_error is None:
-            # nothing recognised the content: the generic reader's complaint says most
-            first_error = error
-    assert first_error is not None
-    raise first_error
-
-
-def _sniffs(reader: Reader, head: bytes) -> bool:
-    if reader.sniff is None:
-        return False
-    try:
-        return bool(reader.sniff(head))
-    except Exception:  # noqa: BLE001 - a sniffer must never break loading
-        return False
 
 
 def _finalise(

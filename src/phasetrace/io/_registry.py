@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["READERS", "RawScan", "Reader", "readers_for", "register_reader"]
+from ..errors import LoadError, PhasetraceError, UnsupportedFormatError
+
+__all__ = ["READERS", "RawScan", "Reader", "readers_for", "register_reader", "run_readers"]
 
 
 @dataclass
@@ -163,6 +166,50 @@ def readers_for(suffix: str, head: bytes) -> list[Reader]:
             by_suffix.append(r)
     sniffed.sort(key=lambda r: (suffix not in r.suffixes, r.priority))
     return sniffed + by_suffix
+
+
+def run_readers(readers: list[Reader], data: bytes, p: str | Path) -> tuple[list[RawScan], Reader]:
+    """Try readers in order; the first that succeeds wins, else the most telling error is raised.
+
+    The one dispatch for plain files (:func:`phasetrace.io.load`) and archive members alike.
+
+    A specific (non-generic) reader whose sniffer recognised the content owns
+    the file: its error is final, so a damaged vendor file is reported as
+    such instead of being read by the generic column-text reader.
+    """
+    head = data[:4096]
+    first_error: PhasetraceError | None = None
+    for reader in readers:
+        try:
+            raws = reader.read(data, str(p))
+            return list(raws), reader
+        except UnsupportedFormatError as exc:
+            # the reader recognised its format and knows the variant is unsupported
+            raise exc from None
+        except PhasetraceError as exc:
+            error = exc
+        except RecursionError:
+            error = LoadError(p, f"malformed {reader.description} file (nested too deeply)")
+        except MemoryError:
+            error = LoadError(p, f"malformed {reader.description} file (implausible size)")
+        except Exception as exc:  # noqa: BLE001 - any parser failure becomes a one-line error
+            error = LoadError(p, f"not a valid {reader.description} file ({type(exc).__name__}: {exc})")
+        if not reader.generic and _sniffs(reader, head):
+            raise error from None
+        if reader.generic or first_error is None:
+            # nothing recognised the content: the generic reader's complaint says most
+            first_error = error
+    assert first_error is not None
+    raise first_error
+
+
+def _sniffs(reader: Reader, head: bytes) -> bool:
+    if reader.sniff is None:
+        return False
+    try:
+        return bool(reader.sniff(head))
+    except Exception:  # noqa: BLE001 - a sniffer must never break loading
+        return False
 
 
 def supported_suffixes() -> list[str]:

@@ -11,7 +11,7 @@ import re
 from pathlib import PurePosixPath
 
 from ..errors import LoadError, PhasetraceError, escape_controls
-from ._registry import RawScan, readers_for, register_reader
+from ._registry import RawScan, readers_for, register_reader, run_readers
 from ._xml import open_zip, read_member
 from .metadata import metadata_from_filename
 
@@ -40,8 +40,6 @@ def read_zip(data: bytes, path: str) -> list[RawScan]:
     LoadError
         If the archive is malformed or holds no readable scan.
     """
-    from ._load import _run_readers  # the same reader dispatch as for plain files
-
     zf = open_zip(data, path, "zip archive")
     infos = [
         i
@@ -67,7 +65,7 @@ def read_zip(data: bytes, path: str) -> list[RawScan]:
             skipped[name] = "not a scan format"
             continue
         try:
-            raws, reader = _run_readers(candidates, member, f"{path}:{name}")
+            raws, reader = run_readers(candidates, member, f"{path}:{name}")
         except PhasetraceError as exc:
             skipped[name] = str(exc).split(": ", 1)[-1]
             continue

@@ -196,11 +196,11 @@ def _rows(lines: list[str], what: str, path: str) -> np.ndarray:
 
 def _bulk_rows(data: bytes, what: str, path: str) -> np.ndarray | None:
     """A clean profile table parsed in bulk (memory ~ its numbers), or None for the row-by-row parser."""
-    from .text import _NotATable, numeric_table
+    from .text import NotATable, numeric_table
 
     try:
         rows = numeric_table(data, delimiter=",", path=f"{path}: {what}")
-    except _NotATable:
+    except NotATable:
         return None
     return rows if rows is not None and rows.shape[1] >= 2 else None
 

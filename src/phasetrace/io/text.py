@@ -222,15 +222,19 @@ def _bulk_table(data: bytes, path: str) -> _Table | None:
         return None
     try:
         rows = numeric_table(data, starts[b0], ncol=ncol, delimiter=delim, first_line=b0, path=path)
-    except _NotATable:
+    except NotATable:
         return None
     if rows is None or rows.shape[0] < MIN_ROWS:
         return None
     return _table(head, b0, rows)
 
 
-class _NotATable(Exception):
-    pass
+class NotATable(Exception):
+    """Raised by :func:`numeric_table` when the bytes are not one clean numeric table.
+
+    Not an error for the user: the caller falls back to its line-by-line parser, which
+    reads (or reports) what the bulk parser does not.
+    """
 
 
 def numeric_table(
@@ -303,7 +307,7 @@ def numeric_table(
         if vals.size != rows * ncol or not _clean(chunk):
             if nlines > MAX_SLOW_LINES:
                 _raise_bad_line(data, pos, stop, line_no, ncol, delimiter, path)
-            raise _NotATable
+            raise NotATable
         out[filled : filled + vals.size] = vals
         filled += vals.size
         line_no += rows

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_open
-from ..errors import PhasetraceError
+from ..errors import CifError
 from .crystallography import cell_volume, d_spacings, lorentz_polarisation, two_theta
 
 __all__ = [
@@ -68,10 +68,6 @@ CACHE_SCHEMA = 4
 
 #: Avogadro's number × 1e-24: g/mol per Å³ → g/cm³.
 _AMU_PER_A3_TO_G_CM3 = 1.0 / 0.602214076
-
-
-class CifError(PhasetraceError, ValueError):
-    """A CIF cannot be used as a reference structure."""
 
 
 @dataclass(frozen=True, eq=False)

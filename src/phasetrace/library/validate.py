@@ -25,8 +25,8 @@ import re
 import stat
 from pathlib import Path
 
+from ..errors import CifError
 from .formula import ELEMENTS
-from .reflections import CifError
 
 __all__ = [
     "CELL_LENGTH_RANGE",
