@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .._cif import cif_blocks
 from ..errors import LoadError, UnsupportedFormatError
 from ._registry import RawScan, register_reader
 
@@ -486,85 +487,19 @@ def read_renishaw_txt(data: bytes, path: str) -> list[RawScan]:
 # --------------------------------------------------------------------------- ROD (CIF syntax)
 
 
-_CIF_TOKEN = re.compile(
-    r"""'(?:[^']|'(?=\S))*'(?=\s|$)   # single-quoted (a quote followed by non-space is literal)
-      |"(?:[^"]|"(?=\S))*"(?=\s|$)    # double-quoted
-      |\S+""",
-    re.VERBOSE,
-)
-
-
-def _cif_tokens(text: str) -> list[str]:
-    """Tokens of a CIF document: words, quoted strings and ``;``-delimited text fields."""
-    tokens: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith(";"):
-            block = [line[1:]]
-            i += 1
-            while i < len(lines) and not lines[i].startswith(";"):
-                block.append(lines[i])
-                i += 1
-            if i >= len(lines):
-                raise ValueError("unterminated ';' text field")
-            tokens.append("\n".join(block).strip())
-            i += 1
-            continue
-        for m in _CIF_TOKEN.finditer(line):
-            tok = m.group(0)
-            if tok.startswith("#"):
-                break
-            if len(tok) >= 2 and tok[0] in "'\"" and tok[-1] == tok[0]:
-                tok = tok[1:-1]
-            tokens.append(tok)
-        i += 1
-    return tokens
-
-
 def _parse_cif(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Single items and looped columns of the first data block of a CIF document."""
-    items: dict[str, str] = {}
-    loops: dict[str, list[str]] = {}
-    toks = _cif_tokens(text)
-    i, n = 0, len(toks)
-    seen_block = False
-    while i < n:
-        tok = toks[i]
-        low = tok.lower()
-        if low.startswith("data_"):
-            if seen_block:
-                break
-            seen_block = True
-            i += 1
-        elif low == "loop_":
-            i += 1
-            names = []
-            while i < n and toks[i].startswith("_"):
-                names.append(toks[i].lower())
-                i += 1
-            values = []
-            while (
-                i < n
-                and not toks[i].startswith("_")
-                and toks[i].lower() != "loop_"
-                and not (toks[i].lower().startswith("data_"))
-            ):
-                values.append(toks[i])
-                i += 1
-            if not names or len(values) % len(names):
-                raise ValueError(f"loop of {len(names)} columns has {len(values)} values")
-            for k, name in enumerate(names):
-                loops[name] = values[k :: len(names)]
-        elif tok.startswith("_"):
-            if i + 1 >= n:
-                raise ValueError(f"data name {tok} has no value")
-            items[low] = toks[i + 1]
-            i += 2
-        else:
-            i += 1
-    return items, loops
+    """Single items and looped columns of the first data block (names with ``.`` read as ``_``).
+
+    Raises
+    ------
+    CifSyntaxError
+        For broken CIF syntax (a ValueError).
+    """
+    blocks = cif_blocks(text, strict=True)
+    if not blocks:
+        return {}, {}
+    items, loops = blocks[0]
+    return items, {name: column for lp in loops for name, column in lp.items()}
 
 
 def _cif_number(value: str) -> float:
@@ -612,8 +547,8 @@ def read_rod(data: bytes, path: str) -> list[RawScan]:
         items, loops = _parse_cif(_text(data))
     except ValueError as exc:
         raise LoadError(path, f"malformed ROD/CIF file ({exc})") from None
-    xs = loops.get("_raman_spectrum.raman_shift")
-    ys = loops.get("_raman_spectrum.intensity")
+    xs = loops.get("_raman_spectrum_raman_shift")
+    ys = loops.get("_raman_spectrum_intensity")
     if not xs or not ys:
         raise LoadError(
             path, "ROD file without a _raman_spectrum.raman_shift / _raman_spectrum.intensity loop"
@@ -628,7 +563,7 @@ def read_rod(data: bytes, path: str) -> list[RawScan]:
     name = items.get("_chemical_name_mineral") or items.get("_chemical_name_systematic")
     if name and name not in ("?", "."):
         meta["sample"] = name
-    laser = items.get("_raman_measurement_device.excitation_laser_wavelength")
+    laser = items.get("_raman_measurement_device_excitation_laser_wavelength")
     if laser:
         try:
             nm = _cif_number(laser)
@@ -636,26 +571,26 @@ def read_rod(data: bytes, path: str) -> list[RawScan]:
             nm = None
         if nm is not None and LASER_RANGE_NM[0] < nm < LASER_RANGE_NM[1]:
             meta["laser_nm"] = nm
-    company = items.get("_raman_measurement_device.company", "")
-    model = items.get("_raman_measurement_device.model", "")
+    company = items.get("_raman_measurement_device_company", "")
+    model = items.get("_raman_measurement_device_model", "")
     instrument = " ".join(s for s in (company, model) if s and s not in ("?", "."))
     if instrument:
         meta["instrument"] = instrument
     for key, name_ in (
-        ("_rod_database.code", "rod_id"),
+        ("_rod_database_code", "rod_id"),
         ("_chemical_name_mineral", "mineral"),
         ("_chemical_formula_sum", "formula"),
         ("_journal_paper_doi", "doi"),
-        ("_raman_measurement.datetime_initiated", "date"),
-        ("_raman_measurement.integration_time", "integration_time"),
-        ("_raman_measurement.temperature", "measurement_temperature"),
-        ("_raman_measurement.pressure", "measurement_pressure"),
-        ("_raman_measurement_device.excitation_laser_type", "laser_type"),
-        ("_raman_measurement_device.diffraction_grating", "grating"),
-        ("_raman_measurement_device.microscope_objective_magnification", "objective"),
-        ("_raman_measurement_device.power_on_sample", "laser_power"),
-        ("_raman_measurement.background_subtraction", "background_subtraction"),
-        ("_raman_measurement.baseline_correction", "baseline_correction"),
+        ("_raman_measurement_datetime_initiated", "date"),
+        ("_raman_measurement_integration_time", "integration_time"),
+        ("_raman_measurement_temperature", "measurement_temperature"),
+        ("_raman_measurement_pressure", "measurement_pressure"),
+        ("_raman_measurement_device_excitation_laser_type", "laser_type"),
+        ("_raman_measurement_device_diffraction_grating", "grating"),
+        ("_raman_measurement_device_microscope_objective_magnification", "objective"),
+        ("_raman_measurement_device_power_on_sample", "laser_power"),
+        ("_raman_measurement_background_subtraction", "background_subtraction"),
+        ("_raman_measurement_baseline_correction", "baseline_correction"),
     ):
         value = items.get(key)
         if value and value not in ("?", "."):

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._cif import CifBlock, cif_blocks
 from ..errors import PhasetraceError
 from .crystallography import d_spacings, lorentz_polarisation
 from .formula import ELEMENTS
@@ -84,75 +85,17 @@ class IndexError_(PhasetraceError, ValueError):  # noqa: N801 - IndexError is a 
 
 
 # =============================================================================== a small CIF reader
-_TOKEN = re.compile(r"""'(?:[^']|'(?=\S))*'|"(?:[^"]|"(?=\S))*"|\S+""")
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?$")
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith(";"):
-            buf = [line[1:]]
-            i += 1
-            while i < len(lines) and not lines[i].startswith(";"):
-                buf.append(lines[i])
-                i += 1
-            out.append("\n".join(buf).strip() or ".")
-            i += 1
-            continue
-        for m in _TOKEN.finditer(line):
-            tok = m.group(0)
-            if tok.startswith("#"):
-                break
-            if len(tok) >= 2 and tok[0] in "'\"" and tok[-1] == tok[0]:
-                tok = tok[1:-1]
-            out.append(tok)
-        i += 1
-    return out
-
-
-def _blocks(text: str) -> list[tuple[dict[str, str], list[dict[str, list[str]]]]]:
-    """Data blocks as (single items, loops); tag names lower-cased, '.' read as '_' (CIF2 style)."""
-    toks = _tokens(text)
-    blocks: list[tuple[dict[str, str], list[dict[str, list[str]]]]] = []
-    items: dict[str, str] = {}
-    loops: list[dict[str, list[str]]] = []
-    i, n = 0, len(toks)
-    while i < n:
-        t = toks[i]
-        tl = t.lower()
-        if tl.startswith("data_"):
-            if items or loops:
-                blocks.append((items, loops))
-            items, loops = {}, []
-            i += 1
-        elif tl == "loop_":
-            i += 1
-            tags = []
-            while i < n and toks[i].startswith("_"):
-                tags.append(toks[i].lower().replace(".", "_"))
-                i += 1
-            vals = []
-            while i < n and not toks[i].startswith("_") and toks[i].lower() not in ("loop_",):
-                if toks[i].lower().startswith(("data_", "save_")):
-                    break
-                vals.append(toks[i])
-                i += 1
-            if tags:
-                cols = {tg: vals[k :: len(tags)] for k, tg in enumerate(tags)}
-                nrow = len(vals) // len(tags)
-                loops.append({tg: v[:nrow] for tg, v in cols.items()})
-        elif t.startswith("_"):
-            if i + 1 < n:
-                items[tl.replace(".", "_")] = toks[i + 1]
-            i += 2
-        else:
-            i += 1
-    if items or loops:
-        blocks.append((items, loops))
+def _blocks(text: str) -> list[CifBlock]:
+    """Data blocks of a CIF (:func:`phasetrace._cif.cif_blocks`), each loop cut to its complete rows."""
+    blocks = cif_blocks(text)
+    for _, loops in blocks:
+        for k, lp in enumerate(loops):
+            nrow = min(map(len, lp.values()))
+            if any(len(v) != nrow for v in lp.values()):
+                loops[k] = {tag: v[:nrow] for tag, v in lp.items()}
     return blocks
 
 

@@ -25,6 +25,7 @@ import re
 import stat
 from pathlib import Path
 
+from .._cif import cif_blocks
 from ..errors import CifError
 from .formula import ELEMENTS
 
@@ -63,8 +64,6 @@ MAX_CIF_BYTES = 16 * 1024 * 1024
 #: site × reflection structure-factor matrices and the symmetry-equivalent index arrays.
 MAX_REFLECTION_BYTES = 512 * 1024 * 1024
 
-# Tokens of a CIF: quoted strings (a quote closes only before white space), bare words.
-_TOKEN = re.compile(r"""'.*?'(?=\s|$)|".*?"(?=\s|$)|\S+""")
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?\s*$")
 _ELEMENT = re.compile(r"^([A-Za-z]{1,2})")
 
@@ -93,70 +92,6 @@ def read_user_cif(path: str | os.PathLike[str]) -> str:
     return text
 
 
-def _tokens(text: str) -> list[str]:
-    """CIF tokens, with ;-delimited text fields as one token and comments dropped."""
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith(";"):
-            block = [line[1:]]
-            i += 1
-            while i < len(lines) and not lines[i].startswith(";"):
-                block.append(lines[i])
-                i += 1
-            out.append("\n".join(block))
-            i += 1
-            continue
-        for m in _TOKEN.finditer(line):
-            tok = m.group()
-            if tok.startswith("#"):
-                break
-            out.append(tok)
-        i += 1
-    return out
-
-
-def _blocks(tokens: list[str]) -> list[tuple[dict[str, str], list[dict[str, list[str]]]]]:
-    """Data blocks: (single tag -> value, list of loops as tag -> column)."""
-    blocks: list[tuple[dict[str, str], list[dict[str, list[str]]]]] = []
-    tags: dict[str, str] = {}
-    loops: list[dict[str, list[str]]] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        tok = tokens[i]
-        low = tok.lower()
-        if low.startswith("data_"):
-            if tags or loops:
-                blocks.append((tags, loops))
-            tags, loops = {}, []
-            i += 1
-        elif low == "loop_":
-            i += 1
-            names = []
-            while i < n and tokens[i].startswith("_"):
-                names.append(tokens[i].lower())
-                i += 1
-            values = []
-            while i < n and not tokens[i].startswith("_") and tokens[i].lower() not in ("loop_",) and not (
-                tokens[i].lower().startswith("data_")
-            ):
-                values.append(tokens[i])
-                i += 1
-            if names:
-                loops.append({name: values[k :: len(names)] for k, name in enumerate(names)})
-        elif tok.startswith("_"):
-            if i + 1 < n:
-                tags.setdefault(low, tokens[i + 1])
-            i += 2
-        else:
-            i += 1
-    if tags or loops:
-        blocks.append((tags, loops))
-    return blocks
-
-
 def _number(value: str | None) -> float | None:
     """A CIF number with an optional standard uncertainty ("4.5870(3)"); None for "?" and "."."""
     if value is None:
@@ -183,7 +118,7 @@ def check_cif_text(text: str, name: str = "CIF") -> None:
         documented limits, an unknown element, a non-finite coordinate, or an occupancy
         that is negative or above 1.
     """
-    blocks = [b for b in _blocks(_tokens(text)) if any(k.startswith("_cell_length") for k in b[0])]
+    blocks = [b for b in cif_blocks(text) if any(k.startswith("_cell_length") for k in b[0])]
     if not blocks:
         raise CifError(f"{name}: cannot parse the CIF (no unit cell: _cell_length_a, _b, _c)")
     for tags, loops in blocks:
