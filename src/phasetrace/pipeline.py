@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PhasetraceError
 from .library.phases import PhaseLibrary, bundled_dir, user_library_dir
-from .match import MatchConfig, NoCandidatesError, Ranking, rank_candidates
-from .match.candidates import candidate_pool, host_phases, parse_elements
+from .match import MatchConfig, Ranking, rank_candidates
+from .match.candidates import candidate_pool, host_phases, parse_elements, sample_system
 from .quantify.candidates import quantify_scan
 from .quantify.fit import QuantConfig
 from .quantify.raman import RamanFit, RamanFitConfig, fit_raman
@@ -65,19 +65,6 @@ def _library(library: PhaseLibrary | Sequence[str | os.PathLike[str]] | None) ->
     if isinstance(library, PhaseLibrary):
         return library
     return PhaseLibrary.default(extra=list(library or ()))
-
-
-def _what(scan: Scan, system: str | None, elements: Any, phases: Any = None) -> tuple[str | None, Any]:
-    """The system and elements to select candidates by; the scan's own system when none is given."""
-    if phases is None and system is None and elements is None:
-        system = scan.meta.system or None
-        if system is None:
-            where = scan.meta.source_path or scan.meta.sample or "scan"
-            raise NoCandidatesError(
-                f"{where}: say what the sample contains: give system=, elements= or phases= "
-                "(the scan's metadata names no system)"
-            )
-    return system, elements
 
 
 def identify(
@@ -121,7 +108,7 @@ def identify(
 
     cfg = config or PipelineConfig()
     lib = _library(library)
-    system, elements = _what(scan, system, elements, phases)
+    system, elements = sample_system(scan, system, elements, phases)
     els = parse_elements(elements)
     ranking = rank_candidates(scan, lib, elements=els, system=system, phases=phases, config=cfg.match)
     if not fit or ranking.technique != "xrd" or not any(c.rank is not None for c in ranking.candidates):
@@ -163,7 +150,7 @@ def fit_raman_scan(
     cfg = config if isinstance(config, PipelineConfig) else PipelineConfig(raman=config or RamanFitConfig())
     lib = _library(library)
     if phases is None:
-        system, elements = _what(scan, system, elements)
+        system, elements = sample_system(scan, system, elements)
         phases, _ = candidate_pool(lib, system=system, elements=elements)
     return fit_raman(scan, lib, list(phases), config=cfg.raman)
 

@@ -8,11 +8,15 @@ same set of phases everywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..library.phases import PhaseLibrary, ReferencePhase
 from .result import NoCandidatesError
 
-__all__ = ["candidate_pool", "host_phases", "parse_elements", "select_candidates"]
+if TYPE_CHECKING:
+    from ..scan import Scan
+
+__all__ = ["candidate_pool", "host_phases", "parse_elements", "sample_system", "select_candidates"]
 
 
 def select_candidates(
@@ -80,6 +84,40 @@ def select_candidates(
             "check the element symbols, or add a CIF with --library"
         )
     return chosen, preferred
+
+
+def sample_system(
+    scan: Scan, system: str | None = None, elements: Any = None, phases: Any = None
+) -> tuple[str | None, Any]:
+    """The system and elements to choose candidates by: as given, else the scan's own system.
+
+    Parameters
+    ----------
+    scan : Scan
+        Its ``meta.system`` (from the file name or a manifest) is the default.
+    system, elements : optional
+        What the caller says the sample contains; returned as given.
+    phases : optional
+        Phases the caller names: then nothing is needed.
+
+    Returns
+    -------
+    (str or None, elements)
+
+    Raises
+    ------
+    NoCandidatesError
+        Nothing given and the scan's metadata names no system.
+    """
+    if phases is None and system is None and elements is None:
+        system = scan.meta.system or None
+        if system is None:
+            where = scan.meta.source_path or scan.meta.sample or "scan"
+            raise NoCandidatesError(
+                f"{where}: say what the sample contains: give system=, elements= or phases= "
+                "(the scan's metadata names no system)"
+            )
+    return system, elements
 
 
 def host_phases(library: PhaseLibrary, system: str | None) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import PhasetraceError
 from ..library.phases import PhaseLibrary
 from ..match import MatchConfig, NoCandidatesError, Ranking, rank_candidates
-from ..match.candidates import candidate_pool
+from ..match.candidates import candidate_pool, sample_system
 from ..scan import Scan
 from .api import quantify
 from .fit import QuantConfig
@@ -239,14 +239,7 @@ def quantify_scan(
         if system is not None or elements is not None:
             raise NoCandidatesError("give phases, or system/elements for automatic selection, not both")
         return quantify(scan, list(phases), quant, library=lib)
-    if system is None and elements is None:
-        system = scan.meta.system or None
-        if system is None:
-            where = scan.meta.source_path or scan.meta.sample or "scan"
-            raise NoCandidatesError(
-                f"{where}: say what the sample contains: give system=, elements= or phases= "
-                "(the scan's metadata names no system)"
-            )
+    system, elements = sample_system(scan, system, elements)
     peaks = None
     if getattr(lib, "indexes", None):  # a large --library folder: its candidates by elements and lines
         from ..library.index import ObservedPeaks
