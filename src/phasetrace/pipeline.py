@@ -110,6 +110,9 @@ def identify(
     lib = _library(library)
     system, elements = sample_system(scan, system, elements, phases)
     els = parse_elements(elements)
+    inst = cfg.quant.instrument
+    if inst is not None and inst.lines and scan.kind == "xrd":
+        scan, _ = inst.apply(scan, cfg.quant)  # the instrument's lines: the ranking's radiation too
     ranking = rank_candidates(scan, lib, elements=els, system=system, phases=phases, config=cfg.match)
     if not fit or ranking.technique != "xrd" or not any(c.rank is not None for c in ranking.candidates):
         return ranking

@@ -200,3 +200,61 @@ def test_fast_and_line_by_line_column_parsing_agree(body, monkeypatch):
     assert fast.names == slow.names and fast.header == slow.header and fast.first_line == slow.first_line
     np.testing.assert_array_equal(fast.rows, slow.rows)
     assert fast.rows.shape == (5, 2) and fast.rows[2, 1] == 150.0
+
+
+# ------------------------------------------------- the .xye convention: a first line that is the wavelength
+CPD = "xrd/qpa/cpd-roundrobin/"
+
+
+@pytest.mark.parametrize("name", ["CPD-1A", "CPD-1B", "CPD-1C", "CPD-1D", "CPD-1F", "CPD-1G"])
+def test_cpd_xye_first_line_is_the_wavelength(name):
+    # the files' first line is "1.540593" (Cu Kα1, README beside them); read, so no default and no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DefaultRadiationWarning)
+        scan = load(real_file(f"{CPD}{name}.xye"))
+    rad = scan.meta.radiation
+    assert (rad.kalpha1, rad.anode, rad.source) == (1.540593, "Cu", "file")
+    # the tube's Kα2 (the README: the monochromator passes the doublet), from the anode table
+    assert (rad.kalpha2, rad.ratio) == (1.544426, 0.5)
+    assert "first line" in scan.meta.extra["wavelength_source"]
+    # the wavelength line is header, not a data row: 5.02 ... 150 in 0.02° steps, with esds
+    assert len(scan) == 7250 and scan.x[0] == pytest.approx(5.02) and scan.x[-1] == pytest.approx(150.0)
+    assert scan.sigma is not None
+
+
+def test_cpd_1a_values_beside_the_wavelength_line():
+    scan = load(real_file(f"{CPD}CPD-1A.xye"))
+    # the first data row, read off the file: " 5.0200        161.0000         12.6886"
+    assert (scan.x[0], scan.y[0], scan.sigma[0]) == (pytest.approx(5.02), 161.0, pytest.approx(12.6886))
+
+
+@pytest.mark.parametrize("name", ["CPD-1E", "CPD-2"])
+def test_cpd_files_without_the_line_still_get_the_default(name):
+    with pytest.warns(DefaultRadiationWarning, match="states no X-ray wavelength"):
+        scan = load(real_file(f"{CPD}{name}.xye"))
+    assert scan.meta.radiation.source == "default"
+
+
+def _xye(first: str) -> bytes:
+    rows = "\n".join(f"{10 + 0.02 * k:.2f} {100 + k} {10.0:.1f}" for k in range(50))
+    return f"{first}\n{rows}\n".encode()
+
+
+def test_a_lone_synchrotron_wavelength_is_monochromatic(tmp_path):
+    p = tmp_path / "sync.xye"
+    p.write_bytes(_xye("0.413280"))
+    scan = load(p)
+    rad = scan.meta.radiation
+    assert (rad.kalpha1, rad.kalpha2, rad.ratio, rad.source) == (0.41328, None, 0.0, "file")
+    assert len(scan) == 50
+
+
+@pytest.mark.parametrize("first", ["7251", "2.5", "12.345678"])
+def test_a_first_line_that_is_no_wavelength_is_not_read_as_one(tmp_path, first):
+    # a point count, a number without the decimals of a wavelength, a value outside 0.05–5 Å
+    p = tmp_path / "other.xye"
+    p.write_bytes(_xye(first))
+    with pytest.warns(DefaultRadiationWarning):
+        scan = load(p)
+    assert scan.meta.radiation.source == "default"
+    assert len(scan) == 50

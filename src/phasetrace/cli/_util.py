@@ -223,3 +223,18 @@ def load_instrument_file(path: Path | None):
     from ..quantify.instrument import load_instrument
 
     return load_instrument(path)
+
+
+def scan_radiation(anode: str | None, inst: Any):
+    """The radiation to load an XRD scan with: ``--anode``'s, the ``--instrument`` file's lines, or None.
+
+    The instrument's lines are the radiation even for a file that states its own (or none,
+    which then needs no default and no warning). None leaves it to the file.
+    """
+    from ..scan import Radiation
+
+    if inst is not None and inst.lines:
+        if anode:
+            raise click.UsageError("the instrument file states the radiation: give --anode or --instrument")
+        return inst.radiation(None)
+    return Radiation.from_anode(anode, source="user") if anode else None

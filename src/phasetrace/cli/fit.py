@@ -15,6 +15,7 @@ from ._util import (
     load_instrument_file,
     load_library,
     phase_ids,
+    scan_radiation,
     system_elements,
 )
 
@@ -92,17 +93,10 @@ def fit(
     from ..io import load
     from ..pipeline import PipelineConfig, quantify
     from ..quantify.fit import QuantConfig
-    from ..scan import Radiation
-
     plot_path = check_out_file(plot_path, "--plot") if plot_path else None
     lib = load_library(libraries)
     inst = load_instrument_file(instrument_file)
-    if inst is not None and inst.lines and anode:
-        raise click.UsageError("the instrument file states the radiation: give --anode or --instrument")
-    radiation = Radiation.from_anode(anode, source="user") if anode else None
-    if inst is not None and inst.lines:
-        radiation = inst.radiation(None)  # the instrument's lines, also for a file that states none
-    scan = load(file, kind="xrd", radiation=radiation)
+    scan = load(file, kind="xrd", radiation=scan_radiation(anode, inst))
     quant = QuantConfig(cell=cell, instrument=inst)
     if tt_range:
         quant = replace(quant, two_theta_range=tuple(tt_range))

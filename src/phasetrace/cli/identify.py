@@ -16,6 +16,7 @@ from ._util import (
     library_option,
     load_instrument_file,
     load_library,
+    scan_radiation,
     system_elements,
 )
 
@@ -58,12 +59,16 @@ def _peak_options(func: Any) -> Any:
     return func
 
 
-def _load_scan(file: Path, kind: str | None, anode: str | None, laser_nm: float | None, index: int | None):
-    """Read the scan; warnings (e.g. an assumed wavelength) are returned as notes, not printed."""
-    from ..io import load
-    from ..scan import Radiation
+def _load_scan(
+    file: Path, kind: str | None, anode: str | None, laser_nm: float | None, index: int | None, inst=None
+):
+    """Read the scan; warnings (e.g. an assumed wavelength) are returned as notes, not printed.
 
-    radiation = Radiation.from_anode(anode, source="user") if anode else None
+    With an instrument description that states its lines (``--instrument``), those are the radiation.
+    """
+    from ..io import load
+
+    radiation = scan_radiation(anode, inst)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scan = load(file, kind=kind, radiation=radiation, laser_nm=laser_nm, index=index)
@@ -267,7 +272,8 @@ def identify(
     if top < 1:
         raise click.BadParameter("must be at least 1", param_hint="--top")
     lib = load_library(libraries)
-    scan, notes = _load_scan(file, kind, anode, laser_nm, index)
+    inst = load_instrument_file(instrument_file)
+    scan, notes = _load_scan(file, kind, anode, laser_nm, index, inst)
     chosen_ids = _util.phase_ids(phase_ids) if phase_ids else None
     if chosen_ids is not None and (elements or system):
         raise click.UsageError("give --phases, or --elements/--system, not both")
@@ -292,7 +298,6 @@ def identify(
     from ..pipeline import identify as identify_scan
     from ..quantify.fit import QuantConfig
 
-    inst = load_instrument_file(instrument_file)
     quant = QuantConfig(instrument=inst) if inst is not None else QuantConfig()
     ranking = identify_scan(
         scan,

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._atomic import atomic_open
 from ..errors import LoadError
-from ..scan import Radiation
+from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
 
 __all__ = ["decode_text", "parse_columns", "read_text", "write_xy"]
@@ -62,6 +62,15 @@ _XRD_HINTS = re.compile(r"2\s*-?\s*theta|2θ|two_?theta|\btth\b|diffract", re.IG
 _WAVELENGTH = re.compile(
     r"(?:wave\s*length|lambda|λ|alpha1|kalpha1|ka1)[^0-9\n]{0,20}?([0-9]+[.,][0-9]+)", re.IGNORECASE
 )
+#: A first line holding only a wavelength in Å (the .xye convention of the GSAS/TOPAS world, e.g. the
+#: IUCr CPD round-robin files: "1.540593"). Three or more decimals: a wavelength is stated to 10⁻³ Å or
+#: better, while a count or a column number is not.
+_LONE_WAVELENGTH = re.compile(r"^\s*([0-9]\.[0-9]{3,})\s*$")
+
+#: A stated wavelength within this of an anode's tabulated Kα1 (Å) is that line: published Cu Kα1 values
+#: (1.540562 Bearden, 1.540593 Hölzer, 1.540598) lie within 4·10⁻⁵ Å, distinct anodes ≥ 0.1 Å apart.
+KALPHA1_MATCH_TOL = 5e-4
+
 _ANODE = re.compile(r"(?:anode|target|tube)\s*[:=]?\s*\"?(Cu|Co|Mo|Fe|Cr|Ag)\b", re.IGNORECASE)
 
 
@@ -210,8 +219,8 @@ def _bulk_table(data: bytes, path: str) -> _Table | None:
     head, starts = _head_lines(data, 200)
     for i, line in enumerate(head):
         r = _row_values(line)
-        if r is None:
-            continue
+        if r is None or (i == 0 and _LONE_WAVELENGTH.match(line)):
+            continue  # a first line that is only the wavelength belongs to the header
         vals, delim, dec_comma = r
         if dec_comma or any(v is None for v in vals) or (delim is not None and len(delim) != 1):
             return None
@@ -454,7 +463,27 @@ def _header_meta(header: list[str]) -> dict[str, object]:
     elif anode:
         meta["radiation"] = Radiation.from_anode(anode.group(1))
         meta["wavelength_source"] = "anode table"
+    elif header and (lone := _LONE_WAVELENGTH.match(header[0])) and 0.05 < float(lone.group(1)) < 5.0:
+        meta["radiation"], meta["wavelength_source"] = _lone_wavelength(float(lone.group(1)))
     return meta
+
+
+def _lone_wavelength(lam: float) -> tuple[Radiation, str]:
+    """The radiation of a file whose first line is a wavelength and nothing else.
+
+    An anode's Kα1 is read as that anode's tube radiation: the stated Kα1 with the
+    tabulated Kα2 and ratio, as for any lab file that does not say a monochromator
+    removed Kα2 (the documented default, :data:`phasetrace.scan.CU_KALPHA`). Any other
+    value is one monochromatic wavelength (synchrotron).
+    """
+    for anode, (a1, a2, ratio) in ANODES.items():
+        if abs(lam - a1) <= KALPHA1_MATCH_TOL:
+            note = (
+                f"first line: {anode} Kα1 {lam} Å; Kα2 {a2} Å, ratio {ratio:g} from the anode table "
+                "(the file does not say whether a monochromator removed it)"
+            )
+            return Radiation(lam, a2, ratio, anode), note
+    return Radiation(lam, None, 0.0, None), "first line (one wavelength)"
 
 
 #: Header keys that :func:`write_text` writes and :func:`read_text` restores.

@@ -135,14 +135,15 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
     from ..quantify.fit import QuantConfig
 
     lib = _library(task["libraries"])
+    cfg = QuantConfig(**task["config"].get("quant", {}))
+    inst = cfg.instrument  # its lines (--instrument) are the radiation of matching and fit alike
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scan = load(task["path"], meta=task["meta"] or None)
+        scan = load(task["path"], meta=task["meta"] or None, radiation=inst.radiation(None) if inst else None)
     stage = task["stage"]
     phases = [p for p in task["phases"] if p in lib]
     if stage == "raman":
         return _raman(scan, lib, phases)
-    cfg = QuantConfig(**task["config"].get("quant", {}))
     if stage == "identify":
         # the one selection sequence of every single-scan caller (phasetrace fit/identify)
         prefer = task["config"].get("prefer", ())
