@@ -253,19 +253,7 @@ def simulate_xrd(
         "seed": seed,
         "library_version": library.version,
     }
-    extra = {"simulated": True, "truth": truth, **dict((meta or {}).get("extra", {}))}
-    fields = {k: v for k, v in (meta or {}).items() if k != "extra"}
-    m = ScanMeta(
-        format="simulated",
-        sample=fields.pop("sample", sample),
-        radiation=rad,
-        step=step,
-        instrument="phasetrace simulate",
-        x_unit="2theta_deg",
-        extra=extra,
-        **fields,
-    )
-    return Scan(x=x, y=y, kind="xrd", meta=m)
+    return _simulated_scan(x, y, "xrd", truth, meta, sample=sample, step=step, radiation=rad)
 
 
 def simulate_raman(
@@ -331,17 +319,28 @@ def simulate_raman(
         "seed": seed,
         "library_version": library.version,
     }
+    return _simulated_scan(x, y, "raman", truth, meta, sample=sample, step=step, laser_nm=laser_nm)
+
+
+def _simulated_scan(
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    truth: dict[str, Any],
+    meta: Mapping[str, Any] | None,
+    **given: Any,
+) -> Scan:
+    """The simulated scan, its truth in ``meta.extra["truth"]``; the caller's ``meta`` fields win."""
     extra = {"simulated": True, "truth": truth, **dict((meta or {}).get("extra", {}))}
     fields = {k: v for k, v in (meta or {}).items() if k != "extra"}
+    given["sample"] = fields.pop("sample", given["sample"])
     m = ScanMeta(
         format="simulated",
-        sample=fields.pop("sample", sample),
-        laser_nm=laser_nm,
-        step=step,
         instrument="phasetrace simulate",
-        x_unit="raman_shift_cm-1",
+        x_unit="2theta_deg" if kind == "xrd" else "raman_shift_cm-1",
         extra=extra,
+        **given,
         **fields,
     )
-    return Scan(x=x, y=y, kind="raman", meta=m)
+    return Scan(x=x, y=y, kind=kind, meta=m)
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EVEN_STEP_TOL", "exact_number", "is_evenly_stepped", "nominal_step", "one_line"]
+__all__ = [
+    "EVEN_STEP_TOL",
+    "exact_number",
+    "is_evenly_stepped",
+    "nominal_step",
+    "one_line",
+    "stated_radiation",
+]
 
 #: An axis counts as evenly stepped when start + i·step reproduces it to this fraction of a step
 #: (float64 noise of a computed axis is ~1e-12).
@@ -40,3 +47,13 @@ def is_evenly_stepped(x: np.ndarray, tol: float = EVEN_STEP_TOL) -> bool:
 def nominal_step(x: np.ndarray) -> float:
     """Median step to 10 significant digits, for headers that state a step (0 for one point)."""
     return float(f"{np.median(np.diff(x)):.10g}") if x.size > 1 else 0.0
+
+
+def stated_radiation(meta):
+    """The radiation a writer states in the file: the scan's, or None when it is only the assumed default.
+
+    A default the loader applied (``source == "default"``) was not in the original file and is not
+    written, so the written file reads back with the same default and the same warning.
+    """
+    rad = meta.radiation
+    return None if rad is None or rad.source == "default" else rad

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
-from ._writeutil import exact_number, nominal_step, one_line
+from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
 
 __all__ = ["read_brml", "read_uxd", "sniff_uxd", "write_uxd"]
@@ -624,8 +624,8 @@ def write_uxd(scan, path: str) -> None:
         "_FILEVERSION=1",
         f"_SAMPLE='{_uxd_text(meta.sample) if meta.sample else ''}'",
     ]
-    rad = meta.radiation
-    if rad is not None and rad.source != "default":
+    rad = stated_radiation(meta)
+    if rad is not None:
         lines.append(f"_WL1={exact_number(rad.kalpha1)}")
         if rad.kalpha2 is not None and rad.ratio > 0:
             lines.append(f"_WL2={exact_number(rad.kalpha2)}")

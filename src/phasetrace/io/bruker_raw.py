@@ -39,7 +39,7 @@ from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
-from ._writeutil import EVEN_STEP_TOL
+from ._writeutil import EVEN_STEP_TOL, stated_radiation
 
 __all__ = ["read_bruker_raw", "sniff_bruker_raw", "write_bruker_raw"]
 
@@ -664,9 +664,7 @@ def write_bruker_raw(scan, path: str) -> None:
             "Bruker RAW stores intensities as float32; this scan has values beyond its range (±3.4e38)"
         )
     meta = scan.meta
-    rad = meta.radiation
-    if rad is not None and rad.source == "default":
-        rad = None  # an assumed wavelength is not stated in the file
+    rad = stated_radiation(meta)
 
     head = bytearray(_V3_FILE_HEADER)
     head[0 : len(_MAGIC_V3)] = _MAGIC_V3

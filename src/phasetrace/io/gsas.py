@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
-from ._writeutil import exact_number
+from ._writeutil import exact_number, stated_radiation
 
 __all__ = [
     "read_gsas",
@@ -632,9 +632,7 @@ def write_gsas(scan, path: str) -> None:
     y = np.asarray(scan.y, dtype=np.float64)
     esd = np.asarray(scan.sigma, dtype=np.float64) if scan.sigma is not None else np.sqrt(np.maximum(y, 1.0))
     meta = scan.meta
-    rad = meta.radiation
-    if rad is not None and rad.source == "default":
-        rad = None  # an assumed wavelength is not stated in the file
+    rad = stated_radiation(meta)
     anode = _table_anode(rad) if rad is not None else None
     title = "phasetrace powder pattern" + (f", {anode} Ka radiation" if anode else "")
     comments = []

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
-from ._writeutil import exact_number, one_line
+from ._writeutil import exact_number, one_line, stated_radiation
 
 __all__ = ["read_pdcif", "sniff_pdcif", "write_pdcif"]
 
@@ -620,9 +620,7 @@ def write_pdcif(scan, path: str) -> None:
         lines.append(f"_pd_block_id {_cif_text(block_id)}")
     if meta.instrument:
         lines.append(f"_diffrn_measurement_device_type {_cif_text(meta.instrument)}")
-    rad = meta.radiation
-    if rad is not None and rad.source == "default":
-        rad = None  # an assumed wavelength is not stated in the file
+    rad = stated_radiation(meta)
     if rad is not None:
         lines.append("_diffrn_radiation_probe x-ray")
         if rad.anode:

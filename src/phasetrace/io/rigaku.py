@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
-from ._writeutil import exact_number, nominal_step, one_line
+from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
 
 __all__ = ["read_asc", "read_ras", "read_rasx", "sniff_asc", "sniff_ras", "write_ras"]
@@ -705,9 +705,7 @@ def write_ras(scan, path: str) -> None:
     ]
     if meta.instrument:
         header.append(("HW_GONIOMETER_NAME", _ras_text(meta.instrument)))
-    rad = meta.radiation
-    if rad is not None and rad.source == "default":
-        rad = None  # an assumed wavelength is not stated in the file
+    rad = stated_radiation(meta)
     if rad is not None and rad.anode:
         header.append(("HW_XG_TARGET_NAME", rad.anode))
     if rad is not None:

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
-from ._writeutil import exact_number, is_evenly_stepped, one_line
+from ._writeutil import exact_number, is_evenly_stepped, one_line, stated_radiation
 
 __all__ = ["read_spc", "sniff_spc", "write_spc"]
 
@@ -546,8 +546,8 @@ def _spc_log(scan) -> bytes:
         entries.append(("laser_wavelength", f"{_log_number(meta.laser_nm)} nm"))
     if meta.counting_time:
         entries.append(("exposure_time", f"{_log_number(meta.counting_time)} s"))
-    rad = meta.radiation
-    if scan.kind == "xrd" and rad is not None and rad.source != "default":
+    rad = stated_radiation(meta)
+    if scan.kind == "xrd" and rad is not None:
         # informational: the SPC reader does not take X-ray wavelengths from the log
         if rad.anode:
             entries.append(("xray_anode", rad.anode))

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
 from ._registry import RawScan, register_reader, register_writer
-from ._writeutil import exact_number, is_evenly_stepped, one_line
+from ._writeutil import exact_number, is_evenly_stepped, one_line, stated_radiation
 from ._xml import local, parse_xml
 
 __all__ = ["read_xrdml", "sniff_xrdml", "write_xrdml"]
@@ -474,9 +474,7 @@ def write_xrdml(scan, path: str) -> None:
     _sub(sample, "name", name)
 
     measurement = _sub(root, "xrdMeasurement", measurementType="Scan", status="Completed")
-    rad = meta.radiation
-    if rad is not None and rad.source == "default":
-        rad = None  # an assumed wavelength is not stated in the file
+    rad = stated_radiation(meta)
     if rad is not None:
         used = _sub(measurement, "usedWavelength", intended="K-Alpha 1" if rad.kalpha2 is None else "K-Alpha")
         _sub(used, "kAlpha1", exact_number(rad.kalpha1), unit="Angstrom")

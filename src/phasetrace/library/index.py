@@ -45,6 +45,7 @@ from .._cif import CifBlock, cif_blocks
 from ..errors import PhasetraceError
 from .crystallography import d_spacings, lorentz_polarisation
 from .formula import ELEMENTS
+from .reflections import TYPICAL_B, TYPICAL_B_OTHER  # B where a CIF gives none, as in the reflection lists
 
 __all__ = [
     "SCHEMA",
@@ -71,9 +72,6 @@ _CHUNK = 512
 #: hkl × atom terms allowed per structure-factor sum; giant cells get a larger d_min instead.
 MAX_TERMS = 4_000_000
 
-#: Default displacement parameter (Å²) when the CIF gives none (light atoms as in the reflection lists).
-_B_LIGHT = {"H": 2.0, "Li": 1.0, "O": 0.7, "C": 0.7, "F": 0.7}
-_B_OTHER = 0.5
 
 #: Element order of the bitmasks (fixed: part of the schema).
 _ELEMENT_ORDER = tuple(sorted(ELEMENTS))
@@ -242,7 +240,7 @@ def read_cif(text: str, name: str = "CIF") -> CifStructure:
             els.append(el)
             xyz.append(coords)
             occ.append(1.0 if o is None else o)
-            bs.append(b if b is not None and 0 < b < 20 else _B_LIGHT.get(el, _B_OTHER))
+            bs.append(b if b is not None and 0 < b < 20 else TYPICAL_B.get(el, TYPICAL_B_OTHER))
         if not els:
             raise IndexError_(f"{name}: no atom sites")
         formula = (items.get("_chemical_formula_sum") or "").strip()
@@ -279,7 +277,7 @@ def _read_with_pymatgen(text: str, name: str) -> CifStructure:
             els.append(el)
             xyz.append(site.frac_coords)
             occ.append(float(o))
-            bs.append(_B_LIGHT.get(el, _B_OTHER))
+            bs.append(TYPICAL_B.get(el, TYPICAL_B_OTHER))
     lat = structure.lattice
     comp = structure.composition
     return CifStructure(
