@@ -63,6 +63,8 @@ def cif_tokens(text: str, *, strict: bool = False) -> list[tuple[str, bool]]:
     CifSyntaxError
         In strict mode, for an unclosed text field.
     """
+    if "\r" in text:  # CR LF and old Mac CR line ends: the expression reads lines by LF
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[tuple[str, bool]] = []
     append = out.append
     for m in _LEXEME.finditer(text):
