@@ -1,8 +1,10 @@
 """The Rietveld-style whole-pattern fit by variable projection, and its statistics.
 
 The nonlinear parameters (cell scales, widths, profile shape, zero,
-displacement, texture) are refined with ``scipy.optimize.least_squares``; for
-every trial, the background coefficients and the phase scale factors are the
+displacement, texture, B) are refined by the Levenberg–Marquardt of the shared
+variable-projection core (:mod:`phasetrace.quantify.core`) with the analytic
+derivatives of the phase columns (:func:`phasetrace.quantify.model.phase_pattern`);
+for every trial, the background coefficients and the phase scale factors are the
 weighted linear least-squares solution with non-negative scales. Standard
 errors come from the full Jacobian (nonlinear and linear parameters together)
 at the solution, scaled by the goodness of fit as Rietveld programs do.
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..library.crystallography import cell_volume
 from ..scan import Scan
+from .core import Projector, gram_ridge, levenberg_marquardt, nonnegative_amplitudes, project_out
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
 __all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve"]
@@ -211,6 +214,8 @@ class FitState:
     sigma_scales: np.ndarray | None = None
     nonlinear_sigma: dict[str, float] = field(default_factory=dict)
     searched_texture: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    #: Phase-column evaluations of the fit, for diagnosis: ``columns`` (values) and ``derivatives``.
+    evaluations: dict[str, int] = field(default_factory=dict)
 
     @property
     def rwp(self) -> float:
@@ -240,10 +245,11 @@ def _weights(scan: Scan, y: np.ndarray, sel: np.ndarray) -> np.ndarray:
 class LinearSolver:
     """Weighted least squares with free background coefficients and non-negative phase scales.
 
-    The background block of the normal equations is computed once; each call
-    adds the phase columns (scaled to unit norm for conditioning) and solves
-    the small system, dropping the most negative scale until all are ≥ 0
-    (an active-set loop that rarely needs a second pass).
+    Variable projection on the shared core (:mod:`phasetrace.quantify.core`): the weighted
+    background is projected out of the data and the phase columns once per call
+    (:class:`~phasetrace.quantify.core.Projector`), the scales are the non-negative least-squares
+    solution of what remains (:func:`~phasetrace.quantify.core.nonnegative_amplitudes`), and the
+    background coefficients follow from the data minus the phases.
 
     Parameters
     ----------
@@ -258,39 +264,24 @@ class LinearSolver:
         self.sw = sw
         self.bw = a_bg * sw[:, None]
         self.yw = y * sw
-        self.btb = self.bw.T @ self.bw
-        self.bty = self.bw.T @ self.yw
+        self.projector = Projector(a_bg, sw)
+        self.ryw = self.projector(self.yw)
+        self._btb = gram_ridge(self.bw)
+
+    def project(self, vw: np.ndarray) -> np.ndarray:
+        """Weighted vector(s) with the weighted background projected out."""
+        return self.projector(vw)
 
     def __call__(self, a_ph: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (background coefficients, scales, calculated y) for phase columns ``a_ph``."""
-        k = self.a_bg.shape[1]
-        n_ph = a_ph.shape[1]
-        pw = a_ph * self.sw[:, None]
-        norm = np.sqrt(np.sum(pw * pw, axis=0))
-        norm[norm == 0] = 1.0
-        pw = pw / norm
-        m = np.empty((k + n_ph, k + n_ph))
-        m[:k, :k] = self.btb
-        m[:k, k:] = self.bw.T @ pw
-        m[k:, :k] = m[:k, k:].T
-        m[k:, k:] = pw.T @ pw
-        r = np.concatenate([self.bty, pw.T @ self.yw])
-        active = np.concatenate([np.ones(k, dtype=bool), norm > 0])
-        active[k:] &= np.any(a_ph != 0, axis=0)
-        coef = np.zeros(k + n_ph)
-        while True:
-            idx = np.flatnonzero(active)
-            sol = np.linalg.lstsq(m[np.ix_(idx, idx)], r[idx], rcond=None)[0]
-            coef[:] = 0.0
-            coef[idx] = sol
-            ph = coef[k:]
-            if n_ph == 0 or ph.min() >= 0:
-                break
-            active[k + int(np.argmin(ph))] = False
-        bg = coef[:k]
-        scales = coef[k:] / norm
-        ycalc = self.a_bg @ bg + a_ph @ scales
-        return bg, scales, ycalc
+        if a_ph.shape[1]:
+            pw = self.projector(a_ph * self.sw[:, None])
+            scales, _ = nonnegative_amplitudes(pw, self.ryw, normal=True)
+            ph = a_ph @ scales
+        else:
+            scales, ph = np.zeros(0), np.zeros(self.yw.size)
+        bg = np.linalg.solve(self._btb, self.bw.T @ (self.yw - ph * self.sw))
+        return bg, scales, self.a_bg @ bg + ph
 
 
 def linear_solve(
@@ -300,7 +291,7 @@ def linear_solve(
     return LinearSolver(a_bg, y, sw)(a_ph)
 
 
-#: Typical magnitude of each kind of nonlinear parameter, for finite-difference steps.
+#: Typical magnitude of each kind of nonlinear parameter: a step below 10⁻⁷ of it ends the refinement.
 _TYPICAL = {
     "zero": 0.05,
     "displacement": 100.0,
@@ -318,13 +309,21 @@ _TYPICAL = {
 }
 
 
-#: Steps taken with a Broyden-updated Jacobian before it is recomputed (1 = a true Jacobian every
-#: step; larger values made the fits here slower, the updated Jacobians misleading the steps).
-BROYDEN_REFRESH = 1
-
 #: The fit has converged when a step lowers chi² (in units of the counting variance) by less than
 #: this: a change far below 1 is statistically meaningless.
 CHI2_TOL = 0.1
+
+
+#: Parameters refined as their squares: the widths add in quadrature (FWHM² = W + size²/cos²θ +
+#: strain² tan²θ), so the squared term is the natural variable, and the gradient by the term itself
+#: vanishes at its lower bound 0, where a term clipped onto it could never leave again.
+SQUARED = ("size", "strain")
+
+
+#: Levenberg–Marquardt damping divided/multiplied by these after accepted/rejected steps: the
+#: variable-projection steps here are good, and a damping that falls slowly makes many small steps
+#: whose small χ² gains look like convergence.
+LM_DAMPING_FACTORS = (10.0, 10.0)
 
 
 def _kind(name: str) -> str:
@@ -490,10 +489,18 @@ def fit_pattern(
     angle_factor = config.instrument.angle_factor if config.instrument is not None else None
     lo, hi = np.array(sp.lo), np.array(sp.hi)
     cache: dict[tuple, np.ndarray] = {}
+    squared = np.array([_kind(n) in SQUARED for n in sp.names], dtype=bool)
+    wrt_plan = _derivative_plan(sp, models, config, squared)
+    counter = {"columns": 0, "derivatives": 0}
 
-    def column(i: int, g: dict[str, float], p: dict[str, Any]) -> np.ndarray:
+    step = (x[-1] - x[0]) / max(x.size - 1, 1) if x.size > 1 else 1.0
+    every = max(1, int(round(PREALIGN_SAMPLING / step))) if step > 0 else 1
+    x_coarse = x[::every]
+
+    def column(i: int, g: dict[str, float], p: dict[str, Any], wrt: Sequence[str] = (), coarse: bool = False):
         cell = p["cell"]
         key = (
+            coarse,
             i,
             g["zero"],
             g["displacement"],
@@ -510,11 +517,11 @@ def fit_pattern(
             None if cell is None else tuple(cell),
         )
         col = cache.get(key)
-        if col is None:
+        if col is None or wrt:
             if len(cache) > 4000:
                 cache.clear()
-            col = phase_pattern(
-                x,
+            out = phase_pattern(
+                x_coarse if coarse else x,
                 models[i],
                 wavelengths=lams,
                 weights=wts,
@@ -534,58 +541,88 @@ def fit_pattern(
                 asymmetry=g["asymmetry"],
                 b_delta=p["b"],
                 angle_factor=angle_factor,
+                wrt=wrt,
             )
-            cache[key] = col
+            counter["derivatives" if wrt else "columns"] += 1
+            if wrt:
+                cache[key] = out[0]
+                return out
+            col = cache[key] = out
         return col
 
-    def columns(theta: np.ndarray) -> tuple[np.ndarray, dict, list]:
+    def columns(theta: np.ndarray, coarse: bool = False) -> tuple[np.ndarray, dict, list]:
         g, per = _unpack(theta, sp, models, config)
         if not models:
-            return np.zeros((x.size, 0)), g, per
-        return np.column_stack([column(i, g, per[i]) for i in range(len(models))]), g, per
+            return np.zeros((x_coarse.size if coarse else x.size, 0)), g, per
+        cols = [column(i, g, per[i], coarse=coarse) for i in range(len(models))]
+        return np.column_stack(cols), g, per
+
+    def dycalc(theta: np.ndarray, scales: np.ndarray, *, internal: bool = True) -> np.ndarray:
+        """∂ycalc/∂θ at fixed linear coefficients (analytic), shape (N, P).
+
+        ``internal``: by the squares of the :data:`SQUARED` parameters (the refined variables);
+        else by the parameters themselves.
+        """
+        g, per = _unpack(theta, sp, models, config)
+        jac = np.zeros((x.size, theta.size))
+        for i, (names_i, combos) in enumerate(wrt_plan):
+            if scales[i] <= 0 or not names_i:
+                continue
+            _, d = column(i, g, per[i], names_i)
+            for k, parts in combos:
+                for c, factor in parts:
+                    jac[:, k] += (scales[i] * factor) * d[:, c]
+        if not internal:
+            jac[:, squared] *= 2.0 * theta[squared]  # ∂/∂s = 2s ∂/∂s²
+        return jac
 
     solver = LinearSolver(a_bg, y, sw)
-    steps = np.array([1e-4 * _TYPICAL[_kind(n)] for n in sp.names])
+    current: dict[str, Any] = {}
 
-    def residual(theta: np.ndarray) -> np.ndarray:
+    def from_internal(p: np.ndarray) -> np.ndarray:
+        theta = p.copy()
+        theta[squared] = np.sqrt(np.maximum(p[squared], 0.0))
+        return theta
+
+    def evaluate(p: np.ndarray) -> np.ndarray:
+        theta = from_internal(p)
         a_ph, _, _ = columns(theta)
-        _, _, ycalc = solver(a_ph)
+        _, scales, ycalc = solver(a_ph)
+        current.update(theta=theta.copy(), a_ph=a_ph, scales=scales)
         return (y - ycalc) * sw
 
-    def jacobian(theta: np.ndarray) -> np.ndarray:
-        """Variable-projection Jacobian (Kaufman): -P⊥ W½ (∂A/∂θ_k) S, from column differences only."""
-        a_ph, g, per = columns(theta)
-        _, scales, _ = solver(a_ph)
+    def jacobian() -> np.ndarray:
+        """Variable-projection Jacobian (Kaufman): −P⊥ W½ (∂A/∂θ) S, P⊥ removing background and phases."""
+        theta, a_ph, scales = current["theta"], current["a_ph"], current["scales"]
+        dw = solver.project(dycalc(theta, scales) * sw[:, None])
         act = scales > 0
-        aw = np.hstack([solver.bw, a_ph[:, act] * sw[:, None]])
-        aw /= np.maximum(np.sqrt(np.sum(aw * aw, axis=0)), 1e-300)
-        gram = aw.T @ aw
-        jac = np.empty((x.size, theta.size))
-        for k in range(theta.size):
-            tk = theta.copy()
-            h = steps[k] if theta[k] + steps[k] <= hi[k] else -steps[k]
-            tk[k] = theta[k] + h
-            g2, per2 = _unpack(tk, sp, models, config)
-            own = sp.owner[k]
-            phases = range(len(models)) if own < 0 else (own,)
-            dac = np.zeros(x.size)
-            for i in phases:
-                if scales[i] > 0:
-                    dac += (column(i, g2, per2[i]) - column(i, g, per[i])) * (scales[i] / h)
-            jac[:, k] = dac * sw
-        # project out the span of the linear columns: J = -(I - A A⁺) W½ ∂A/∂θ S
-        coef = np.linalg.lstsq(gram, aw.T @ jac, rcond=None)[0]
-        return -(jac - aw @ coef)
+        return -project_out(dw, solver.project(a_ph[:, act] * sw[:, None]))
 
     theta0 = np.array(sp.x0)
     if refine and config.cell != "fixed" and models and not (start and start.get("aligned")):
-        theta0 = _prealign(theta0, sp, models, config, columns, solver, y, sw)
+        coarse_solver = LinearSolver(a_bg[::every], y[::every], sw[::every])
+        theta0 = _prealign(
+            theta0, sp, models, lambda t: columns(t, coarse=True), coarse_solver, y[::every], sw[::every]
+        )
     success, message, nfev = True, "linear solution only", 1
     theta = theta0
     if refine and theta0.size:
-        theta, nfev, success, message = levenberg_marquardt(
-            residual, jacobian, theta0, lo, hi, max_nfev=config.max_nfev
+        tiny = 1e-7 * np.array([_TYPICAL[_kind(n)] for n in sp.names])
+        tiny[squared] = tiny[squared] ** 2
+        p_opt, _, nfev = levenberg_marquardt(
+            evaluate,
+            jacobian,
+            np.where(squared, theta0**2, theta0),
+            np.where(squared, lo**2, lo),
+            np.where(squared, hi**2, hi),
+            tiny=tiny,
+            max_nfev=config.max_nfev,
+            dcost=lambda cost: CHI2_TOL * max(1.0, cost / max(y.size, 1)),
+            lam_factors=LM_DAMPING_FACTORS,
         )
+        theta = from_internal(p_opt)
+        success = nfev < config.max_nfev
+        message = "converged (chi² no longer changes significantly)" if success else "iteration limit reached"
     a_ph, g, per = columns(theta)
     bg_coef, scales, ycalc = solver(a_ph)
     chi2 = float(np.sum(wgt * (y - ycalc) ** 2))
@@ -610,8 +647,44 @@ def fit_pattern(
         message=message,
         nfev=nfev,
     )
-    _covariance(state, a_bg, sw, columns, theta, sp, steps)
+    _covariance(state, a_bg, sw, dycalc(theta, scales, internal=False), sp)
+    state.evaluations = dict(counter)
     return state
+
+
+def _derivative_plan(
+    sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig, squared: np.ndarray
+) -> list[tuple[list[str], list[tuple[int, list[tuple[int, float]]]]]]:
+    """Per phase: the :func:`phase_pattern` derivatives it needs, and how they make up ∂/∂θ_k.
+
+    Returns, per phase, the names to ask for and, per nonlinear parameter k that moves
+    the phase's column, the (derivative index, factor) pairs whose sum is ∂column/∂θ_k:
+    a relative cell parameter acts on its cell entry and the entries tied to it; a
+    ``squared`` parameter is differentiated by its square.
+    """
+    plan = []
+    for i, m in enumerate(models):
+        names: list[str] = []
+        combos: list[tuple[int, list[tuple[int, float]]]] = []
+
+        def need(name: str, names: list[str] = names) -> int:
+            if name not in names:
+                names.append(name)
+            return names.index(name)
+
+        for k, (name, own) in enumerate(zip(sp.names, sp.owner, strict=True)):
+            if own >= 0 and own != i:
+                continue
+            key = name if own < 0 else name.split(":", 1)[1]
+            if key.startswith("cell_"):
+                j = "abcαβγ".index(key[-1])
+                _, ties = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
+                entries = [j, *(t for t, src in ties.items() if src == j)]
+                combos.append((k, [(need(f"cell_{e}"), float(m.refl.cell[j])) for e in entries]))
+            else:
+                combos.append((k, [(need(f"{key}_sq" if squared[k] else key), 1.0)]))
+        plan.append((names, combos))
+    return plan
 
 
 #: Pre-alignment: peaks are broadened to this FWHM contribution (degrees) and the cell scale is
@@ -622,10 +695,17 @@ PREALIGN_SIZE = 0.15
 #: bound lets the bounded Levenberg–Marquardt steps move it freely.
 STRAIN_START = 0.03
 PREALIGN_STEP = 0.002
+#: ... on points this far apart (degrees 2θ; the scan's own steps where they are coarser): five or
+#: more points across the narrowest broadened peak.
+PREALIGN_SAMPLING = 0.03
 
 
-def _prealign(theta0, sp, models, config, columns, solver, y, sw) -> np.ndarray:
-    """Grid search of each phase's cell scale on broadened peaks, before the least-squares fit."""
+def _prealign(theta0, sp, models, columns, solver, y, sw) -> np.ndarray:
+    """Grid search of each phase's cell scale on broadened peaks, before the least-squares fit.
+
+    ``columns``, ``solver``, ``y`` and ``sw`` are on the points the search uses (every
+    :data:`PREALIGN_SAMPLING` degrees: broadened peaks need no finer sampling).
+    """
     theta = theta0.copy()
     names = sp.names
     size_idx = {i: names.index(f"{m.id}:size") for i, m in enumerate(models) if f"{m.id}:size" in names}
@@ -654,107 +734,17 @@ def _prealign(theta0, sp, models, config, columns, solver, y, sw) -> np.ndarray:
     return theta
 
 
-def levenberg_marquardt(
-    residual,
-    jacobian,
-    theta0: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    *,
-    max_nfev: int = 60,
-    dchi2: float = CHI2_TOL,
-    xtol: float = 1e-7,
-    refresh: int = BROYDEN_REFRESH,
-) -> tuple[np.ndarray, int, bool, str]:
-    """Bounded Levenberg–Marquardt on the normal equations, with Broyden updates of the Jacobian.
+def _covariance(state: FitState, a_bg: np.ndarray, sw: np.ndarray, jac_nl: np.ndarray, sp: _Space) -> None:
+    """Standard errors of scales (and nonlinear parameters) from the full Jacobian at the solution.
 
-    The problems here have many residuals (thousands of points) and few
-    parameters, so working with JᵀJ (p × p) is much cheaper than the SVD of J
-    (N × p) a general trust-region solver takes each step. After an accepted
-    step the Jacobian is updated by Broyden's rank-one formula; it is
-    recomputed every ``refresh`` steps and whenever a step fails.
-
-    Returns
-    -------
-    (theta, nfev, converged, message)
+    ``jac_nl`` holds the analytic ∂ycalc/∂θ at fixed linear coefficients.
     """
-    theta = theta0.copy()
-    r = residual(theta)
-    cost = float(r @ r)
-    nfev = 1
-    lam = 1e-3
-    jac = None
-    age = 0
-    while nfev < max_nfev:
-        if jac is None or age >= refresh:
-            jac = jacobian(theta)
-            age = 0
-        g = jac.T @ r
-        h = jac.T @ jac
-        d = np.maximum(np.diag(h), 1e-12 * max(np.diag(h).max(), 1e-300))
-        try:
-            step = np.linalg.solve(h + lam * np.diag(d), -g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(h + lam * np.diag(d), -g, rcond=None)[0]
-        new = np.clip(theta + step, lo, hi)
-        r_new = residual(new)
-        nfev += 1
-        c_new = float(r_new @ r_new)
-        if c_new < cost:
-            gain = cost - c_new
-            dtheta = new - theta
-            dx = np.max(np.abs(dtheta) / np.maximum(np.abs(theta), 1e-3))
-            nrm = float(dtheta @ dtheta)
-            if nrm > 0:
-                jac = jac + np.outer(r_new - r - jac @ dtheta, dtheta / nrm)
-                age += 1
-            theta, r, cost = new, r_new, c_new
-            lam = max(lam / 10.0, 1e-12)
-            # a chi² change is judged against the noise actually left (GoF² > 1 for imperfect models)
-            if gain < dchi2 * max(1.0, cost / max(r.size, 1)) or dx < xtol:
-                if age <= 1 and refresh <= 1:
-                    return theta, nfev, True, "converged (chi² no longer changes significantly)"
-                jac, age = None, 0  # confirm with a true Jacobian before stopping
-                lam = max(lam, 1e-6)
-            continue
-        if age > 0:
-            jac, age = None, 0  # the approximate Jacobian misled: recompute before raising λ
-            continue
-        lam *= 10.0
-        if lam > 1e10:
-            return theta, nfev, True, "converged (no further decrease of chi²)"
-    return theta, nfev, False, "iteration limit reached"
-
-
-def _covariance(
-    state: FitState,
-    a_bg: np.ndarray,
-    sw: np.ndarray,
-    columns,
-    theta: np.ndarray,
-    sp: _Space,
-    steps: np.ndarray,
-) -> None:
-    """Standard errors of scales (and nonlinear parameters) from the full Jacobian at the solution."""
     n_ph = state.columns.shape[1]
     if n_ph == 0:
         state.sigma_scales = np.zeros(0)
         return
-    # partial derivatives of ycalc w.r.t. nonlinear parameters at fixed linear coefficients
-    jac_nl = []
-    for k in range(theta.size):
-        h = steps[k]
-        tp = theta.copy()
-        tp[k] = min(theta[k] + h, sp.hi[k])
-        tm = theta.copy()
-        tm[k] = max(theta[k] - h, sp.lo[k])
-        if tp[k] == tm[k]:
-            jac_nl.append(np.zeros(state.x.size))
-            continue
-        ap, _, _ = columns(tp)
-        am, _, _ = columns(tm)
-        jac_nl.append((ap - am) @ state.scales / (tp[k] - tm[k]))
-    j = np.column_stack([*(jac_nl or []), a_bg, state.columns]) * sw[:, None]
+    n_nl = jac_nl.shape[1]
+    j = np.column_stack([jac_nl, a_bg, state.columns]) * sw[:, None]
     # phases at zero scale (bound) are kept in the Jacobian: their σ is the detection scale
     dof = max(state.y.size - state.n_params, 1)
     s2 = max(state.chi2 / dof, 1.0)  # never claim better than counting statistics
@@ -764,10 +754,10 @@ def _covariance(
     except np.linalg.LinAlgError:
         state.sigma_scales = np.full(n_ph, np.nan)
         return
-    k0 = len(jac_nl) + a_bg.shape[1]
+    k0 = n_nl + a_bg.shape[1]
     state.cov_scales = cov[k0:, k0:]
     state.sigma_scales = np.sqrt(np.clip(np.diag(state.cov_scales), 0, None))
-    diag = np.sqrt(np.clip(np.diag(cov)[: len(jac_nl)], 0, None))
+    diag = np.sqrt(np.clip(np.diag(cov)[:n_nl], 0, None))
     state.nonlinear_sigma = dict(zip(sp.names, map(float, diag), strict=True))
 
 
