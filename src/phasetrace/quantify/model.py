@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csc_matrix
 
 from ..library.crystallography import lorentz_polarisation, reciprocal_metric
 from ..library.reflections import ReflectionList
@@ -399,62 +400,56 @@ def phase_pattern(
         ders["amp"].append(dlog - dfw / fwhm[:, None])  # ∂ln(amp)/∂p
     out = np.zeros(n)
     jac = np.zeros((n, n_der))
-    if not cols["centre"]:
-        return (out, jac) if names else out
-    centre, fwhm, a, amp = (np.concatenate(cols[k]) for k in ("centre", "fwhm", "a", "amp"))
-    wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
-    # each line's window of points: [lo, hi] around its centre
     step = (x[-1] - x[0]) / (n - 1)
-    # one window half-width per wavelength: that of its broadest line (see WINDOW_FWHM)
-    half = np.empty(centre.size, dtype=np.int64)
-    for grp in np.split(np.arange(centre.size), np.cumsum(n_lines)[:-1]):
-        if grp.size:
-            widest = max(float(wl[grp].max()), float(wr[grp].max()))
-            half[grp] = int(np.ceil(min(WINDOW_FWHM * widest, MAX_WINDOW_DEG) / step))
-    half = np.minimum(half, n)
-    c_idx = np.searchsorted(x, centre)
-    lo = np.maximum(c_idx - half, 0)
-    hi = np.minimum(c_idx + half, n - 1)
-    cnt = np.maximum(hi - lo + 1, 0)
-    total = int(cnt.sum())
-    if total == 0:
-        return (out, jac) if names else out
-    line = np.repeat(np.arange(centre.size), cnt)
-    first = np.cumsum(cnt) - cnt
-    pos = np.arange(total) - np.repeat(first - lo, cnt)
-    delta = x[pos] - centre[line]
-    left = delta < 0
-    width = np.where(left, wl[line], wr[line])
-    dx = delta / width
-    q = dx * dx
-    lor = 1.0 / (1.0 + 4.0 * q)
-    gau = np.exp(-_G * q)
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
-    prof = c_l * lor + c_g * gau
-    amp_pt = amp[line]
-    out = np.bincount(pos, weights=prof * amp_pt, minlength=n)
-    if not names:
-        return out
-    dcen, dfw, da, dlog = (np.concatenate(ders[k]) for k in ("centre", "fwhm", "a", "amp"))
-    # ∂/∂dx of the profile, per unit amplitude; the point's value is amp·prof(dx), dx = (x − c)/width
-    dprof = -8.0 * c_l * dx * lor * lor - 2.0 * _G * c_g * dx * gau
-    g_c = -amp_pt * dprof / width  # ∂value/∂centre
-    g_w = -amp_pt * dprof * dx / width  # ∂value/∂width (the side the point is on)
-    sgn = np.where(left, 1.0, -1.0)
-    g_fw = g_w * (1.0 + sgn * a[line])  # width = fwhm·(1 ± a)
-    g_a = g_w * sgn * fwhm[line]
-    g_amp = prof * amp_pt  # ∂value/∂ln(amp)
-    # one sparse (points × 4·lines) matrix of these sensitivities times the per-line derivatives
-    from scipy.sparse import csc_matrix
-
-    n_line = centre.size
-    indptr = np.concatenate([[0], np.cumsum(np.tile(cnt, 4))])
-    sens = csc_matrix(
-        (np.concatenate([g_c, g_fw, g_a, g_amp]), np.tile(pos, 4), indptr), shape=(n, 4 * n_line)
-    )
-    jac = np.asarray(sens @ np.vstack([dcen, dfw, da, dlog]))
-    if "eta" in names:
-        jac[:, names.index("eta")] = np.bincount(
-            pos, weights=amp_pt * ((2.0 / np.pi) * lor - np.sqrt(_G / np.pi) * gau), minlength=n
+    for g in range(len(n_lines)):
+        centre, fwhm, a, amp = (cols[k][g] for k in ("centre", "fwhm", "a", "amp"))
+        wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
+        # one window for the wavelength's lines, ± WINDOW_FWHM of its broadest line, on the scan's
+        # points extended by the window at both ends (points beyond are computed, then dropped)
+        half = int(np.ceil(min(WINDOW_FWHM * max(float(wl.max()), float(wr.max())), MAX_WINDOW_DEG) / step))
+        half = min(half, n)
+        xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
+        idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-half, half + 1)[None, :]
+        delta = xp[idx] - centre[:, None]
+        left = delta < 0
+        width = np.where(left, wl[:, None], wr[:, None])
+        dx = delta / width
+        q = dx * dx
+        lor = 1.0 / (1.0 + 4.0 * q)
+        gau = np.exp(-_G * q)
+        prof = c_l * lor + c_g * gau
+        vals = prof * amp[:, None]
+        m = xp.size
+        out += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)[half : half + n]
+        if not names:
+            continue
+        # sensitivities of a point's value amp·prof(dx), dx = (x − c)/width, to the line's centre,
+        # fwhm, asymmetry, log-amplitude and η; times the lines' derivatives by each parameter
+        dprof = -8.0 * c_l * dx * lor * lor - 2.0 * _G * c_g * dx * gau
+        g_c = -amp[:, None] * dprof / width
+        g_w = g_c * dx  # ∂value/∂width of the side the point is on
+        sgn = np.where(left, 1.0, -1.0)
+        blocks = [
+            g_c,
+            g_w * (1.0 + sgn * a[:, None]),  # width = fwhm·(1 ± a)
+            g_w * sgn * fwhm[:, None],
+            vals,
+            amp[:, None] * ((2.0 / np.pi) * lor - np.sqrt(_G / np.pi) * gau),
+        ]
+        coef = [ders[k][g] for k in ("centre", "fwhm", "a", "amp")]
+        eta_coef = np.zeros((centre.size, n_der))
+        if "eta" in names:
+            eta_coef[:, names.index("eta")] = 1.0
+        # one sparse (points × 5·lines) matrix of the sensitivities, each line's window a column
+        n_col, width_pts = 5 * centre.size, idx.shape[1]
+        sens = csc_matrix(
+            (
+                np.concatenate([b.ravel() for b in blocks]),
+                np.tile(idx.ravel(), 5),
+                np.arange(n_col + 1) * width_pts,
+            ),
+            shape=(m, n_col),
         )
-    return out, jac
+        jac += np.asarray(sens @ np.vstack([*coef, eta_coef]))[half : half + n]
+    return (out, jac) if names else out
