@@ -145,6 +145,7 @@ def levenberg_marquardt(
     lam0: float = 1e-3,
     dcost: Callable[[float], float] | None = None,
     lam_factors: tuple[float, float] = (3.0, 4.0),
+    hold_at_bounds: bool = False,
 ) -> tuple[np.ndarray, float, int]:
     """Levenberg-Marquardt with bounds by projection, for variable-projection residuals.
 
@@ -172,6 +173,10 @@ def levenberg_marquardt(
     lam_factors : (float, float)
         The damping is divided by the first after an accepted step and multiplied by the
         second after a rejected one.
+    hold_at_bounds : bool
+        Parameters at a bound whose gradient points out of the box are held for the step (the
+        step is solved for the others): without it their clipped steps cost evaluations while
+        the damping rises for all.
 
     Returns
     -------
@@ -193,8 +198,13 @@ def levenberg_marquardt(
         dh = np.diag(h).copy()
         dh[dh <= 0] = 1.0
         accepted, gain, small = False, 0.0, False
+        free = np.ones(p.size, dtype=bool)
+        if hold_at_bounds:
+            free = ~(((p <= lower) & (g > 0)) | ((p >= upper) & (g < 0)))
+        hf = h[np.ix_(free, free)]
         while nfev < max_nfev:
-            step = np.linalg.solve(h + lam * np.diag(dh), -g)
+            step = np.zeros(p.size)
+            step[free] = np.linalg.solve(hf + lam * np.diag(dh[free]), -g[free])
             trial = np.clip(p + step, lower, upper)
             if np.all(np.abs(trial - p) <= tiny):
                 break
