@@ -317,7 +317,8 @@ CHI2_TOL = 0.1
 #: The widths add in quadrature (FWHM² = W + size²/cos²θ + strain² tan²θ), so the derivative by a size or
 #: strain term s, 2s·∂/∂(s²), vanishes at its lower bound 0: a term the steps clip onto 0 could never leave
 #: it again (NMC622 + LLZO: strain stuck at 0, χ² 7228 against 3539). The Levenberg–Marquardt steps use
-#: 2·max(s, WIDTH_SLOPE_MIN)·∂/∂(s²) (what a forward difference of that step sees at 0); statistics
+#: 2·max(s, WIDTH_SLOPE_MIN)·∂/∂(s²), about what a forward difference of 10⁻⁴ of a typical term saw at 0
+#: (the old finite-difference Jacobian), and hold a term at 0 while its gradient points below; statistics
 #: use the exact derivative.
 WIDTH_SLOPE_MIN = 5e-6
 
@@ -492,7 +493,7 @@ def fit_pattern(
     lo, hi = np.array(sp.lo), np.array(sp.hi)
     cache: dict[tuple, np.ndarray] = {}
     widths = np.array([_kind(n) in ("size", "strain") for n in sp.names], dtype=bool)
-    wrt_plan = _derivative_plan(sp, models, config, widths)
+    wrt_plan = _derivative_plan(sp, models, widths)
     counter = {"columns": 0, "derivatives": 0}
 
     step = (x[-1] - x[0]) / max(x.size - 1, 1) if x.size > 1 else 1.0
@@ -647,7 +648,7 @@ def fit_pattern(
 
 
 def _derivative_plan(
-    sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig, squared: np.ndarray
+    sp: _Space, models: Sequence[PhaseModel], squared: np.ndarray
 ) -> list[tuple[list[str], list[tuple[int, list[tuple[int, float]]]]]]:
     """Per phase: the :func:`phase_pattern` derivatives it needs, and how they make up ∂/∂θ_k.
 
