@@ -40,6 +40,7 @@ __all__ = [
     "median",
     "onset_match",
     "rank_separation",
+    "stage_shares",
     "top_ranks_match",
     "wt_errors",
 ]
@@ -496,3 +497,34 @@ def top_ranks_match(
     exp = set(_rename(expected, equivalents))
     top = _rename(ranking, equivalents)[: len(exp)]
     return len(top) == len(exp) and set(top) == exp
+
+
+def stage_shares(
+    stages: Mapping[str, Mapping[str, float]], min_share: float = 0.0
+) -> list[tuple[str, Mapping[str, float]]]:
+    """Stages of a run's per-stage breakdown (in pipeline order), checked for consistency.
+
+    Parameters
+    ----------
+    stages : mapping
+        Stage -> ``{"seconds", "per_scan_s", "share"}`` (``summary.json``, section ``run``).
+    min_share : float
+        Stages below this share are left out.
+
+    Returns
+    -------
+    list of (str, mapping)
+
+    Raises
+    ------
+    ValueError
+        When the shares do not add up to 1 (within rounding) or a value is negative: a breakdown
+        that does not account for all of the time is not a breakdown.
+    """
+    if not stages:
+        return []
+    total = sum(v["share"] for v in stages.values())
+    negative = any(min(v["seconds"], v["per_scan_s"], v["share"]) < 0 for v in stages.values())
+    if abs(total - 1.0) > 1e-6 or negative:
+        raise ValueError(f"stage shares add up to {total:.4f}, not 1, or a time is negative")
+    return [(k, v) for k, v in stages.items() if v["share"] >= min_share]

@@ -7,6 +7,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py --quick            # skip the batch and the sample_data series runs
     .venv/bin/python benchmarks/run.py --only startup     # start-up times alone (a few seconds)
     .venv/bin/python benchmarks/run.py --only accuracy    # the validation-set accuracy alone
+    .venv/bin/python benchmarks/run.py --only batch --batch-scans 1000 --batch-jobs 2
+                                                          # issue 18's 1,000-scan batch and its stages
 
 The benchmark measures each pipeline stage through its public interface, and only when the stage exists
 in the checked-out commit. Python stages are imported inside ``try/except ImportError`` (see
@@ -65,8 +67,13 @@ SLOW_REPEATS = 2
 #: Scans per stage timing (median over scans of the per-scan median).
 STAGE_SCANS = 8
 #: Scans in the batch-throughput run: issue 7 states its criterion for 200 scans (about 4 minutes for the
-#: two runs on two cores; ``--batch-scans`` for a quicker look).
+#: two runs on two cores; ``--batch-scans`` for a quicker look). Issue 18 states 1,000 scans with two jobs
+#: in 3 minutes: ``--batch-scans 1000`` measures it; with fewer scans the table extrapolates and says so.
 BATCH_SCANS = 200
+#: The batch size of issue 18's throughput target.
+TARGET_BATCH_SCANS = 1000
+#: Worker counts of the batch runs: 1 and 2, and every core of a bigger machine.
+BATCH_JOBS = tuple(sorted({1, 2, os.cpu_count() or 1}))
 #: Parallel CLI calls and series jobs in the accuracy runs: the reference machine has two cores.
 WORKERS = 2
 #: A CLI call or series run that takes longer than this is reported as timed out.
@@ -110,6 +117,7 @@ TARGETS: dict[str, tuple[float, str, str]] = {
     "onset_all": (1.0, ">=", "issue 7: every onset of sample_data"),
     "rank_all": (1.0, ">=", "issue 5: all seven systems"),
     "speedup": (1.8, ">=", "issue 7"),
+    "batch1000_s": (180.0, "<=", "issue 18: 1,000 scans, --jobs 2"),
     "startup_s": (0.3, "<=", "issue 12"),
 }
 
@@ -373,6 +381,11 @@ class Bench:
     tmp: Path
     batch_scans: int
     quick: bool = False
+    batch_jobs: tuple[int, ...] = BATCH_JOBS
+    #: stage timers of the one-series run: (system, scans, summary.json run section)
+    series_stages: tuple[str, int, dict[str, Any]] | None = None
+    #: stage timers of the batch run with 2 jobs: (scans, jobs, run section)
+    batch_stages: tuple[int, int, dict[str, Any]] | None = None
     lines: list[str] = field(default_factory=list)
     lib: Any = None
     vset: Any = None
@@ -722,6 +735,9 @@ def _series_and_batch_rows(b: Bench) -> list[list[Any]]:
             break
         runs.append(r.seconds)
     else:
+        doc = _find_series_json(b.tmp / "one_series_out_0")
+        if doc and doc.get("run"):
+            b.series_stages = (system, n, doc["run"])
         rows.append(
             [
                 f"one full heating series ({system}: {n} XRD + Raman scans, 1 job)",
@@ -735,23 +751,99 @@ def _series_and_batch_rows(b: Bench) -> list[list[Any]]:
         )
     if b.quick:
         return [*rows, ["batch throughput, 1 and 2 jobs", "skipped (--quick)", 0, "", ""]]
-    log(f"batch of {b.batch_scans} scans with 1 and 2 jobs")
+    return rows + _batch_rows(b)
+
+
+def _batch_rows(b: Bench) -> list[list[Any]]:
+    """Throughput of a generated batch with 1, 2 (and all cores') workers; identical numbers; 1,000 scans."""
+    jobs_list = b.batch_jobs
+    log(f"batch of {b.batch_scans} scans with {', '.join(map(str, jobs_list))} job(s)")
     manifest, n = _batch_manifest(b)
-    tput = {}
-    for jobs in (1, 2):
-        r = run_series_stage(manifest, b.tmp / f"batch_out_{jobs}", jobs, b.commands)
+    rows: list[list[Any]] = []
+    tput: dict[int, float] = {}
+    walls: dict[int, float] = {}
+    systems: dict[int, Any] = {}
+    for jobs in jobs_list:
+        out = b.tmp / f"batch_out_{jobs}"
+        r = run_series_stage(manifest, out, jobs, b.commands)
         if r is None or not r.ok:
             rows.append([f"batch of {n} scans, {jobs} job(s)", "stage failed", 0, "", r.error() if r else ""])
             continue
-        tput[jobs] = n / r.seconds
+        tput[jobs], walls[jobs] = n / r.seconds, r.seconds
+        doc = _find_series_json(out)
+        systems[jobs] = doc.get("systems") if doc else None
         rows.append(
             [f"batch of {n} scans, {jobs} job(s)", f"{tput[jobs]:.2f} scans/s", 1, "", fmt_s(r.seconds)]
         )
-    if len(tput) == 2:
+        if doc and doc.get("run") and (jobs == 2 or b.batch_stages is None):
+            b.batch_stages = (n, jobs, doc["run"])
+    if 1 in tput and 2 in tput:
         sp = tput[2] / tput[1]
         note = f"{n} scans" + ("" if n >= 200 else "; issue 7 states 200 (--batch-scans 200)")
         rows.append(["batch speed-up, 2 jobs over 1", f"{sp:.2f}×", 1, verdict("speedup", sp), note])
+    for jobs in tput:
+        if jobs > 2 and 1 in tput:
+            rows.append([f"batch speed-up, {jobs} jobs over 1", f"{tput[jobs] / tput[1]:.2f}×", 1, "", ""])
+    if 1 in systems and len(systems) > 1:
+        same = [j for j in systems if j != 1 and systems[j] == systems[1]]
+        differ = [j for j in systems if j != 1 and systems[j] != systems[1]]
+        rows.append(
+            [
+                "batch results identical to --jobs 1",
+                "yes" if not differ else f"NO for {', '.join(map(str, differ))} job(s)",
+                len(same) + len(differ),
+                "",
+                "summary.json systems (phases, wt %, esd, onsets) compared",
+            ]
+        )
+    if 2 in walls:
+        est = walls[2] * TARGET_BATCH_SCANS / n
+        how = (
+            f"measured on {n} scans"
+            if n == TARGET_BATCH_SCANS
+            else f"EXTRAPOLATED linearly from {n} scans (--batch-scans {TARGET_BATCH_SCANS} measures it)"
+        )
+        rows.append(
+            [f"batch of {TARGET_BATCH_SCANS} scans, 2 jobs", fmt_s(est), 1, verdict("batch1000_s", est), how]
+        )
     return rows
+
+
+def _stage_table(run_doc: Mapping[str, Any]) -> list[str]:
+    """The per-stage rows of a series run's ``summary.json`` ``run`` section, as a Markdown table."""
+    rows = [
+        [name, fmt_s(v["per_scan_s"]), f"{100 * v['share']:.1f} %", fmt_s(v["seconds"])]
+        for name, v in metrics.stage_shares(run_doc.get("stages") or {})
+    ]
+    return md_table(["stage", "per scan (median)", "share", "total (CPU)"], rows)
+
+
+def section_stages(b: Bench) -> None:
+    """Per-stage breakdown: where one series' and one batch's time goes."""
+    lines = [
+        "CPU seconds per stage from the stage timers of `phasetrace series` (`summary.json`, section "
+        "`run`), summed over the processes. Per scan: the median over the scans the stage ran for "
+        "(collect, figures and reports are run-wide: their total over the scans). Share: of the summed "
+        "CPU time of all stages. `other` is task time outside the named stages; `final fit` is the "
+        "refit of the union and the second-stage sample terms, `selection` the identification's "
+        "phase-set selection."
+    ]
+    if b.series_stages:
+        system, n, doc = b.series_stages
+        lines += ["", f"One series ({system}: {n} XRD + Raman scans, 1 job):", "", *_stage_table(doc)]
+    if b.batch_stages:
+        n, jobs, doc = b.batch_stages
+        wall = doc.get("analysis_wall_s")
+        lines += [
+            "",
+            f"The batch of {n} scans with {jobs} jobs (analysis wall {fmt_s(wall)}, reports and figures "
+            f"{fmt_s(doc.get('reports_wall_s'))}):",
+            "",
+            *_stage_table(doc),
+        ]
+    if not b.series_stages and not b.batch_stages:
+        lines += ["", "No series run with stage timers in this benchmark (stage not available or skipped)."]
+    b.section("Per-stage breakdown", lines)
 
 
 def section_speed(b: Bench) -> None:
@@ -782,6 +874,14 @@ def section_speed(b: Bench) -> None:
             "",
             *md_table(["measurement", "median", "runs", "target", "note"], rows),
         ],
+    )
+
+
+def section_batch(b: Bench) -> None:
+    """One heating series and the batch runs alone (``--only batch``)."""
+    b.section(
+        "Speed: series and batch",
+        [*md_table(["measurement", "median", "runs", "target", "note"], _series_and_batch_rows(b))],
     )
 
 
@@ -1299,20 +1399,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--physics", action="store_true", help="only the CPD round robin and the independent-model sections"
     )
     ap.add_argument(
+        "--batch-jobs",
+        default=",".join(map(str, BATCH_JOBS)),
+        help="worker counts of the batch runs, comma-separated (default: 1, 2 and all cores)",
+    )
+    ap.add_argument(
         "--only",
-        choices=["startup", "accuracy"],
-        help="run only this section (startup: seconds; accuracy: with the set-up, minutes) and print it; "
+        choices=["startup", "accuracy", "batch"],
+        help="run only this section and print it (startup: seconds; accuracy: with the set-up, minutes; "
+        "batch: one series with its per-stage table and the batch runs of --batch-scans, --batch-jobs); "
         "results.md is left alone",
     )
     args = ap.parse_args(argv)
+    try:
+        jobs = tuple(sorted({int(j) for j in args.batch_jobs.split(",") if j.strip()}))
+    except ValueError:
+        ap.error(f"--batch-jobs: not a comma-separated list of worker counts: {args.batch_jobs!r}")
     if args.only:
         with tempfile.TemporaryDirectory(prefix="phasetrace-bench-") as tmpname:
             tmp = args.keep or Path(tmpname)
             tmp.mkdir(parents=True, exist_ok=True)
             os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp / "empty-user-library")
             os.environ["PHASETRACE_PROJECT_LIBRARY"] = str(tmp / "empty-project-library")
-            b = Bench(tmp=tmp, batch_scans=0, quick=True)
-            sections = [section_startup] if args.only == "startup" else [section_setup, section_accuracy]
+            b = Bench(tmp=tmp, batch_scans=args.batch_scans, quick=args.only != "batch", batch_jobs=jobs)
+            sections = {
+                "startup": [section_startup],
+                "accuracy": [section_setup, section_accuracy],
+                "batch": [section_setup, section_batch, section_stages],
+            }[args.only]
             for sec in sections:
                 sec(b)
         print("\n".join(b.lines))
@@ -1324,7 +1438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # phases a user added with `phases add` would change the candidates: bundled library only
         os.environ["PHASETRACE_USER_LIBRARY"] = str(tmp / "empty-user-library")
         os.environ["PHASETRACE_PROJECT_LIBRARY"] = str(tmp / "empty-project-library")
-        b = Bench(tmp=tmp, batch_scans=args.batch_scans, quick=args.quick)
+        b = Bench(tmp=tmp, batch_scans=args.batch_scans, quick=args.quick, batch_jobs=jobs)
         walls = []
         from benchmarks.library_index import section_library_index
 
@@ -1332,6 +1446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             section_setup,
             section_startup,
             section_speed,
+            section_stages,
             section_library_index,
             section_accuracy,
             section_physics,

@@ -23,7 +23,7 @@ PACKAGE = Path(phasetrace.__file__).parent
 #: The stages in data-flow order: a module may import from its own stage and the stages before it.
 #: ``base`` holds the small shared modules every stage uses (errors, Scan, atomic writes, CIF syntax).
 LAYERS = [
-    ("base", {"errors", "scan", "_atomic", "_json", "_cif"}),
+    ("base", {"errors", "scan", "_atomic", "_json", "_cif", "timing"}),
     ("io", {"io"}),
     ("preprocess", {"preprocess"}),
     ("peaks", {"peaks"}),

@@ -175,3 +175,18 @@ def test_median_ignores_nan_and_none():
 
 def test_merge_equivalents_sums_a_group():
     assert m.merge_equivalents({"LaCoO3": 1.0, "LaNiO3": 0.5, "X": 2.0}, LAMO3) == {"LaMO3": 1.5, "X": 2.0}
+
+
+def test_stage_shares_keep_the_pipeline_order_and_refuse_a_breakdown_that_does_not_add_up():
+    stages = {
+        "load": {"seconds": 1.0, "per_scan_s": 0.01, "share": 0.1},
+        "selection": {"seconds": 8.0, "per_scan_s": 0.2, "share": 0.8},
+        "figures": {"seconds": 1.0, "per_scan_s": 0.01, "share": 0.1},
+    }
+    assert [k for k, _ in m.stage_shares(stages)] == ["load", "selection", "figures"]
+    assert [k for k, _ in m.stage_shares(stages, min_share=0.5)] == ["selection"]
+    assert m.stage_shares({}) == []
+    with pytest.raises(ValueError, match="add up"):
+        m.stage_shares({**stages, "load": {"seconds": 1.0, "per_scan_s": 0.01, "share": 0.3}})
+    with pytest.raises(ValueError):
+        m.stage_shares({"load": {"seconds": -1.0, "per_scan_s": 0.0, "share": 1.0}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -98,12 +99,28 @@ def test_reports_are_written(run1):
     assert len(rows) == len(sysdoc["phases"]) * 8 and all(r["file"] for r in rows)
     md = next(v for k, v in written.items() if k.startswith("md:")).read_text()
     assert "La2Zr2O7" in md and "only as fine as the temperature grid" in md
+    # summary.json is written last: its breakdown has the figures' time
+    assert doc["run"]["stages"]["figures"]["seconds"] > 0
     assert "## Evidence of the first detection" in md and "| La2Zr2O7 | XRD | 700 | (2 2 2) 28." in md
     for name in ("waterfall_pc_LCO_LLZTO", "wt_pc_LCO_LLZTO", "raman_pc_LCO_LLZTO", "onsets"):
         assert (run1.out / f"{name}.png").stat().st_size > 5000
         assert (run1.out / f"{name}.svg").exists()
     with sqlite3.connect(run1.store_path) as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 12
+
+
+def test_the_run_section_says_where_the_time_went(run1, tmp_path):
+    written = write_reports(run1, figures=False, html=False)
+    run = json.loads(written["json"].read_text())["run"]
+    assert run["jobs"] == 1 and run["scans_analysed"] == 8 and run["analysis_wall_s"] > 0
+    stages = run["stages"]
+    assert {"collect", "load", "ranking", "selection", "final fit", "raman", "store", "reports"} <= set(stages)
+    assert sum(v["share"] for v in stages.values()) == pytest.approx(1.0)
+    # the fits are where a scan's time goes, not loading or storing it
+    fits = stages["selection"]["seconds"] + stages["final fit"]["seconds"]
+    assert fits > 10 * (stages["load"]["seconds"] + stages["store"]["seconds"])
+    # medians over the scans that ran the stage: 4 XRD scans were ranked, 4 Raman spectra fitted
+    assert stages["ranking"]["per_scan_s"] > 0 and stages["raman"]["per_scan_s"] > 0
 
 
 def test_rerun_reuses_every_result(series_dir, run1):
@@ -131,13 +148,20 @@ def test_two_jobs_give_the_same_result(series_dir, run1, tmp_path):
     assert par.systems == run1.systems
 
 
-def test_dask_local_cluster_gives_the_same_result(series_dir, run1, tmp_path):
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        run = run_series(series_dir, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
-    assert run.systems == run1.systems
+def test_dask_example_on_a_local_cluster_gives_the_same_result(series_dir, run1, tmp_path):
+    """The documented scale-out example (examples/dask_series.py) with a LocalCluster of two workers."""
+    import runpy
+
+    pytest.importorskip("distributed", reason="dask distributed not installed (pip install distributed)")
+    example = Path(__file__).parents[2] / "examples" / "dask_series.py"
+    main_ = runpy.run_path(str(example))["main"]
+    out = tmp_path / "dask"
+    assert main_([str(series_dir), "--out", str(out), "--workers", "2", "--no-figures"]) == 0
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["systems"] == json.loads(json.dumps(run1.to_dict()["systems"]))
+    # every task ran on the cluster: its stage timers came back with the results
+    assert doc["run"]["scans_analysed"] == 8 and doc["run"]["scheduler"].startswith("tcp://")
+    assert main_([str(tmp_path / "nope"), "--out", str(tmp_path / "o2"), "--workers", "1"]) == 2
 
 
 def test_series_cli_json(series_dir, run1):

@@ -12,6 +12,7 @@ from ..errors import PhasetraceError
 from ..library.crystallography import cell_volume
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
+from ..timing import stage
 from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
 from .model import chebyshev_basis, phase_pattern
@@ -360,13 +361,15 @@ def quantify(
             )
         from .selection import select_phases
 
-        state, steps, alternatives = select_phases(
-            scan, lib, pool, config, start=start, fixed=list(phases or []), prefer=prefer
-        )
-        state = refine_sample_terms(
-            scan, state, config, [lib[m.id].strain for m in state.models],
-            [m.texture_axis is not None for m in state.models], start,
-        )
+        with stage("selection"):
+            state, steps, alternatives = select_phases(
+                scan, lib, pool, config, start=start, fixed=list(phases or []), prefer=prefer
+            )
+        with stage("final fit"):
+            state = refine_sample_terms(
+                scan, state, config, [lib[m.id].strain for m in state.models],
+                [m.texture_axis is not None for m in state.models], start,
+            )
         tested = pool
     else:
         if not phases:
@@ -374,8 +377,9 @@ def quantify(
         models, strains, textured = phase_models(scan, lib, phases, config)
         if not models:
             raise FitError(f"{where}: none of {', '.join(phases)} has a reflection in the scan range")
-        state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
-        state = refine_sample_terms(scan, state, config, strains, textured, start)
+        with stage("final fit"):
+            state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
+            state = refine_sample_terms(scan, state, config, strains, textured, start)
         steps, alternatives, tested = [], {}, list(phases)
     ok = bool(state.success and np.isfinite(state.chi2))
     unconfirmed = set()

@@ -86,12 +86,36 @@ def profiles_by_file(
     return out
 
 
+def spectra_by_file(
+    records: dict[str, dict[str, Any]] | Sequence[dict[str, Any]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """File -> (Raman shift, intensity) of the spectra the run's Raman tasks read.
+
+    Records without a spectrum (older stores) are left out; their files are read again.
+    """
+    from ..series.store import unpack_arrays
+
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for rec in records.values() if isinstance(records, dict) else records:
+        if not rec or rec.get("stage") != "raman":
+            continue
+        spec = (rec.get("result") or {}).get("spectrum")
+        if spec:
+            cols = unpack_arrays(spec)
+            out[rec["file"]] = (cols["x"], cols["y"])
+    return out
+
+
 def _load(path: str):
     from ..io import load
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load(path)
+
+
+def _xy_of(scan) -> tuple[np.ndarray, np.ndarray]:
+    return scan.x, scan.y
 
 
 def _xy(f: dict[str, Any], profiles: dict[str, dict[str, Any]] | None):
@@ -499,12 +523,14 @@ def plot_raman_stack(
     *,
     offset: float = 1.0,
     colours: PhaseColours | None = None,
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Axes:
     """Raman spectra of a series stacked by temperature, with every strong band of the phases found.
 
     Bands of at least ``RAMAN_STRONG`` of a phase's strongest band are marked by a line in the
     phase's colour above the spectra; phase labels sit in rows above them, never on top of each
-    other or of the title.
+    other or of the title. ``spectra`` (file -> (x, y), :func:`spectra_by_file`) are the spectra as
+    the run read them; a file not in it is read again.
 
     Returns
     -------
@@ -524,10 +550,10 @@ def plot_raman_stack(
             _, ax = plt.subplots(figsize=(6.4, 1.8 + 0.6 * max(len(files), 1)))
         xs = []
         for k, f in enumerate(files):
-            scan = _load(f["file"])
-            y = (scan.y - np.percentile(scan.y, 2)) / max(float(np.ptp(scan.y)), 1e-12) * 0.9
-            ax.plot(scan.x, y + k * offset, lw=0.7, color="0.15")
-            xs.append((float(scan.x.min()), float(scan.x.max())))
+            sx, sy = (spectra or {}).get(f["file"]) or _xy_of(_load(f["file"]))
+            y = (sy - np.percentile(sy, 2)) / max(float(np.ptp(sy)), 1e-12) * 0.9
+            ax.plot(sx, y + k * offset, lw=0.7, color="0.15")
+            xs.append((float(sx.min()), float(sx.max())))
         top = offset * max(len(files), 1)
         lo = min((a for a, _ in xs), default=100.0)
         hi = max((b for _, b in xs), default=1200.0)

@@ -95,18 +95,22 @@ def _raman_data(f: dict[str, Any], run: Any, colours, names: dict[str, str]) -> 
     import warnings
 
     from ..io import load
-    from .figures import temperature_label
+    from .figures import spectra_by_file, temperature_label
 
     rec = next(
         (r for r in (getattr(run, "records", None) or {}).values() if r and r["file"] == f["file"]), None
     )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scan = load(f["file"])
-    except Exception:  # noqa: BLE001 - a spectrum that cannot be read again is left out of the page
-        return None
-    order = np.argsort(scan.x, kind="stable")
+    spectrum = spectra_by_file([rec]).get(f["file"]) if rec else None
+    if spectrum is None:  # a store of an older version: the file is read again
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scan = load(f["file"])
+        except Exception:  # noqa: BLE001 - a spectrum that cannot be read again is left out of the page
+            return None
+        spectrum = (scan.x, scan.y)
+    sx, sy = spectrum
+    order = np.argsort(sx, kind="stable")
     ticks, labels = {}, []
     for p in ((rec or {}).get("result") or {}).get("phases", []):
         if p.get("detected") and p.get("bands"):
@@ -116,8 +120,8 @@ def _raman_data(f: dict[str, Any], run: Any, colours, names: dict[str, str]) -> 
     return {
         "title": f"{Path(f['file']).name} ({temperature_label(f['temperature_C'])})",
         "xlabel": "Raman shift (cm⁻¹)",
-        "x": _b64(scan.x[order]),
-        "observed": _b64(scan.y[order]),
+        "x": _b64(sx[order]),
+        "observed": _b64(sy[order]),
         "ticks": ticks,
         "hkl": labels,
         "colours": {pid: colours[pid] for pid in ticks},

@@ -8,12 +8,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
 from .._json import json_safe
+from ..timing import cpu_seconds, recording, stage
 from .style import documents, save_figure
 from .tables import slug, write_cells, write_markdown, write_profiles, write_results
 
@@ -57,9 +60,15 @@ def _system_figures(
             ax = F.plot_lattice_vs_temperature(system, profiles, colours=colours)
             figs["lattice"] = save_figure(ax.figure, out / f"lattice_{name}")["png"]
     if any(f["technique"] == "raman" for f in system["files"]):
-        ax = F.plot_raman_stack(system, lib, colours=colours)
+        ax = F.plot_raman_stack(system, lib, colours=colours, spectra=F.spectra_by_file(records))
         figs["raman"] = save_figure(ax.figure, out / f"raman_{name}")["png"]
     return figs
+
+
+def _timed(fn, *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and its CPU seconds in the process that ran it (a pool worker's figures too)."""
+    t0 = cpu_seconds()
+    return fn(*args), cpu_seconds() - t0
 
 
 def _onsets_figure(systems: list[dict[str, Any]], out: Path, colour_ids: list[str]) -> Path:
@@ -73,11 +82,19 @@ def _onsets_figure(systems: list[dict[str, Any]], out: Path, colour_ids: list[st
     return save_figure(ax.figure, out / "onsets")["png"]
 
 
-def write_figures(run: Any, *, jobs: int = 1, executor: Executor | None = None) -> dict[str, dict[str, Path]]:
+def write_figures(
+    run: Any,
+    *,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> dict[str, dict[str, Path]]:
     """All figures of a run, PNG (300 dpi) and SVG (editable text), in ``run.out``.
 
     One phase has one colour in all of them. With ``jobs`` > 1 (or a worker pool, ``executor``)
-    and several series, the series' figures are drawn in worker processes.
+    and several series, the series' figures are drawn in worker processes, and ``meanwhile``
+    (other outputs of the run) is called in this process while they are drawn; without workers
+    it is called first.
 
     Returns
     -------
@@ -86,26 +103,42 @@ def write_figures(run: Any, *, jobs: int = 1, executor: Executor | None = None) 
     """
     from .figures import run_colours
 
-    ids = list(run_colours(documents(run.systems)).as_dict())
-    recs = [_system_records(run, s) for s in documents(run.systems)]
+    docs = documents(run.systems)
+    ids = list(run_colours(docs).as_dict())
+    recs = [_system_records(run, s) for s in docs]
     out: dict[str, dict[str, Path]] = {}
-    if (executor is not None or jobs > 1) and len(documents(run.systems)) > 2:
+    seconds = 0.0
+    if (executor is not None or jobs > 1) and len(docs) > 2:
         with contextlib.ExitStack() as stack:
             if executor is None:
                 from ..series.tasks import worker_pool
 
                 executor = stack.enter_context(worker_pool(jobs))
-            onsets = executor.submit(_onsets_figure, documents(run.systems), run.out, ids)
-            n = len(documents(run.systems))
-            done = executor.map(_system_figures, documents(run.systems), [run.out] * n, recs, [ids] * n)
-            for s, figs in zip(documents(run.systems), done, strict=True):
+            onsets = executor.submit(_timed, _onsets_figure, docs, run.out, ids)
+            n = len(docs)
+            done = executor.map(_timed, [_system_figures] * n, docs, [run.out] * n, recs, [ids] * n)
+            if meanwhile is not None:
+                meanwhile()  # the workers draw while this process writes the tables and pages
+            for s, (figs, sec) in zip(docs, done, strict=True):
                 out[s["system"]] = figs
-            out["__onsets__"] = {"onsets": onsets.result()}
+                seconds += sec
+            path, sec = onsets.result()
+            out["__onsets__"] = {"onsets": path}
+            seconds += sec
     else:
-        for s, r in zip(documents(run.systems), recs, strict=True):
+        if meanwhile is not None:
+            meanwhile()
+        t0 = cpu_seconds()
+        for s, r in zip(docs, recs, strict=True):
             out[s["system"]] = _system_figures(s, run.out, r, ids)
-        if documents(run.systems):
-            out["__onsets__"] = {"onsets": _onsets_figure(documents(run.systems), run.out, ids)}
+        if docs:
+            out["__onsets__"] = {"onsets": _onsets_figure(docs, run.out, ids)}
+        seconds = cpu_seconds() - t0
+    timing = getattr(run, "timing", None)
+    if isinstance(timing, dict):
+        # CPU seconds of the figures wherever they were drawn (the run's per-stage breakdown)
+        level = timing.setdefault("run_level", {})
+        level["figures"] = level.get("figures", 0.0) + seconds
     return out
 
 
@@ -130,22 +163,38 @@ def write_reports(
         Output kind -> path (``json``, ``csv``, ``results_json``, ``cells``, ``html``, ``onsets``,
         ``md:<system>``).
     """
-    from ..series.analyse import GRID_NOTE
-    from .figures import profiles_by_file
-
+    t0 = time.perf_counter()
     out = Path(run.out)
     written: dict[str, Path] = {}
+    with recording() as clock, stage("reports"):
+        _write_reports(run, out, written, figures, html, jobs, executor)
+    timing = getattr(run, "timing", None)
+    if isinstance(timing, dict):
+        level = timing.setdefault("run_level", {})
+        level["reports"] = level.get("reports", 0.0) + clock.seconds.get("reports", 0.0)
+        timing["reports_wall_s"] = time.perf_counter() - t0
+    # written last, so that its run section has the reports' and figures' times too
     summary = json.dumps(json_safe(run.to_dict()), indent=1, allow_nan=False, default=str)
     atomic_write_text(out / "summary.json", summary)
     written["json"] = out / "summary.json"
-    written.update(write_results(run, out))
-    written["cells"] = write_cells(run, out)
-    profiles = profiles_by_file(getattr(run, "records", None) or {})
-    write_profiles(run, out, profiles)
+    return written
+
+
+def _write_reports(run, out, written, figures, html, jobs, executor) -> None:
+    from ..series.analyse import GRID_NOTE
+
+    lib = _library()
+
+    def tables_and_page() -> None:
+        with stage("reports"):  # its own stage also while the figures are being drawn
+            _tables_and_page(run, out, written, html, lib)
+
     figs: dict[str, dict[str, Path]] = {}
     if figures:
-        figs = write_figures(run, jobs=jobs, executor=executor)
-    lib = _library()
+        with stage("figures"):
+            figs = write_figures(run, jobs=jobs, executor=executor, meanwhile=tables_and_page)
+    else:
+        tables_and_page()
     for s in documents(run.systems):
         md = write_markdown(s, figs.get(s["system"], {}), run, lib, GRID_NOTE)
         path = out / f"report_{slug(s['system'])}.md"
@@ -153,8 +202,17 @@ def write_reports(
         written[f"md:{s['system']}"] = path
     if figures and "__onsets__" in figs:
         written["onsets"] = figs["__onsets__"]["onsets"]
+
+
+def _tables_and_page(run, out, written, html, lib) -> None:
+    """results.csv/.json, cells.csv, the fitted profiles and report.html."""
+    from .figures import profiles_by_file
+
+    written.update(write_results(run, out))
+    written["cells"] = write_cells(run, out)
+    profiles = profiles_by_file(getattr(run, "records", None) or {})
+    write_profiles(run, out, profiles)
     if html:
         from .html import write_html
 
         written["html"] = write_html(run, out / "report.html", profiles=profiles, library=lib)
-    return written

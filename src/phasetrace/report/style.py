@@ -76,6 +76,10 @@ FAMILY_MARKERS = {
 #: Resolution of PNG figures (journals ask for 300 dpi or more).
 PNG_DPI = 300
 
+#: zlib level of PNG figures: 1 writes a 300-dpi figure in about a third less time than the default
+#: 6, for files about a fifth larger (line drawings on white compress well either way).
+PNG_COMPRESSION = 1
+
 #: rcParams of every figure: SVG keeps its text as text (editable), PDF embeds TrueType fonts.
 RC = {
     "svg.fonttype": "none",
@@ -195,10 +199,14 @@ def save_figure(fig: Any, base: str | Path, formats: Iterable[str] = ("png", "sv
     paths: dict[str, Path] = {}
     try:
         with mpl.rc_context(RC):
+            # the tight bounding box is laid out once for all formats (``bbox_inches="tight"`` would
+            # lay the figure out again for each; the text layout is most of a figure's cost)
+            box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(mpl.rcParams["savefig.pad_inches"])
             for ext in formats:
                 target = base.with_name(f"{base.name}.{ext}") if base.suffix != f".{ext}" else base
                 tmp = target.with_name(f".{target.name}.tmp.{ext}")
-                fig.savefig(tmp, dpi=PNG_DPI, bbox_inches="tight", format=ext)
+                kw = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if ext == "png" else {}
+                fig.savefig(tmp, dpi=PNG_DPI, bbox_inches=box, format=ext, **kw)
                 publish(tmp, target)
                 paths[ext] = target
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -14,6 +15,7 @@ from .. import __version__
 from ..errors import PhasetraceError
 from ..library.phases import PhaseLibrary
 from ..match.candidates import candidate_pool
+from ..timing import recording, stage
 from .collect import collect, group_by_system, nothing_usable
 from .onsets import Evolution, combine, evolution
 from .replicates import merge_replicates, replicate_fields
@@ -100,23 +102,38 @@ def run_series(
     -------
     SeriesResult
     """
+    t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        clock = stack.enter_context(recording())
         if executor is None and not scheduler and jobs > 1:
             # the workers start (imports, library) while the scans are collected here
             executor = stack.enter_context(worker_pool(jobs, [str(p) for p in libraries]))
-        return _run_series(
-            source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor
+        per_scan: dict[str, dict[str, float]] = {}
+        result = _run_series(
+            source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor, per_scan
         )
+    result.timing = {
+        "jobs": jobs,
+        "scheduler": scheduler,
+        "analysis_wall_s": time.perf_counter() - t0,
+        "per_scan": per_scan,
+        "run_level": dict(clock.seconds),
+    }
+    return result
 
 
-def _run_series(source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor):
+def _run_series(
+    source, out, system, elements, libraries, jobs, scheduler, progress, quant, executor, per_scan
+):
     out = Path(out)
-    found = collect(source, system=system)
+    with stage("collect"):
+        found = collect(source, system=system)
     entries, problems = found
     if not entries:  # nothing to analyse: one line, and no output folder
         raise PhasetraceError(nothing_usable(source, problems))
     out.mkdir(parents=True, exist_ok=True)
-    lib = PhaseLibrary.default(extra=list(libraries))
+    with stage("library"):
+        lib = PhaseLibrary.default(extra=list(libraries))
     problems_out = [{"file": f, "error": msg} for f, msg in problems]
     groups = group_by_system(entries)
     config = {"quant": dict(quant or {})}
@@ -127,7 +144,8 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         pools: dict[str, tuple[list[str], set[str]]] = {}
         for name in list(groups):
             try:
-                pools[name] = _pool(lib, name, elements, groups[name])
+                with stage("library"):
+                    pools[name] = _pool(lib, name, elements, groups[name])
             except PhasetraceError as exc:
                 problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
                 del groups[name]
@@ -185,8 +203,9 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
         def refits_of(name: str) -> list[dict[str, Any]]:
             """Stage 2 of one system: every XRD scan refitted with the union of its identifications."""
             ident = [t for t in stage1 if t["system"] == name]
-            for t in ident:
-                records[t["key"]] = store.get(t["key"])
+            with stage("store"):
+                for t in ident:
+                    records[t["key"]] = store.get(t["key"])
             # per phase: scans that found it, and its largest wt %/esd among them
             n_found: dict[str, int] = {}
             strength: dict[str, float] = {}
@@ -200,8 +219,9 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             found = list(n_found)
             if ident:
                 raman = [t for t in stage_r if t["system"] == name]
-                for t in raman:
-                    records[t["key"]] = store.get(t["key"])
+                with stage("store"):
+                    for t in raman:
+                        records[t["key"]] = store.get(t["key"])
                 for pid in raman_found(lib, [records[t["key"]] for t in raman], pool_ids[name]):
                     if pid not in n_found:
                         found.append(pid)
@@ -226,6 +246,12 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
             left.discard(t["key"])
             return refits_of(t["system"]) if not left else []
 
+        def on_result(t: dict[str, Any], out: dict[str, Any]) -> None:
+            # the stage timers of the task, added up per scan (an XRD scan is identified and refitted)
+            mine = per_scan.setdefault(t["path"], {})
+            for k, v in (out.get("stages") or {}).items():
+                mine[k] = mine.get(k, 0.0) + v
+
         # systems without XRD scans have nothing to wait for
         # one system after another, so that the first systems' refits can start while later ones are
         # still being identified
@@ -244,10 +270,12 @@ def _run_series(source, out, system, elements, libraries, jobs, scheduler, progr
                 label="scans",
                 followup=followup,
                 executor=executor,
+                on_result=on_result,
             ),
         )
-        for t in [*stage2, *stage_r]:
-            records[t["key"]] = store.get(t["key"])
+        with stage("store"):
+            for t in [*stage2, *stage_r]:
+                records[t["key"]] = store.get(t["key"])
         for t in [*stage1, *stage2, *stage_r]:
             rec = records.get(t["key"])
             if rec and rec["status"] == "error":

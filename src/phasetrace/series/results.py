@@ -211,6 +211,8 @@ class SeriesResult:
     records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     #: one-line notes: files a manifest does not list, --system not applied (see collect)
     warnings: list[str] = field(default_factory=list)
+    #: where the run's time went: stage seconds per scan and of the whole run (see :meth:`run_section`)
+    timing: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, system: str) -> SystemResult:
         for s in self.systems:
@@ -228,6 +230,28 @@ class SeriesResult:
             "note": GRID_NOTE,
             "fractions_note": FRACTIONS_NOTE,
             "store": str(self.store_path),
+            **({"run": self.run_section()} if self.timing else {}),
+        }
+
+    def run_section(self) -> dict[str, Any]:
+        """The ``run`` section of ``summary.json``: workers, wall time and the per-stage breakdown.
+
+        ``stages`` maps each stage (load, library, ranking, selection, final fit, raman, store,
+        figures, ...) to its total seconds (summed over processes), its median per scan and its share
+        of the total (:func:`phasetrace.timing.summarise`). Timings vary from run to run; nothing
+        else in the summary does.
+        """
+        from ..timing import summarise
+
+        t = self.timing
+        per_scan = t.get("per_scan", {})
+        return {
+            "jobs": t.get("jobs"),
+            "scheduler": t.get("scheduler"),
+            "scans_analysed": len(per_scan),
+            "analysis_wall_s": t.get("analysis_wall_s"),
+            **({"reports_wall_s": t["reports_wall_s"]} if "reports_wall_s" in t else {}),
+            "stages": summarise(per_scan.values(), t.get("run_level")),
         }
 
     def to_records(self) -> list[dict[str, Any]]:

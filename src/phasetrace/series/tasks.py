@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import PhasetraceError
+from ..timing import cpu_seconds, recording, stage
 from .store import ResultStore, task_key
 
 __all__ = ["analyse_scan", "execute", "make_task"]
@@ -110,51 +111,67 @@ def analyse_scan(task: dict[str, Any]) -> dict[str, Any]:
     raman (Raman)
         Test ``phases`` against the Raman band table.
     """
-    t0 = time.perf_counter()
-    try:
-        with _one_blas_thread():
-            result = _run(task)
-        status, error = "ok", None
-    except PhasetraceError as exc:
-        result, status, error = None, "error", str(exc)
-    except Exception as exc:  # noqa: BLE001 - a batch goes on past any single failure
-        result, status, error = None, "error", f"{task['path']}: internal error ({type(exc).__name__}: {exc})"
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    with recording() as clock:
+        try:
+            with _one_blas_thread():
+                result = _run(task)
+            status, error = "ok", None
+        except PhasetraceError as exc:
+            result, status, error = None, "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a batch goes on past any single failure
+            why = f"internal error ({type(exc).__name__}: {exc})"
+            result, status, error = None, "error", f"{task['path']}: {why}"
+    seconds = time.perf_counter() - t0
+    # CPU time of the task outside its timed stages (start values, evidence, conversions)
+    clock.add("other", max(cpu_seconds() - c0 - sum(clock.seconds.values()), 0.0))
     return {
         "key": task["key"],
         "status": status,
         "error": error,
         "result": result,
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
+        "stages": clock.seconds,
     }
 
 
 def _run(task: dict[str, Any]) -> dict[str, Any]:
     from ..io import load
     from ..quantify.api import quantify
-    from ..quantify.candidates import select_by_fit
+    from ..quantify.candidates import rank_or_none, select_by_fit
     from ..quantify.fit import QuantConfig
 
-    lib = _library(task["libraries"])
     cfg = QuantConfig(**task["config"].get("quant", {}))
     inst = cfg.instrument  # its lines (--instrument) are the radiation of matching and fit alike
-    with warnings.catch_warnings():
+    with stage("library"):
+        lib = _library(task["libraries"])
+    with stage("load"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scan = load(task["path"], meta=task["meta"] or None, radiation=inst.radiation(None) if inst else None)
-    stage = task["stage"]
+    kind = task["stage"]
     phases = [p for p in task["phases"] if p in lib]
-    if stage == "raman":
+    if kind == "raman":
         return _raman(scan, lib, phases)
-    if stage == "identify":
+    if kind == "identify":
         # the one selection sequence of every single-scan caller (phasetrace fit/identify)
         prefer = task["config"].get("prefer", ())
-        res, _ = select_by_fit(scan, lib, phases, system=task.get("system"), prefer=prefer, config=cfg)
+        with stage("ranking"):
+            ranking = rank_or_none(scan, lib, phases, system=task.get("system"))
+        res, _ = select_by_fit(
+            scan, lib, phases, system=task.get("system"), prefer=prefer, config=cfg, ranking=ranking
+        )
     else:
         start = task["config"].get("start", {}).get(task["path"]) or None
         identified = task["config"].get("identified")
         verify = [p for p in phases if p not in identified] if identified is not None else ()
         res = quantify(scan, phases, cfg, library=lib, select=False, start=start, verify=verify)
     # the refits' fitted curves, for the reports' profile exports and interactive plots
-    profile = _profile(res, scan) if stage == "refit" and res.success else None
+    with stage("results"):
+        return _xrd_record(res, _profile(res, scan) if kind == "refit" and res.success else None)
+
+
+def _xrd_record(res, profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The stored record of an XRD task."""
     return {
         "success": res.success,
         "message": res.message,
@@ -185,19 +202,25 @@ def _raman(scan, lib, phases) -> dict[str, Any]:
     whole-spectrum fit (:func:`phasetrace.quantify.raman.fit_raman`).
     """
     from ..quantify.raman import fit_raman
+    from .store import pack_arrays
 
+    # the spectrum as read (with the task's metadata), so that the figures and the HTML report
+    # draw it without reading the file again
+    spectrum = pack_arrays({"x": scan.x, "y": scan.y})
     try:
-        fit = fit_raman(scan, lib, phases)
+        with stage("raman"):
+            fit = fit_raman(scan, lib, phases)
     except PhasetraceError as exc:
         why = f"no Raman fit: {exc}"
         out = [{"id": pid, "detected": None, "status": "not testable", "reason": why} for pid in phases]
-        return {"success": False, "message": str(exc), "phases": out}
+        return {"success": False, "message": str(exc), "phases": out, "spectrum": spectrum}
     return {
         "success": True,
         "gof": fit.gof if math.isfinite(fit.gof) else None,
         "noise_method": fit.noise_method,
         "n_spikes": fit.n_spikes,
         "phases": [p.to_dict() for p in fit.phases],
+        "spectrum": spectrum,
     }
 
 
@@ -248,19 +271,8 @@ def execute(
 
     def record(out: dict[str, Any]) -> dict[str, Any]:
         t = by_key[out["key"]]
-        store.put(
-            out["key"],
-            stage=t["stage"],
-            file=t["path"],
-            sha256=t["sha256"],
-            system=t["system"],
-            temperature_C=t["temperature_C"],
-            technique=t["technique"],
-            status=out["status"],
-            error=out["error"],
-            result=out["result"],
-            seconds=out["seconds"],
-        )
+        with stage("store"):
+            _put(store, t, out)
         counts["done"] += 1
         counts["errors"] += out["status"] != "ok"
         if on_result is not None:
@@ -279,7 +291,9 @@ def execute(
                     if t["key"] in by_key:
                         continue
                     by_key[t["key"]] = t
-                    if store.has(t["key"]):
+                    with stage("store"):
+                        stored = store.has(t["key"])
+                    if stored:
                         counts["skipped"] += 1
                         if followup is not None:
                             todo.extend(followup(t))
@@ -298,6 +312,23 @@ def execute(
         if bar:
             bar.close()
     return counts
+
+
+def _put(store: ResultStore, t: dict[str, Any], out: dict[str, Any]) -> None:
+    """Store a task's output under its key."""
+    store.put(
+        out["key"],
+        stage=t["stage"],
+        file=t["path"],
+        sha256=t["sha256"],
+        system=t["system"],
+        temperature_C=t["temperature_C"],
+        technique=t["technique"],
+        status=out["status"],
+        error=out["error"],
+        result=out["result"],
+        seconds=out["seconds"],
+    )
 
 
 class _Inline:
