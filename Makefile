@@ -23,7 +23,7 @@ demo: install
 	@echo "demo report: $(OUT)/report.html (interactive), $(OUT)/report_*.md, summary $(OUT)/summary.json, onset figure $(OUT)/onsets.png"
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks sample_data
+	$(BIN)/ruff check src tests benchmarks sample_data examples
 
 test: lint browser
 	$(BIN)/python -m pytest -q
