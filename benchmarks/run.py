@@ -1223,6 +1223,15 @@ def section_accuracy(b: Bench) -> None:
     )
 
 
+def section_honesty(b: Bench) -> None:
+    """Honest answers (issue 14): minor phases, detection limits, poor-fit flags, unidentified phases."""
+    from benchmarks import honesty
+
+    lines = honesty.run(n_mixtures=24 if b.quick else 40, n_series=2 if b.quick else 6, log=log)
+    intro = (honesty.__doc__ or "").split("\n\n")[1].replace("\n", " ")
+    b.section("Honest answers (issue 14)", [intro, "", *lines])
+
+
 # --- real files -------------------------------------------------------------------------------------------
 def elements_from_name(name: str) -> list[str]:
     """Element symbols in the formulae of a file name (``"2Fe3O4-3Y2O3_1000C_60min.xrdml"`` -> Fe, O, Y).
@@ -1449,6 +1458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             section_stages,
             section_library_index,
             section_accuracy,
+            section_honesty,
             section_physics,
             section_real,
         )

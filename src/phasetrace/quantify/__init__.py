@@ -17,9 +17,19 @@ import types
 
 from .api import FitError, quantify
 from .fit import QuantConfig
+from .residual import FitQuality, UnexplainedPeak, read_residual
 from .result import PhaseResult, QuantResult
 
-__all__ = ["FitError", "PhaseResult", "QuantConfig", "QuantResult", "quantify"]
+__all__ = [
+    "FitError",
+    "FitQuality",
+    "PhaseResult",
+    "QuantConfig",
+    "QuantResult",
+    "UnexplainedPeak",
+    "quantify",
+    "read_residual",
+]
 
 
 class _CallableModule(types.ModuleType):

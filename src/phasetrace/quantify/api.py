@@ -15,7 +15,8 @@ from ..scan import Scan
 from ..timing import stage
 from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
-from .model import chebyshev_basis, phase_pattern
+from .limits import candidate_lod_scale
+from .model import chebyshev_basis
 from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
 
@@ -73,6 +74,7 @@ def _results(
     tested: Sequence[str],
     alternatives: Mapping[str, Sequence[str]],
     unconfirmed: Collection[str] = (),
+    sigma_needed: float | None = None,
 ) -> list[PhaseResult]:
     rad = scan.meta.radiation
     n_sig = config.detection_sigma
@@ -146,7 +148,6 @@ def _results(
         ]
     # candidates tested and not in the model: detection limits from their own columns
     in_model = {m.id for m in state.models}
-    g = state.globals_
     for pid in tested:
         if pid in in_model:
             continue
@@ -154,25 +155,10 @@ def _results(
         if not models:
             continue
         m = models[0]
-        col = phase_pattern(
-            state.x,
-            m,
-            wavelengths=(rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,),
-            weights=(1.0, rad.ratio) if rad.is_doublet else (1.0,),
-            u=config.u,
-            v=config.v,
-            w=g["w"],
-            size_x=0.03,
-            strain_y=0.0,
-            eta=g["eta"],
-            asymmetry=g.get("asymmetry", 0.0),
-            zero=g["zero"],
-            displacement=g["displacement"],
-            radius_mm=config.radius_mm,
-            monochromator_2theta=config.monochromator_2theta,
-            angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
+        # as for the phase in the refined model, at the significance the procedure needs (limits.py)
+        s_lod, _ = candidate_lod_scale(
+            state, m, config, rad, sigma_needed=sigma_needed or n_sig, unique=sigma_needed is not None
         )
-        _, s_lod = _lod_scale(state, col, n_sig)
         zmv_p = m.refl.zmv
         lod = 100.0 * s_lod * zmv_p / (total + s_lod * zmv_p) if total > 0 else float("nan")
         out.append(
@@ -193,6 +179,29 @@ def _results(
             )
         )
     out.sort(key=lambda r: (not r.detected, not r.in_model, -r.wt_percent, r.lod_wt_percent))
+    return out
+
+
+def _unreliable(results: list[PhaseResult], unexplained: float) -> list[PhaseResult]:
+    """Weight fractions of a poor fit: a share of the part the model explains, marked unreliable.
+
+    The unexplained peaks belong to something the model lacks; its amount is unknown, and the
+    share of the diffracted intensity it carries is the only measure at hand. The detected phases'
+    fractions are scaled by the share the model explains, and their standard errors widened by the
+    change, so that no phase is stated at 100 % ± 0 from a pattern the fit does not explain.
+    """
+    keep = max(0.0, 1.0 - min(unexplained, 1.0))
+    out = []
+    for r in results:
+        # limits are shares of the same whole, scaled alike
+        lod = r.lod_wt_percent * keep
+        if r.detected:
+            wt = r.wt_percent * keep
+            esd = float(np.hypot(r.esd, r.wt_percent - wt))
+            r = replace(r, wt_percent=wt, esd=esd, lod_wt_percent=lod, reliable=False)
+        else:
+            r = replace(r, lod_wt_percent=lod, reliable=False)
+        out.append(r)
     return out
 
 
@@ -392,7 +401,14 @@ def quantify(
                 if t_u < config.detection_sigma:
                     unconfirmed.add(m.id)
                     steps.append({"action": "unconfirmed", "phase": m.id, "t_unique": t_u})
-    results = _results(scan, lib, state, config, tested, alternatives, unconfirmed)
+    # the significance an absent candidate would have needed: the selection's criterion (see limits.py)
+    sigma_needed = None
+    if do_select:
+        from .selection import BIC_MARGIN, PARAMS_PER_PHASE
+
+        need = PARAMS_PER_PHASE * np.log(len(scan)) + BIC_MARGIN
+        sigma_needed = max(config.detection_sigma, float(np.sqrt(need)))
+    results = _results(scan, lib, state, config, tested, alternatives, unconfirmed, sigma_needed)
     rad = scan.meta.radiation
     if ok:
         index = {m.id: i for i, m in enumerate(state.models)}
@@ -401,6 +417,23 @@ def quantify(
             replace(r, evidence=_evidence(state, index[r.id], rad.kalpha1, bragg)) if r.detected else r
             for r in results
         ]
+    quality = None
+    if ok:
+        from .residual import read_residual
+
+        quality = read_residual(
+            state.x,
+            state.y,
+            state.ycalc,
+            state.background,
+            state.weights,
+            rad.kalpha1,
+            rwp=state.rwp,
+            rexp=state.rexp,
+            gof=state.gof,
+        )
+        if quality.poor:
+            results = _unreliable(results, quality.unexplained_share)
     ticks = {
         m.id: np.sort(
             np.degrees(2 * np.arcsin(np.clip(rad.kalpha1 / (2 * m.d_spacings(p["cell"], p["scale"])), 0, 1)))
@@ -428,4 +461,5 @@ def quantify(
         selection=steps,
         start_values={k: v for k, v in start_from(state).items() if k != "aligned"},
         instrument=instrument.to_dict() if instrument is not None else {},
+        quality=quality,
     )

@@ -162,7 +162,15 @@ def rerank_by_fit(ranking: Ranking, result: QuantResult | None, message: str = "
     """
     if result is None:
         return replace(ranking, fit={"rwp": None, "gof": None, "success": False, "message": message})
-    summary = {"rwp": result.rwp, "gof": result.gof, "success": result.success, "message": result.message}
+    summary = {
+        "rwp": result.rwp,
+        "rexp": result.rexp,
+        "gof": result.gof,
+        "flag": result.flag,
+        "quality": result.quality.to_dict() if result.quality is not None else None,
+        "success": result.success,
+        "message": result.message,
+    }
     if not result.success:
         return replace(ranking, fit=summary)
     ranked = [c for c in ranking.candidates if c.rank is not None]

@@ -7,12 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from .residual import FitQuality
+
 __all__ = ["PhaseResult", "QuantResult"]
 
 CRYSTALLINE_NOTE = (
     "Weight fractions are of the crystalline part of the sample: amorphous material is not seen by "
     "the fit (use an internal standard to measure it)."
 )
+
+
+def _finite(value: float | None) -> float | None:
+    """A JSON-safe number: None for NaN and infinities."""
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class PhaseResult:
         there, 0-1) and ``sigma`` (local significance). Reflections it dominates
         (share >= 0.5) are listed; when it dominates none, its strongest overlapped
         ones, and the detection rests on the whole-pattern fit.
+    reliable : bool
+        False when the fit it comes from is poor (see :class:`FitQuality`): the
+        number is then a rough share of the identified part, not a result.
     """
 
     id: str
@@ -76,15 +86,18 @@ class PhaseResult:
     alternatives: tuple[str, ...] = ()
     role: str = ""
     evidence: tuple[dict[str, Any], ...] = ()
+    reliable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return {
+            "reliable": self.reliable,
             "id": self.id,
             "formula": self.formula,
-            "wt_percent": self.wt_percent,
-            "esd": self.esd,
-            "lod_wt_percent": self.lod_wt_percent,
+            "wt_percent": _finite(self.wt_percent),
+            "esd": _finite(self.esd),
+            # undefined (None) when no phase is in the model: a limit is a share of the identified part
+            "lod_wt_percent": _finite(self.lod_wt_percent),
             "detected": self.detected,
             "in_model": self.in_model,
             "cell": self.cell,
@@ -110,6 +123,10 @@ class QuantResult:
         Phases in the model first (by wt %), then candidates tested and not found.
     rwp, rexp, gof : float
         R factors (weighted profile, expected) and goodness of fit.
+    quality : FitQuality or None
+        The residual reading: unexplained peaks and the fit-quality flag. A poor
+        fit's weight fractions are scaled by the share of the diffracted intensity
+        the model explains and marked unreliable.
     success : bool
         False when the fit failed; ``message`` says why and no number should be used.
     x, y, ycalc, background : ndarray
@@ -150,6 +167,19 @@ class QuantResult:
     start_values: dict[str, Any] = field(default_factory=dict)
     instrument: dict[str, Any] = field(default_factory=dict)
     note: str = CRYSTALLINE_NOTE
+    quality: FitQuality | None = None
+
+    @property
+    def poor_fit(self) -> bool:
+        """Whether the residual reading flagged the fit (unexplained peaks or GoF beyond the noise)."""
+        return bool(self.quality is not None and self.quality.poor)
+
+    @property
+    def flag(self) -> str:
+        """"poor", "ok", or "failed"."""
+        if not self.success:
+            return "failed"
+        return self.quality.flag if self.quality is not None else "ok"
 
     def __getitem__(self, pid: str) -> PhaseResult:
         for p in self.phases:
@@ -172,9 +202,11 @@ class QuantResult:
             "file": self.file,
             "success": self.success,
             "message": self.message,
-            "rwp": self.rwp,
-            "rexp": self.rexp,
-            "gof": self.gof,
+            "rwp": _finite(self.rwp),
+            "rexp": _finite(self.rexp),
+            "gof": _finite(self.gof),
+            "flag": self.flag,
+            "quality": self.quality.to_dict() if self.quality is not None else None,
             "note": self.note,
             "globals": self.globals,
             "instrument": self.instrument,

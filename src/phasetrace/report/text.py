@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["format_fit"]
@@ -14,20 +15,38 @@ def format_fit(result: Any) -> str:
     lines = [
         f"{result.file}",
         f"  Rwp {100 * result.rwp:.2f} %, Rexp {100 * result.rexp:.2f} %, GoF {result.gof:.2f}",
-        f"  {'phase':<18} {'wt %':>8} {'± esd':>7} {'LoD':>7}  {'a (Å)':>8} {'size nm':>8}  status",
     ]
+    # the residual reading (quantify/residual.py): the poor-fit verdict and the unexplained peaks
+    q = getattr(result, "quality", None)
+    if q is not None and q.poor:
+        lines.append(f"  {q.message}")
+    if q is not None and q.peaks:
+        lines.append("  unexplained peaks: 2θ (d Å, share of diffracted intensity, σ)")
+        for pk in q.peaks:
+            lines.append(f"    {pk.two_theta:7.2f}° ({pk.d:.3f} Å, {100 * pk.share:.1f} %, {pk.sigma:.0f}σ)")
+    lines.append(f"  {'phase':<18} {'wt %':>8} {'± esd':>7} {'LoD':>7}  {'a (Å)':>8} {'size nm':>8}  status")
     for p in result.phases:
         a = p.cell.get("a", float("nan"))
         size = f"{p.size_nm:8.0f}" if p.size_nm else f"{'':>8}"
-        if p.detected:
+        reliable = getattr(p, "reliable", True)
+        if p.detected and not reliable:
+            # no "100.00 ± 0.00" from a fit that does not explain the pattern
+            status = "detected; amount unreliable (poor fit)"
+            wt = f"{'~' + format(p.wt_percent, '.0f'):>8} {'?':>7}"
+        elif p.detected:
             status = "detected"
             wt = f"{p.wt_percent:8.2f} {p.esd:7.2f}"
-        else:
+        elif math.isfinite(p.lod_wt_percent):
             status = f"not detected, < {p.lod_wt_percent:.2f} wt %"
+            wt = f"{'–':>8} {'':>7}"
+        else:
+            status = "not detected (no limit: no phase identified)"
             wt = f"{'–':>8} {'':>7}"
         if p.alternatives:
             status += f" (or: {', '.join(p.alternatives)})"
-        lines.append(f"  {p.id:<18} {wt} {p.lod_wt_percent:7.2f}  {a:8.4f} {size}  {status}")
+        known = math.isfinite(p.lod_wt_percent) and (reliable or not p.detected)
+        lod = f"{p.lod_wt_percent:7.2f}" if known else f"{'?':>7}"
+        lines.append(f"  {p.id:<18} {wt} {lod}  {a:8.4f} {size}  {status}")
     g = result.globals
     lines.append(
         f"  displacement {g.get('displacement', 0.0):.0f} µm, zero {g.get('zero', 0.0):.3f}°, "

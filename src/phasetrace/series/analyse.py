@@ -17,12 +17,21 @@ from ..library.phases import PhaseLibrary
 from ..match.candidates import candidate_pool
 from ..timing import recording, stage
 from .collect import collect, group_by_system, nothing_usable
-from .onsets import Evolution, combine, evolution
+from .onsets import Evolution, combine, evolution, onset_basis, screen_onset_evidence
 from .replicates import merge_replicates, replicate_fields
-from .results import GRID_NOTE, PhaseAtTemperature, PhaseSeries, SeriesResult, SeriesRun, SystemResult
-from .rules import attribute_raman_twins, merge_twins, raman_found, refit_starts
+from .results import (
+    GRID_NOTE,
+    PhaseAtTemperature,
+    PhaseSeries,
+    ScanQuality,
+    SeriesResult,
+    SeriesRun,
+    SystemResult,
+)
+from .rules import attribute_raman_twins, identified, merge_twins, raman_found, refit_starts
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task, worker_pool
+from .unidentified import unidentified_phases
 
 __all__ = ["GRID_NOTE", "SeriesResult", "SeriesRun", "run_series", "summarise_system"]
 
@@ -209,8 +218,11 @@ def _run_series(
             # per phase: scans that found it, and its largest wt %/esd among them
             n_found: dict[str, int] = {}
             strength: dict[str, float] = {}
+            together: set[frozenset[str]] = set()
             for t in ident:
                 rec = records[t["key"]]
+                det = identified(rec)
+                together |= {frozenset((a, b)) for a in det for b in det if a != b}
                 for p in rec["result"]["phases"] if rec and rec["status"] == "ok" else ():
                     if p["detected"]:
                         n_found[p["id"]] = n_found.get(p["id"], 0) + 1
@@ -228,7 +240,7 @@ def _run_series(
                         n_found[pid] = 0
             # twins found at different temperatures (LNMO here, LiMn2O4 there) are one phase to the refit:
             # both in one model would share its peaks arbitrarily
-            union[name], merged = merge_twins(lib, found, n_found, pools[name][1], strength)
+            union[name], merged = merge_twins(lib, found, n_found, pools[name][1], strength, together)
             if not union[name]:
                 return []
             # each refit starts where the scan's identification ended; a union phase that identification
@@ -417,6 +429,10 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
             raman_by_t[t][pid]["detected"] if t in raman_by_t and pid in raman_by_t[t] else None
             for t in temps
         ]
+        # an XRD detection dates a phase's appearance only with evidence a careful analyst accepts
+        # (its own reflection among at least two significant ones), or with Raman at the same temperature
+        xrd_ev = [((xrd_by_t.get(t) or {}).get(pid) or {}).get("evidence") for t in temps]
+        xrd_flags = screen_onset_evidence(xrd_flags, xrd_ev, raman_flags)
         ev_x = evolution(temps, xrd_flags)
         ev_r = evolution(temps, raman_flags)
         ev_c = evolution(temps, combine(temps, xrd_flags, raman_flags))
@@ -465,6 +481,7 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
                     "raman": None if no_onset else ev_r.to_list(),
                     "combined": None if no_onset else ev_c.to_list(),
                 },
+                onset_basis=None if no_onset else onset_basis(temps, ev_c.onset, xrd_flags, raman_flags),
                 evidence={
                     "xrd": _xrd_evidence(ev_x, xrd_by_t, pid, labels, files),
                     "raman": _raman_evidence(ev_r, raman_by_t, pid, labels, files),
@@ -475,10 +492,26 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
                 by_temperature=wt_by_t,
             )
         )
+    # per XRD scan: the refit's quality, and the peaks no union phase explains that persist
+    quality_by_t: dict[float, dict[str, Any] | None] = {}
+    fit_quality = []
+    for t in stage2:
+        rec = records.get(t["key"])
+        if t["system"] != name or not rec or rec["status"] != "ok":
+            continue
+        res = rec["result"]
+        quality_by_t[t["temperature_C"]] = res.get("quality")
+        fit_quality.append(
+            ScanQuality.from_record(t["temperature_C"], labels.get(t["temperature_C"]), t.get("path", ""), res)
+        )
+    fit_quality.sort(key=lambda r: r.temperature_C or 0.0)
+    xrd_files_t = {t: f for (k, t), f in files.items() if k == "xrd"}
+    phases += unidentified_phases(temps, labels, xrd_files_t, quality_by_t)
     return SystemResult(
         system=name,
         temperatures=tuple(temps),
         labels=tuple(labels[t] for t in temps),
+        fit_quality=tuple(fit_quality),
         files=tuple(
             {"file": str(e.path), "technique": e.technique, "temperature_C": e.temperature_C} for e in entries
         ),

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Evolution", "combine", "evolution"]
+__all__ = ["Evolution", "combine", "evolution", "onset_basis", "screen_onset_evidence", "xrd_evidence_ok"]
+
+#: A reflection is a phase's own when its share of the calculated Bragg intensity there is at least this.
+OWN_SHARE = 0.5
+#: ... and it stands this many standard errors above the noise (the evidence rows' local significance).
+OWN_SIGMA = 3.0
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,60 @@ def combine(temperatures: Sequence[float], *flags: Sequence[bool | None]) -> lis
         vals = [f[i] for f in flags if f[i] is not None]
         out.append(None if not vals else any(vals))
     return out
+
+
+def xrd_evidence_ok(reflections: Sequence[dict] | None) -> bool:
+    """Whether a scan's XRD evidence for a phase is enough to date its appearance.
+
+    A careful analyst accepts a new phase from XRD when the whole-pattern detection is borne out by
+    at least one reflection of its own: it carries at least :data:`OWN_SHARE` of the calculated
+    intensity there and stands :data:`OWN_SIGMA` above the noise. A detection that rests on
+    overlapped reflections only (the shoulder of an isostructural twin's peak, a host's profile
+    misfit) is not.
+
+    Parameters
+    ----------
+    reflections : sequence of dict or None
+        ``PhaseResult.evidence`` rows (``share``, ``sigma``).
+    """
+    rows = reflections or ()
+    return any((r.get("sigma") or 0.0) >= OWN_SIGMA and (r.get("share") or 0.0) >= OWN_SHARE for r in rows)
+
+
+def screen_onset_evidence(
+    flags: Sequence[bool | None],
+    evidence: Sequence[Sequence[dict] | None],
+    confirmed: Sequence[bool | None] | None = None,
+) -> list[bool | None]:
+    """XRD detection flags with the detections before the first well-founded one made inconclusive.
+
+    Until a phase has one detection that :func:`xrd_evidence_ok` accepts (or that the other
+    technique confirms at the same temperature, ``confirmed``), its detections do not date its
+    appearance: they become None (not a test), so the onset interval widens to the last
+    temperature at which it was tested absent and the first well-founded detection. A detection
+    whose evidence is None (not recorded) is taken as it is.
+    """
+    out: list[bool | None] = list(flags)
+    for i, f in enumerate(flags):
+        if not f:
+            continue
+        # a record without evidence (an older store) cannot be judged: it stands
+        if evidence[i] is None or xrd_evidence_ok(evidence[i]) or (confirmed is not None and confirmed[i]):
+            break
+        out[i] = None
+    return out
+
+
+def onset_basis(
+    temperatures: Sequence[float],
+    onset: tuple[float | None, float] | list | None,
+    xrd: Sequence[bool | None],
+    raman: Sequence[bool | None],
+) -> str | None:
+    """Which technique an onset rests on: "XRD", "Raman" or "XRD and Raman" (None without onset)."""
+    if not onset:
+        return None
+    t = onset[1]
+    i = list(temperatures).index(t)
+    by = [name for name, f in (("XRD", xrd), ("Raman", raman)) if f[i]]
+    return " and ".join(by) if by else None

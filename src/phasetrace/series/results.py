@@ -24,6 +24,7 @@ __all__ = [
     "GRID_NOTE",
     "PhaseAtTemperature",
     "PhaseSeries",
+    "ScanQuality",
     "SeriesResult",
     "SeriesRun",
     "SystemResult",
@@ -101,6 +102,14 @@ class PhaseSeries(_Document):
         the bands of the first Raman detection (None where there is none).
     by_temperature : dict
         Temperature label -> :class:`PhaseAtTemperature`.
+    onset_basis : str or None
+        What the onset rests on: "XRD", "Raman", "XRD and Raman", or "XRD (unexplained
+        peaks)" for an unidentified phase (None without an onset).
+    peaks : tuple of dict
+        An unidentified phase's reflections (``two_theta``, ``d``, ``share``, ``sigma``,
+        ``temperatures_C``; see :mod:`phasetrace.series.unidentified`); empty for library phases.
+    first_seen_C : float or None
+        An unidentified phase's first temperature.
     """
 
     id: str
@@ -113,20 +122,73 @@ class PhaseSeries(_Document):
     vanishes_at: float | None
     raman_testable: bool
     by_temperature: dict[str, PhaseAtTemperature]
+    onset_basis: str | None = None
+    peaks: tuple[dict[str, Any], ...] = ()
+    first_seen_C: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON document (an entry of a system's ``phases`` in ``summary.json``)."""
-        return {
+        doc = {
             "id": self.id,
             "formula": self.formula,
             "role": self.role,
             "alternatives": list(self.alternatives),
             "onset": dict(self.onset),
+            "onset_basis": self.onset_basis,
             "evidence": dict(self.evidence),
             "present_from_start": self.present_from_start,
             "vanishes_at": self.vanishes_at,
             "raman_testable": self.raman_testable,
             "wt_percent_by_T": {k: v.to_dict() for k, v in self.by_temperature.items()},
+        }
+        if self.role == "unidentified":
+            doc["peaks"] = [dict(p) for p in self.peaks]
+            doc["first_seen_C"] = self.first_seen_C
+        return doc
+
+
+@dataclass(frozen=True)
+class ScanQuality(_Document):
+    """The fit quality of one XRD refit of a series (a row of the report's fit-quality table).
+
+    ``flag`` is "ok", "poor" (the residual reading found unexplained peaks or a GoF beyond what
+    the noise allows; ``message`` says which, see :mod:`phasetrace.quantify.residual`) or "failed".
+    """
+
+    temperature_C: float
+    label: str | None
+    file: str
+    rwp: float | None
+    rexp: float | None
+    gof: float | None
+    flag: str
+    message: str = ""
+
+    @classmethod
+    def from_record(cls, temperature_C: float, label: str | None, file: str, res: dict[str, Any]):
+        """From a stored refit result (its ``rwp``, ``rexp``, ``gof``, ``flag`` and ``quality``)."""
+        return cls(
+            temperature_C=temperature_C,
+            label=label,
+            file=str(file),
+            rwp=res.get("rwp"),
+            rexp=res.get("rexp"),
+            gof=res.get("gof"),
+            flag=res.get("flag") or ("ok" if res.get("success", True) else "failed"),
+            message=(res.get("quality") or {}).get("message", "") or "",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON document (an entry of a system's ``fit_quality`` in ``summary.json``)."""
+        return {
+            "temperature_C": self.temperature_C,
+            "label": self.label,
+            "file": self.file,
+            "rwp": self.rwp,
+            "rexp": self.rexp,
+            "gof": self.gof,
+            "flag": self.flag,
+            "message": self.message,
         }
 
 
@@ -139,6 +201,17 @@ class SystemResult(_Document):
     labels: tuple[str, ...]
     files: tuple[dict[str, Any], ...]
     phases: tuple[PhaseSeries, ...]
+    #: per XRD refit: Rwp, Rexp, GoF and the fit-quality flag
+    fit_quality: tuple[ScanQuality, ...] = ()
+
+    @property
+    def unidentified(self) -> tuple[PhaseSeries, ...]:
+        """Phases the library does not explain (persistent unexplained peaks), with their onsets."""
+        return tuple(p for p in self.phases if p.role == "unidentified")
+
+    def quality_at(self, temperature_C: float) -> ScanQuality | None:
+        """The fit quality of the refit at a temperature (the first replicate's), None without one."""
+        return next((q for q in self.fit_quality if q.temperature_C == temperature_C), None)
 
     def __iter__(self) -> Iterator[PhaseSeries]:
         return iter(self.phases)
@@ -157,6 +230,8 @@ class SystemResult(_Document):
             "temperatures": list(self.temperatures),
             "labels": list(self.labels),
             "files": [dict(f) for f in self.files],
+            "fit_quality": [q.to_dict() for q in self.fit_quality],
+            "unidentified": [p.id for p in self.unidentified],
             "phases": [p.to_dict() for p in self.phases],
         }
 
@@ -165,6 +240,7 @@ class SystemResult(_Document):
         rows = []
         for p in self.phases:
             for label, v in p.by_temperature.items():
+                q = self.quality_at(v.temperature_C)
                 rows.append(
                     {
                         "system": self.system,
@@ -178,6 +254,9 @@ class SystemResult(_Document):
                         "esd": v.esd,
                         "lod_wt_percent": v.lod_wt_percent,
                         "raman": v.raman,
+                        "rwp": q.rwp if q else None,
+                        "gof": q.gof if q else None,
+                        "fit_flag": q.flag if q else None,
                     }
                 )
         return rows
@@ -280,6 +359,9 @@ class SeriesResult:
                 "esd",
                 "lod_wt_percent",
                 "raman",
+                "rwp",
+                "gof",
+                "fit_flag",
             ],
         )
 

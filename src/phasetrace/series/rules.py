@@ -50,24 +50,28 @@ def merge_twins(
     count: dict[str, int],
     hosts: set[str],
     strength: dict[str, float] | None = None,
+    together: set[frozenset[str]] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Keep one phase of each group of twins in a series' union.
 
     A host is kept; else the member found where the phase was strongest (``strength``: its
     largest wt %/esd over the scans; the strongest pattern tells twins apart best, while weak
     ones are decided by their reference cells), then the most often found (``count``: scans in
-    which it was found). Returns the union without the dropped twins, and dropped id -> kept id.
+    which it was found). Twins that one scan's selection fitted side by side (``together``: NiO and
+    MgO, both resolved) are two phases and both kept. Returns the union without the dropped twins,
+    and dropped id -> kept id.
     """
     from ..quantify.selection import twins
 
     strength = strength or {}
+    together = together or set()
     order = sorted(
         found, key=lambda p: (p not in hosts, -strength.get(p, 0.0), -count.get(p, 0), found.index(p))
     )
     kept: list[str] = []
     dropped: dict[str, str] = {}
     for pid in order:
-        twin = next((k for k in kept if twins(lib, pid, k)), None)
+        twin = next((k for k in kept if twins(lib, pid, k) and frozenset((pid, k)) not in together), None)
         if twin is None:
             kept.append(pid)
         else:

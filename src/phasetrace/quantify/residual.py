@@ -1,0 +1,239 @@
+"""Reading the residual of a whole-pattern fit: unexplained peaks and a fit-quality verdict.
+
+A fit can only weigh the phases it was given. When the sample holds a phase the
+library lacks (Mn3O4 next to LiMnO2, a crucible reaction product), the fit still
+returns weight fractions, and a single-phase model returns "100.00 ± 0.00". The
+residual says whether that answer explains the data:
+
+* **Unexplained peaks**: the difference curve is matched-filtered with a peak
+  profile (:data:`PEAK_FWHM`); local maxima standing :data:`PEAK_SIGMA` above
+  the residual's own noise, where the difference is at least
+  :data:`UNEXPLAINED_RATIO` of the calculated Bragg intensity (a new peak, not
+  the misfit of a modelled one), are listed with 2θ, d, their share of the
+  diffracted intensity and their significance.
+* **Goodness of fit against the noise**: the point-to-point scatter of the
+  weighted residual measures the noise the data really have (counts that were
+  rescaled or summed are not Poisson); a GoF more than :data:`GOF_FACTOR` times
+  that is more misfit than noise.
+
+A fit is flagged "poor" when its unexplained peaks carry at least
+:data:`POOR_SHARE` of the diffracted intensity, or its GoF is beyond what its
+noise allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FitQuality", "UnexplainedPeak", "read_residual"]
+
+#: FWHM (degrees 2θ) of the matched filter that finds residual peaks (a lab diffractometer's peaks).
+PEAK_FWHM = 0.12
+#: A residual peak must stand this many standard errors above the residual's noise (with ~700
+#: independent peak positions in a 10-80° scan, pure noise reaches about 3.5).
+PEAK_SIGMA = 6.0
+#: ... and be at least this fraction of the calculated Bragg intensity at its position.
+UNEXPLAINED_RATIO = 0.5
+#: Peaks closer than this (degrees) are one (the Kα2 of a peak, a split maximum).
+MERGE_DEG = 0.15
+#: Unexplained peaks carrying this share of the diffracted intensity make the fit poor.
+POOR_SHARE = 0.02
+#: A GoF above this multiple of the noise level (1 for counting statistics) makes the fit poor.
+GOF_FACTOR = 2.0
+#: At most this many unexplained peaks are listed (strongest first).
+MAX_PEAKS = 15
+#: Shown in text and JSON when a fit is poor.
+POOR_MESSAGE = "a phase may be missing from the library; numbers below are not reliable"
+
+
+@dataclass(frozen=True)
+class UnexplainedPeak:
+    """A peak in the residual that no phase of the model accounts for.
+
+    Attributes
+    ----------
+    two_theta, d : float
+        Position (degrees) and d-spacing (Å, Kα1).
+    height : float
+        Residual peak height, counts.
+    share : float
+        Its integrated intensity as a fraction of the pattern's diffracted intensity.
+    sigma : float
+        Matched-filter significance against the residual's noise.
+    """
+
+    two_theta: float
+    d: float
+    height: float
+    share: float
+    sigma: float
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready dictionary."""
+        return {
+            "two_theta": round(self.two_theta, 3),
+            "d": round(self.d, 4),
+            "height": round(self.height, 1),
+            "share": round(self.share, 4),
+            "sigma": round(self.sigma, 1),
+        }
+
+
+@dataclass(frozen=True)
+class FitQuality:
+    """Fit statistics and the verdict of the residual reading.
+
+    Attributes
+    ----------
+    rwp, rexp, gof : float
+    noise : float
+        Point-to-point scatter of the weighted residual (1 for counting statistics).
+    gof_allowed : float
+        Largest GoF the noise allows (``GOF_FACTOR × max(noise, 1)``).
+    peaks : tuple of UnexplainedPeak
+    unexplained_share : float
+        Share of the diffracted intensity in unexplained peaks.
+    poor : bool
+    reasons : tuple of str
+    """
+
+    rwp: float
+    rexp: float
+    gof: float
+    noise: float = 1.0
+    gof_allowed: float = GOF_FACTOR
+    peaks: tuple[UnexplainedPeak, ...] = ()
+    unexplained_share: float = 0.0
+    poor: bool = False
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def flag(self) -> str:
+        """"poor" or "ok"."""
+        return "poor" if self.poor else "ok"
+
+    @property
+    def message(self) -> str:
+        """One line for reports: empty for a good fit."""
+        if not self.poor:
+            return ""
+        return f"poor fit: {'; '.join(self.reasons)}; {POOR_MESSAGE}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "flag": self.flag,
+            "message": self.message,
+            "rwp": float(self.rwp) if np.isfinite(self.rwp) else None,
+            "rexp": float(self.rexp) if np.isfinite(self.rexp) else None,
+            "gof": float(self.gof) if np.isfinite(self.gof) else None,
+            "noise": round(self.noise, 3),
+            "gof_allowed": round(self.gof_allowed, 3),
+            "unexplained_share": round(self.unexplained_share, 4),
+            "unexplained_peaks": [p.to_dict() for p in self.peaks],
+        }
+
+
+def _gaussian_kernel(step: float) -> np.ndarray:
+    sd = PEAK_FWHM / 2.3548 / max(step, 1e-6)
+    half = max(2, int(np.ceil(3 * sd)))
+    t = np.arange(-half, half + 1)
+    return np.exp(-0.5 * (t / max(sd, 1e-6)) ** 2)
+
+
+def read_residual(
+    x: np.ndarray,
+    y: np.ndarray,
+    ycalc: np.ndarray,
+    background: np.ndarray,
+    weights: np.ndarray,
+    wavelength: float,
+    *,
+    rwp: float,
+    rexp: float,
+    gof: float,
+) -> FitQuality:
+    """Read a fit's residual: unexplained peaks and the fit-quality flag.
+
+    Parameters
+    ----------
+    x, y, ycalc, background, weights : ndarray, shape (N,)
+        2θ (degrees), observed, calculated, background and the fit's weights (1/σ²).
+    wavelength : float
+        Kα1 wavelength (Å), for the d-spacings.
+    rwp, rexp, gof : float
+        The fit's statistics.
+
+    Returns
+    -------
+    FitQuality
+    """
+    x = np.asarray(x, float)
+    if x.size < 20:
+        return FitQuality(rwp, rexp, gof)
+    r = np.asarray(y, float) - np.asarray(ycalc, float)
+    w = np.asarray(weights, float)
+    step = float(np.median(np.diff(x)))
+    from ..preprocess.noise import point_scatter
+
+    noise = point_scatter(r * np.sqrt(w))
+    noise = float(noise) if np.isfinite(noise) and noise > 0 else 1.0
+    g = _gaussian_kernel(step)
+    num = np.convolve(r * w, g, mode="same")
+    den = np.sqrt(np.maximum(np.convolve(w, g * g, mode="same"), 1e-300))
+    sig = num / den / max(noise, 1.0)
+    # smoothed residual height (least-squares amplitude of the kernel) and the Bragg model beside it
+    amp = num / np.maximum(np.convolve(w, g * g, mode="same"), 1e-300)
+    bragg = np.maximum(np.asarray(ycalc, float) - np.asarray(background, float), 0.0)
+    is_max = np.r_[False, (sig[1:-1] >= sig[:-2]) & (sig[1:-1] > sig[2:]), False]
+    cand = np.flatnonzero(is_max & (sig >= PEAK_SIGMA) & (amp >= UNEXPLAINED_RATIO * bragg))
+    cand = cand[np.argsort(-sig[cand])]
+    half = max(1, int(round(1.5 * PEAK_FWHM / step)))
+    taken: list[int] = []
+    found: list[tuple[int, float]] = []
+    for i in cand:
+        if any(abs(x[i] - x[j]) < MERGE_DEG for j in taken):
+            continue
+        taken.append(int(i))
+        lo, hi = max(0, i - half), min(x.size, i + half + 1)
+        found.append((int(i), max(float(np.sum(r[lo:hi])), 0.0) * step))
+    # the diffracted intensity: what the model's phases explain plus what they leave unexplained
+    diffracted = float(np.sum(bragg)) * step + sum(a for _, a in found)
+    peaks: list[UnexplainedPeak] = []
+    for i, area in found:
+        theta = np.radians(x[i] / 2.0)
+        d = wavelength / (2.0 * np.sin(theta)) if theta > 0 else float("nan")
+        peaks.append(
+            UnexplainedPeak(
+                two_theta=float(x[i]),
+                d=float(d),
+                height=float(amp[i]),
+                share=area / diffracted if diffracted > 0 else 0.0,
+                sigma=float(sig[i]),
+            )
+        )
+    share = float(sum(p.share for p in peaks))
+    gof_allowed = GOF_FACTOR * max(noise, 1.0)
+    reasons = []
+    if peaks and share >= POOR_SHARE:
+        where = ", ".join(f"{p.two_theta:.2f}°" for p in sorted(peaks[:6], key=lambda p: p.two_theta))
+        more = f" and {len(peaks) - 6} more" if len(peaks) > 6 else ""
+        reasons.append(
+            f"unexplained peaks at {where}{more} ({100 * share:.1f} % of the diffracted intensity)"
+        )
+    if gof > gof_allowed:
+        reasons.append(f"GoF {gof:.2f} is above the {gof_allowed:.2f} the noise allows")
+    return FitQuality(
+        rwp=rwp,
+        rexp=rexp,
+        gof=gof,
+        noise=noise,
+        gof_allowed=gof_allowed,
+        peaks=tuple(peaks[:MAX_PEAKS]),
+        unexplained_share=share,
+        poor=bool(reasons),
+        reasons=tuple(reasons),
+    )
