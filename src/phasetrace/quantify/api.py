@@ -157,7 +157,7 @@ def _results(
         m = models[0]
         # as for the phase in the refined model, at the significance the procedure needs (limits.py)
         s_lod, _ = candidate_lod_scale(
-            state, m, config, rad, sigma_needed=sigma_needed or n_sig, unique=sigma_needed is not None
+            scan, state, m, config, sigma_needed=sigma_needed or n_sig, unique=sigma_needed is not None
         )
         zmv_p = m.refl.zmv
         lod = 100.0 * s_lod * zmv_p / (total + s_lod * zmv_p) if total > 0 else float("nan")

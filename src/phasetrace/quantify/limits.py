@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fit import FitState, QuantConfig
-from .model import PhaseModel, chebyshev_basis, phase_pattern
+from .fit import FitState, QuantConfig, _state_column
+from .model import PhaseModel, chebyshev_basis
 
 __all__ = ["LOD_SIZE", "candidate_lod_scale"]
 
@@ -43,34 +43,16 @@ _D_SIZE = 0.01
 _UNIQUE_ITER = 3
 
 
-def _column(state: FitState, model: PhaseModel, config: QuantConfig, lams, wts, scale: float, size: float):
-    g = state.globals_
-    return phase_pattern(
-        state.x,
-        model,
-        wavelengths=lams,
-        weights=wts,
-        scale=scale,
-        u=g.get("u", config.u),
-        v=g.get("v", config.v),
-        w=g["w"],
-        size_x=size,
-        strain_y=0.0,
-        eta=g["eta"],
-        asymmetry=g.get("asymmetry", 0.0),
-        zero=g["zero"],
-        displacement=g["displacement"],
-        radius_mm=config.radius_mm,
-        monochromator_2theta=config.monochromator_2theta,
-        angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
-    )
+def _column(scan, state: FitState, model: PhaseModel, config: QuantConfig, scale: float, size: float):
+    p = {"scale": scale, "cell": None, "size": size, "strain": 0.0, "texture": 1.0}
+    return _state_column(scan, state, config, model, p)
 
 
 def candidate_lod_scale(
+    scan,
     state: FitState,
     model: PhaseModel,
     config: QuantConfig,
-    radiation,
     *,
     sigma_needed: float,
     unique: bool = True,
@@ -79,12 +61,13 @@ def candidate_lod_scale(
 
     Parameters
     ----------
+    scan : Scan
+        The scan (its radiation).
     state : FitState
         The final fit (without the candidate).
     model : PhaseModel
         The candidate.
     config : QuantConfig
-    radiation : Radiation
     sigma_needed : float
         Significance the detection procedure needs.
     unique : bool
@@ -96,13 +79,12 @@ def candidate_lod_scale(
         The limiting scale factor (inf when the candidate cannot be detected at all) and the
         candidate's column at unit scale.
     """
-    lams = (radiation.kalpha1, radiation.kalpha2) if radiation.is_doublet else (radiation.kalpha1,)
-    wts = (1.0, radiation.ratio) if radiation.is_doublet else (1.0,)
-    col = _column(state, model, config, lams, wts, 1.0, LOD_SIZE)
+    lam = scan.meta.radiation.kalpha1
+    col = _column(scan, state, model, config, 1.0, LOD_SIZE)
     if not np.any(col > 0):
         return np.inf, col
-    d_cell = (_column(state, model, config, lams, wts, 1.0 + _D_SCALE, LOD_SIZE) - col) / _D_SCALE
-    d_size = (_column(state, model, config, lams, wts, 1.0, LOD_SIZE + _D_SIZE) - col) / _D_SIZE
+    d_cell = (_column(scan, state, model, config, 1.0 + _D_SCALE, LOD_SIZE) - col) / _D_SCALE
+    d_size = (_column(scan, state, model, config, 1.0, LOD_SIZE + _D_SIZE) - col) / _D_SIZE
     sw = np.sqrt(state.weights)
     a_bg = chebyshev_basis(state.x, len(state.bg_coef))
     active = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
@@ -122,7 +104,7 @@ def candidate_lod_scale(
     # where would it dominate at that amount? (the selection's unique-evidence region)
     others = active @ state.scales[state.scales > 0] if active.size else np.zeros(state.x.size)
     d = model.d_spacings(None, 1.0)
-    tt = 2.0 * np.degrees(np.arcsin(np.clip(lams[0] / (2.0 * d), -1.0, 1.0)))
+    tt = 2.0 * np.degrees(np.arcsin(np.clip(lam / (2.0 * d), -1.0, 1.0)))
     from .selection import UNIQUE_MIN_INTENSITY, UNIQUE_SEPARATION
 
     weight = model.mf2 / max(model.mf2.max(), 1e-300)
