@@ -412,7 +412,8 @@ def run(n_mixtures: int = 40, n_series: int = 4, keep: Path | None = None, log=_
         results.append(res)
         if res is not None:
             det = {p.id: round(p.wt_percent, 1) for p in res.phases if p.detected}
-            log(f"mixture {mix['i']} {times[-1]:.1f} s {res.flag}: truth {mix['wt']} found {det}")
+            flag = getattr(res, "flag", "-")
+            log(f"mixture {mix['i']} {times[-1]:.1f} s {flag}: truth {mix['wt']} found {det}")
     s = score_mixtures(mixes, results, lib, outside)
     pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
     rows = [
