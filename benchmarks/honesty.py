@@ -81,11 +81,10 @@ def _hosts(lib, system: str) -> list[str]:
 
 
 def candidates(lib, system: str) -> list[str]:
-    """The candidates ``fit --system`` selects among."""
-    from phasetrace.library.materials import resolve_system
+    """The candidates ``fit --system`` selects among (the pipeline's candidate pool)."""
+    from phasetrace.match.candidates import candidate_pool
 
-    spec = resolve_system(system, lib.materials)
-    return [p.id for p in lib.select(elements=set(spec.elements), always=spec.always)]
+    return list(candidate_pool(lib, system=system)[0])
 
 
 def _instrument(rng: np.random.Generator):
@@ -161,18 +160,10 @@ def make_mixtures(lib, lib_sim, outside: Sequence[str], n: int, seed: int = SEED
 
 
 def fit_like_cli(scan, lib, system: str):
-    """The ``phasetrace fit --system`` sequence: rank candidates, seed their cells, prefer hosts, select."""
-    from phasetrace.library.materials import resolve_system
-    from phasetrace.match import rank_candidates
-    from phasetrace.quantify import QuantConfig, quantify
+    """What ``phasetrace fit --system`` runs (:func:`phasetrace.quantify.candidates.quantify_scan`)."""
+    from phasetrace.quantify.candidates import quantify_scan
 
-    pool = candidates(lib, system)
-    ranking = rank_candidates(scan, lib, phases=pool, system=system)
-    ranked = [c.id for c in ranking.candidates]
-    pool = ranked + [p for p in pool if p not in ranked]
-    start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates}
-    prefer = resolve_system(system, lib.materials).host_phases
-    return quantify(scan, None, QuantConfig(), library=lib, candidates=pool, start=start, prefer=prefer)
+    return quantify_scan(scan, system=system, library=lib)
 
 
 def score_mixtures(mixes, results, lib, outside) -> dict[str, Any]:
@@ -341,7 +332,7 @@ def score_series(doc: Mapping[str, Any], truth: Mapping[str, Any], outside: Sequ
                 continue
             if pid in outside:
                 out_total += 1
-                unk = [u for u in sysd.get("unidentified", []) if u.get("onset", {}).get("combined")]
+                unk = [u for u in sysd["phases"] if u["role"] == "unidentified" and u["onset"]["combined"]]
                 ok = any(
                     u["onset"]["combined"] and t["exists"] <= u["onset"]["combined"][1] for u in unk
                 )

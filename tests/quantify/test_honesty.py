@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from phasetrace.quantify import QuantConfig, quantify
+from phasetrace.quantify import quantify
 from phasetrace.quantify.residual import POOR_MESSAGE, read_residual
 from phasetrace.simulate import Instrument, simulate_xrd
 
@@ -19,24 +19,10 @@ RUTILE = "cif/autoXRD_LiMnTiOF/TiO2_136.cif"
 
 
 def _select(scan, library, system):
-    """The ``fit --system`` sequence: ranked candidates seed the selection, host phases preferred."""
-    from phasetrace.library.materials import resolve_system
-    from phasetrace.match import rank_candidates
+    """What ``fit --system`` runs: the pipeline's candidate pool and selection."""
+    from phasetrace.quantify.candidates import quantify_scan
 
-    spec = resolve_system(system, library.materials)
-    pool = [p.id for p in library.select(elements=set(spec.elements), always=spec.always)]
-    ranking = rank_candidates(scan, library, phases=pool, system=system)
-    ranked = [c.id for c in ranking.candidates]
-    start = {c.id: {"scale": c.lattice_scale} for c in ranking.candidates}
-    return quantify(
-        scan,
-        None,
-        QuantConfig(),
-        library=library,
-        candidates=ranked + [p for p in pool if p not in ranked],
-        start=start,
-        prefer=spec.host_phases,
-    )
+    return quantify_scan(scan, system=system, library=library)
 
 
 def test_rock_salt_pair_is_not_absorbed_into_one_phase(library):

@@ -67,10 +67,10 @@ def test_an_onset_needs_a_significant_reflection_of_its_own():
 
 
 def test_twins_fitted_side_by_side_stay_two_phases(library):
-    from phasetrace.series.analyse import _merge_twins
+    from phasetrace.series.rules import merge_twins
 
     found = ["NMC811", "NiO", "MgO"]
-    kept, dropped = _merge_twins(library, found, {"NiO": 3, "MgO": 3}, {"NMC811"})
+    kept, dropped = merge_twins(library, found, {"NiO": 3, "MgO": 3}, {"NMC811"})
     assert len(kept) == 2 and dropped  # found in different scans: one rock salt
-    kept, dropped = _merge_twins(library, found, {"NiO": 3, "MgO": 3}, {"NMC811"}, None, {frozenset(("NiO", "MgO"))})
+    kept, dropped = merge_twins(library, found, {"NiO": 3, "MgO": 3}, {"NMC811"}, None, {frozenset(("NiO", "MgO"))})
     assert kept == found and not dropped

@@ -23,10 +23,12 @@ from .style import documents
 __all__ = [
     "RESULT_FIELDS",
     "cell_rows",
+    "fit_quality_lines",
     "results_rows",
     "slug",
     "terminal_summary",
     "tidy_rows",
+    "unidentified_lines",
     "write_cells",
     "write_fit_profile",
     "write_markdown",
@@ -393,13 +395,59 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
     return rows
 
 
+def unidentified_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines listing a system's unidentified phases (persistent unexplained peaks)."""
+    unk = [p for p in s["phases"] if p["role"] == "unidentified"]
+    if not unk:
+        return []
+    lines = [
+        "",
+        "## Unidentified phases",
+        "",
+        "Peaks no phase of the library explains, persisting from one temperature to the next: a phase "
+        "the library lacks. 2θ (Kα1), d, largest share of the diffracted intensity, significance.",
+        "",
+    ]
+    for p in unk:
+        peaks = "; ".join(
+            f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {100 * k['share']:.1f} %, {k['sigma']:.0f}σ)"
+            for k in p.get("peaks") or []
+        )
+        lines.append(f"- **{p['id']}** (onset {fmt_onset(p['onset']['combined'])}): {peaks}")
+    return lines
+
+
+def fit_quality_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown table of a system's per-scan fit quality (Rwp, Rexp, GoF, flag)."""
+    rows = s.get("fit_quality") or []
+    if not rows:
+        return []
+
+    def pct(v):
+        return "–" if v is None else f"{100 * v:.2f} %"
+
+    lines = ["", "## Fit quality", "", "| T | file | Rwp | Rexp | GoF | flag |", "|---|---|---|---|---|---|"]
+    for q in rows:
+        gof = "–" if q["gof"] is None else f"{q['gof']:.2f}"
+        flag = q["flag"] + (f": {q['message']}" if q.get("message") else "")
+        lines.append(
+            f"| {q['label']} | {Path(q['file']).name} | {pct(q['rwp'])} | {pct(q['rexp'])} | {gof} | {flag} |"
+        )
+    return lines
+
+
 def wt_cell(v: dict[str, Any]) -> str:
     """``1.23 ± 0.05`` detected, ``<0.30`` not detected, ``–`` not measured.
 
     Replicate pellets: the mean ± its uncertainty, then the individual values
     (``1.30 ± 0.10 (n = 2: 1.23, <0.30)``).
     """
-    if v["detected_xrd"]:
+    if v["detected_xrd"] and v["wt_percent"] is None:
+        return "present"  # an unidentified phase: seen, not quantified
+    if v["detected_xrd"] and v.get("reliable") is False:
+        # no "± esd" from a fit that leaves peaks unexplained (quantify/residual.py)
+        text = f"~{v['wt_percent']:.1f} (poor fit)"
+    elif v["detected_xrd"]:
         text = f"{v['wt_percent']:.2f} ± {v['esd']:.2f}"
     elif v["lod_wt_percent"] is not None:
         text = f"<{v['lod_wt_percent']:.2f}"
@@ -434,8 +482,9 @@ def write_markdown(
     lines += [
         "## Phases and onsets",
         "",
-        "| phase | formula | role | onset XRD | onset Raman | onset combined | vanishes at |",
-        "|---|---|---|---|---|---|---|",
+        "| phase | formula | role | onset XRD | onset Raman | onset combined | onset rests on "
+        "| vanishes at |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in s["phases"]:
         o = p["onset"]
@@ -446,7 +495,7 @@ def write_markdown(
         van = "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"
         lines.append(
             f"| {phase_name(p)} | {p['formula']} | {role} | {fmt_onset(o['xrd'])} | {raman} | "
-            f"{fmt_onset(o['combined'])} | {van} |"
+            f"{fmt_onset(o['combined'])} | {p.get('onset_basis') or '–'} | {van} |"
         )
     if any(p.get("alternatives") for p in s["phases"]):
         lines += [
@@ -454,6 +503,8 @@ def write_markdown(
             "'(or: …)' names isostructural phases the scans cannot tell from the one named (the LaMO3 "
             "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
         ]
+    lines += unidentified_lines(s)
+    lines += fit_quality_lines(s)
     ev = evidence_rows(s, library)
     if ev:
         lines += [
@@ -498,18 +549,44 @@ def terminal_summary(run: Any) -> str:
     console = Console(record=True, width=120, file=io.StringIO())
     for s in documents(run.systems):
         t = Table(title=s["system"], show_lines=False)
-        for col in ("phase", "role", "onset XRD", "onset Raman", "combined", "vanishes", "max wt %"):
+        for col in ("phase", "role", "onset XRD", "onset Raman", "combined", "basis", "vanishes", "max wt %"):
             t.add_column(col)
         for p in s["phases"]:
-            wts = [v["wt_percent"] for v in p["wt_percent_by_T"].values() if v["detected_xrd"]]
+            wts = [
+                v["wt_percent"]
+                for v in p["wt_percent_by_T"].values()
+                if v["detected_xrd"] and v["wt_percent"] is not None
+            ]
             t.add_row(
                 phase_name(p),
                 p["role"],
                 fmt_onset(p["onset"]["xrd"]),
                 fmt_onset(p["onset"]["raman"]) if p["raman_testable"] else "n/t",
                 fmt_onset(p["onset"]["combined"]),
+                p.get("onset_basis") or "–",
                 "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g}",
                 f"{max(wts):.2f}" if wts else "–",
             )
         console.print(t)
+        # fit quality per scan: Rwp/GoF of every refit, and what a poor fit leaves unexplained
+        fq = s.get("fit_quality") or []
+        if fq:
+            worst = max(fq, key=lambda q: q["gof"] or 0.0)
+            console.print(
+                f"fit quality: {len(fq)} XRD refits, Rwp {_range([q['rwp'] for q in fq], 100)} %, "
+                f"GoF {_range([q['gof'] for q in fq])} (worst at {worst['label']})"
+            )
+        for q in fq:
+            if q["flag"] != "ok":
+                console.print(f"  {q['label']}: {q['flag']}: {q['message']}", soft_wrap=True)
+        for p in s["phases"]:
+            if p["role"] == "unidentified":
+                peaks = ", ".join(f"{k['two_theta']:.2f}°" for k in p.get("peaks") or [])
+                console.print(f"  {p['id']}: unexplained peaks at {peaks}", soft_wrap=True)
     return console.export_text()
+
+
+def _range(values, scale: float = 1.0) -> str:
+    """``lo–hi`` of the finite values (scaled), ``–`` without any."""
+    v = [scale * float(x) for x in values if x is not None and math.isfinite(float(x))]
+    return f"{min(v):.2f}–{max(v):.2f}" if v else "–"

@@ -453,6 +453,7 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
                 detected_xrd=p["detected"] if p else None,
                 raman=None if r is None else r.get("status"),
                 replicates=replicate_fields(p, r),
+                reliable=bool(p.get("reliable", True)) if p else True,
             )
         formula = lib.reflections(pid).formula if pid in lib else pid
         # twins the data could not tell from it where it was found (XRD fit alternatives, Raman twins):
@@ -501,9 +502,8 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
             continue
         res = rec["result"]
         quality_by_t[t["temperature_C"]] = res.get("quality")
-        fit_quality.append(
-            ScanQuality.from_record(t["temperature_C"], labels.get(t["temperature_C"]), t.get("path", ""), res)
-        )
+        label = labels.get(t["temperature_C"])
+        fit_quality.append(ScanQuality.from_record(t["temperature_C"], label, t.get("path", ""), res))
     fit_quality.sort(key=lambda r: r.temperature_C or 0.0)
     xrd_files_t = {t: f for (k, t), f in files.items() if k == "xrd"}
     phases += unidentified_phases(temps, labels, xrd_files_t, quality_by_t)

@@ -74,6 +74,8 @@ class PhaseAtTemperature(_Document):
     detected_xrd: bool | None
     raman: str | None
     replicates: dict[str, Any] = field(default_factory=dict)
+    #: False when the refit it comes from is poor (its amount is a rough share, see quantify/residual.py)
+    reliable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON document (an entry of ``wt_percent_by_T`` in ``summary.json``)."""
@@ -84,6 +86,7 @@ class PhaseAtTemperature(_Document):
             "lod_wt_percent": self.lod_wt_percent,
             "detected_xrd": self.detected_xrd,
             "raman": self.raman,
+            "reliable": self.reliable,
             **self.replicates,
         }
 
