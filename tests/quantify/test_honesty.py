@@ -148,3 +148,26 @@ def test_real_scans_the_library_cannot_explain_are_flagged(library, relpath, ele
     assert len(r.quality.peaks) >= 3
     assert "100.00" not in r.report()
     assert all(p.wt_percent < 90.0 for p in r.phases if p.detected)
+
+
+TENORITE = "cif/gsas2-tutorials/CuO.cif"
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_a_phase_fitted_onto_a_strangers_peaks_is_not_detected(library, present):
+    """LiOH soaked up tenorite's peaks (CuO, outside the library) at 4 wt % while its own reflections,
+    predicted at its refined cell, were absent: it is not detected, and tenorite's peaks are left to
+    the residual as unexplained. The same LiOH, really there at 4 wt %, is found."""
+    from phasetrace.library.phases import PhaseLibrary
+
+    sim = PhaseLibrary.default(include_user=False, extra=[str(real_file(TENORITE))])
+    truth = {"LiCoO2": 58.0, "LLZO_cubic": 27.0, **({"LiOH": 4.0} if present else {"CuO": 15.0})}
+    scan = simulate_xrd(sim, truth, seed=18, instrument=WIDE, crystallite_size_nm=120.0)
+    r = _select(scan, library, "LCO + LLZO")
+    found = {p.id for p in r.phases if p.detected}
+    if present:
+        assert "LiOH" in found and r["LiOH"].wt_percent == pytest.approx(4.0, abs=1.0)
+    else:
+        assert found == {"LiCoO2", "LLZO_cubic"}, r.selection
+        assert r.poor_fit
+        assert any(abs(p.two_theta - 35.5) < 0.3 for p in r.quality.peaks)  # tenorite's strongest

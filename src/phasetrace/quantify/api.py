@@ -16,6 +16,7 @@ from ..timing import stage
 from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
 from .limits import candidate_lod_scale
+from .missing import missing_reflections
 from .model import chebyshev_basis
 from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
@@ -401,6 +402,12 @@ def quantify(
                 if t_u < config.detection_sigma:
                     unconfirmed.add(m.id)
                     steps.append({"action": "unconfirmed", "phase": m.id, "t_unique": t_u})
+                    continue
+                # its own strong reflections must be there too (the selection's test, missing.py)
+                verdict = missing_reflections(state, i, scan.meta.radiation.kalpha1, config.detection_sigma)
+                if verdict.fails:
+                    unconfirmed.add(m.id)
+                    steps.append({"action": "unconfirmed", "phase": m.id, "missing": list(verdict.missing)})
     # the significance an absent candidate would have needed: the selection's criterion (see limits.py)
     sigma_needed = None
     if do_select:

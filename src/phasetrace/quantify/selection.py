@@ -21,6 +21,7 @@ import numpy as np
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
+from .missing import missing_reflections
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 from .phase_models import phase_models, start_from
 
@@ -422,6 +423,31 @@ def select_phases(
             if loss < PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN or t < config.detection_sigma:
                 chosen.remove(pid)
                 steps.append({"action": "remove", "phase": pid, "loss": loss, "t": t})
+                state = fit(chosen, state)
+                changed = True
+                break
+
+    # missing-reflection test: a phase whose own strong reflections, at its refined cell, are absent was
+    # fitted onto something else's peaks (a phase outside the library, a host's misfit); it goes, and
+    # what it had absorbed is left to the residual reading as unexplained (see missing.py)
+    changed = True
+    while changed and len(chosen) > 1:
+        changed = False
+        ids = [m.id for m in state.models]
+        for pid in list(chosen):
+            if pid in fixed or pid in prefer or pid not in ids:
+                continue
+            i = ids.index(pid)
+            # without a stranger's peaks it must still pass the selection's bar (gain `need`: ~sqrt(need) σ)
+            verdict = missing_reflections(
+                state, i, scan.meta.radiation.kalpha1, max(config.detection_sigma, float(np.sqrt(need)))
+            )
+            if verdict.fails:
+                chosen.remove(pid)
+                steps.append(
+                    {"action": "remove", "phase": pid, "missing": list(verdict.missing),
+                     "share": round(verdict.share, 3)}
+                )
                 state = fit(chosen, state)
                 changed = True
                 break

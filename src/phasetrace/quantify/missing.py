@@ -1,0 +1,217 @@
+"""The missing-reflection test: a phase is only there if its own strong reflections are.
+
+A whole-pattern fit weighs a phase by all its reflections at once. When the sample
+holds a phase the library lacks (rutile, tenorite, a crucible reaction product),
+the nearest library phase can strain its cell onto one or two of the outsider's
+peaks and gain enough χ² to be "detected" (Mn3O4 or MnO on rutile's 110, a
+tetragonal garnet on a shoulder), while its other strong reflections, predicted
+at the refined cell, stand where the data show nothing. A careful analyst rejects
+such a phase: a reflection that must be there is not.
+
+For each reflection group of the phase (Kα1 positions at the refined cell,
+groups closer than :data:`GROUP_DEG` merged), the phase's own fitted curve is
+fitted locally (± :data:`CORE_DEG` about its maximum, which follows zero shift and
+displacement) to the data less the background and the other phases as fitted:
+a local amplitude ``a`` against the whole-pattern one ``s``, with its standard
+error ``σ`` (scaled by the goodness of fit). Two ways to fail:
+
+* **A stranger's peaks**: groups where the data show far more than the phase
+  predicts (``a > EXCESS_RATIO × s`` by :data:`MISSING_SIGMA` standard errors:
+  the phase explains a sliver of someone else's peak; tenorite's 35.5° under
+  LiOH's 110) are masked, and the phase's scale refitted linearly on the rest of
+  the pattern. If it is no longer significant (``sigma_needed``: the
+  selection's bar), the detection rested on those peaks.
+* **Missing reflections**: the :data:`CARRIERS` groups that carry most of the
+  evidence are set aside (they may be a stranger's peaks the cell was strained
+  onto); the remaining groups where the phase dominates the calculated pattern
+  (its curve above all other phases together, so that their profile misfit
+  does not decide) are pooled. If the phase would stand :data:`TEST_SIGMA`
+  there and the pooled amplitude is below ``MISSING_RATIO × s`` by
+  :data:`MISSING_SIGMA` standard errors, its own reflections are missing.
+
+A real phase shows its reflections in proportion (texture and structure-factor
+errors move intensities by tens of per cent, not to nothing or to thirty times
+the prediction). A phase that fails is left out, and the peaks it had absorbed
+are left to the residual reading (:mod:`phasetrace.quantify.residual`), which
+lists them as unexplained. The thresholds are statistical (standard errors) or
+structural (an intensity ratio), not tuned to a data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fit import FitState
+
+__all__ = ["MissingReflections", "missing_reflections"]
+
+#: Reflections of the phase closer than this (degrees 2θ, Kα1) are one group.
+GROUP_DEG = 0.08
+#: Half-width (degrees) of the peak core in which a group's local amplitude is fitted.
+CORE_DEG = 0.10
+#: A group is tested when the fitted phase would stand this many standard errors there.
+TEST_SIGMA = 5.0
+#: A group is missing when its local amplitude is below this fraction of the fitted one ...
+MISSING_RATIO = 0.3
+#: ... by at least this many standard errors.
+MISSING_SIGMA = 4.0
+#: Reflection groups that carry the most evidence (set aside: they may be a stranger's peaks).
+CARRIERS = 2
+#: A group whose local amplitude exceeds this multiple of the fitted one is a stranger's peak.
+EXCESS_RATIO = 3.0
+#: Fewest points of a group's core where the phase dominates.
+MIN_POINTS = 4
+
+
+@dataclass(frozen=True)
+class MissingReflections:
+    """The verdict of the missing-reflection test for one phase.
+
+    Attributes
+    ----------
+    share : float
+        How much of the fitted amount the phase's own reflections lack, beyond those carrying
+        the detection: 1 - a / s (0 when nothing is testable).
+    missing : tuple of float
+        2θ (Kα1, degrees) of reflection groups below ``MISSING_RATIO`` of the fit, most informative first.
+    tested : int
+        Number of groups pooled.
+    fails : bool
+        Whether the phase's own reflections are missing.
+    strangers : tuple of float
+        2θ of peaks far stronger than the phase predicts there, on which alone it was detected.
+    """
+
+    share: float
+    missing: tuple[float, ...] = ()
+    tested: int = 0
+    fails: bool = False
+    strangers: tuple[float, ...] = ()
+
+
+def missing_reflections(
+    state: FitState, index: int, wavelength: float, sigma_needed: float = 3.0
+) -> MissingReflections:
+    """Test whether phase ``index`` of a fitted model shows its strong reflections.
+
+    Parameters
+    ----------
+    state : FitState
+        A fitted model (the phase with a positive scale).
+    index : int
+        The phase's column.
+    wavelength : float
+        Kα1 wavelength (Å).
+    sigma_needed : float
+        Significance a detection needs (``QuantConfig.detection_sigma``).
+
+    Returns
+    -------
+    MissingReflections
+    """
+    s = float(state.scales[index])
+    col = state.columns[:, index]
+    if s <= 0 or not np.any(col > 0):
+        return MissingReflections(0.0)
+    x = state.x
+    mine = col * s
+    bragg = state.ycalc - state.background
+    others = np.maximum(bragg - mine, 0.0)
+    rest = state.y - state.background - (bragg - mine)
+    dof = max(state.y.size - state.n_params, 1)
+    gof2 = max(state.chi2 / dof, 1.0)
+    m, p = state.models[index], state.per_phase[index]
+    d = np.asarray(m.d_spacings(p["cell"], p["scale"]), float)
+    arg = wavelength / (2.0 * d)
+    ok = arg < 1.0
+    tt = np.sort(2.0 * np.degrees(np.arcsin(arg[ok])))
+    tt = tt[(tt > x[0] + CORE_DEG) & (tt < x[-1] - CORE_DEG)]
+    groups: list[list[float]] = []
+    for t in tt:
+        if groups and t - groups[-1][-1] <= GROUP_DEG:
+            groups[-1].append(float(t))
+        else:
+            groups.append([float(t)])
+    rows: list[tuple[float, float, float]] = []  # (numerator c·w·r, information c·w·c, 2θ) per own group
+    strangers: list[tuple[float, float, float]] = []
+    for g in groups:
+        lo, hi = g[0] - CORE_DEG, g[-1] + CORE_DEG
+        win = (x >= lo) & (x <= hi)
+        if not win.any():
+            continue
+        # the fitted curve's maximum in the window follows zero shift and displacement
+        j = np.flatnonzero(win)[np.argmax(mine[win])]
+        near = np.abs(x - x[j]) <= CORE_DEG
+        c, w = col[near], state.weights[near]
+        info = float(c @ (w * c))
+        if info <= 0:
+            continue
+        num = float(c @ (w * rest[near]))
+        # a peak far stronger than the phase predicts there is a stranger's, the phase explains a
+        # sliver of it (under another phase's peak too: then it is that phase's misfit)
+        if num / info > EXCESS_RATIO * s and (num / info - s) * np.sqrt(info / gof2) >= MISSING_SIGMA:
+            strangers.append((num, info, float(x[j])))
+            continue
+        core = near & (mine > others)
+        if core.sum() < MIN_POINTS:
+            continue  # overlapped: the other phases' misfit would decide, not this phase
+        c, w = col[core], state.weights[core]
+        info = float(c @ (w * c))
+        if info > 0:
+            rows.append((float(c @ (w * rest[core])), info, float(x[j])))
+    # without the strangers' peaks, does the whole pattern still show the phase?
+    if strangers:
+        t_rest = _significance_without(state, index, [r[2] for r in strangers], gof2)
+        if t_rest < sigma_needed:
+            return MissingReflections(
+                share=1.0,
+                missing=(),
+                tested=len(rows),
+                fails=True,
+                strangers=tuple(round(r[2], 3) for r in strangers),
+            )
+    # the groups that carry the detection (a stranger's peak the phase was strained onto) are set aside;
+    # the phase's remaining own reflections, pooled, must show it in proportion
+    keep = rows[CARRIERS:]
+    info_sum = sum(r[1] for r in keep)
+    if info_sum <= 0:
+        return MissingReflections(0.0, tested=0)
+    sigma = float(np.sqrt(gof2 / info_sum))
+    if s / sigma < TEST_SIGMA:
+        return MissingReflections(0.0, tested=len(keep))
+    a = sum(r[0] for r in keep) / info_sum
+    deficit = (s - a) / sigma
+    missing = tuple(
+        round(t, 3) for num, info, t in sorted(keep, key=lambda r: -r[1]) if num / info < MISSING_RATIO * s
+    )
+    share = 1.0 - max(a, 0.0) / s
+    fails = a < MISSING_RATIO * s and deficit >= MISSING_SIGMA
+    return MissingReflections(share=float(share), missing=missing[:6], tested=len(keep), fails=fails)
+
+
+def _significance_without(state: FitState, index: int, centres: list[float], gof2: float) -> float:
+    """Significance of phase ``index`` refitted without the cores of the given peaks.
+
+    A linear refit of the background, the other phases' and the phase's scales (their profiles as
+    fitted); the standard error is scaled by the goodness of fit.
+    """
+    from .model import chebyshev_basis
+
+    x = state.x
+    keep = np.ones(x.size, dtype=bool)
+    for c in centres:
+        keep &= np.abs(x - c) > 2 * CORE_DEG
+    others = [j for j in range(state.columns.shape[1]) if j != index and state.scales[j] > 0]
+    a = np.column_stack(
+        [chebyshev_basis(x, len(state.bg_coef)), state.columns[:, others], state.columns[:, index]]
+    )
+    sw = np.sqrt(state.weights)[keep]
+    a = a[keep] * sw[:, None]
+    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
+    an = a / norm
+    coef, *_ = np.linalg.lstsq(an, state.y[keep] * sw, rcond=None)
+    cov = np.linalg.pinv(an.T @ an, rcond=1e-12)
+    sig = float(np.sqrt(max(cov[-1, -1], 0.0) * gof2))
+    return float(coef[-1] / sig) if sig > 0 else 0.0
