@@ -170,7 +170,7 @@ def score_mixtures(mixes, results, lib, outside) -> dict[str, Any]:
     """Recall, false detections, detection-limit rates and flag checks (pure function of the results)."""
     tp = fn = fp = pairs = tp_strict = fp_strict = 0
     lod_hi_n = lod_hi_det = 0
-    below_n = below_exceeded = 0
+    below_n = below_exceeded = below_own = 0
     outside_major = outside_major_flagged = 0
     flagged = flagged_90 = 0
     misses: list[str] = []
@@ -211,6 +211,8 @@ def score_mixtures(mixes, results, lib, outside) -> dict[str, Any]:
                 fp += 1
                 falses.append(f"{mix['i']}:{pid}")
         for p in res.phases:
+            low = p.detected and np.isfinite(p.lod_wt_percent) and p.wt_percent < p.lod_wt_percent
+            below_own += bool(low)
             if not p.detected and np.isfinite(p.lod_wt_percent):
                 below_n += 1
                 below_exceeded += truth.get(p.id, 0.0) > p.lod_wt_percent
@@ -235,6 +237,7 @@ def score_mixtures(mixes, results, lib, outside) -> dict[str, Any]:
         "lod_hi_n": lod_hi_n,
         "lod_exceeded": below_exceeded / max(below_n, 1),
         "below_n": below_n,
+        "below_own": below_own,
         "outside_major": outside_major,
         "outside_flagged": outside_major_flagged / max(outside_major, 1),
         "flagged": flagged,
@@ -418,6 +421,7 @@ def run(n_mixtures: int = 40, n_series: int = 4, keep: Path | None = None, log=_
          TARGETS["lod_detected"]),
         ('reported "< x": present at more than x', pct(s["lod_exceeded"]), f"n {s['below_n']}",
          TARGETS["lod_exceeded"]),
+        ("detected below its own reported LoD", str(s["below_own"]), "", "0"),
         ("largest phase outside the library: flagged", pct(s["outside_flagged"]),
          f"n {s['outside_major']}", TARGETS["outside_flagged"]),
         ("flagged scans reporting a phase >= 90 %", str(s["flagged_90"]), f"of {s['flagged']} flagged",

@@ -86,6 +86,7 @@ def _results(
     zmv = np.array(zmv)
     mass = state.scales * zmv
     total = float(mass.sum())
+    tau = np.ones(len(state.models))
     if config.brindley_um:
         tau = np.array(
             [
@@ -109,7 +110,10 @@ def _results(
         else:
             esd = float("nan")
         s_lod = n_sig * sig[i]
-        lod = 100.0 * s_lod * zmv[i] / (total - mass[i] + s_lod * zmv[i]) if total > 0 else float("nan")
+        # the limit's mass as the phase's own (microabsorption-corrected like it): a detected phase is
+        # never reported below its own limit
+        m_lod = s_lod * zmv[i] / tau[i]
+        lod = 100.0 * m_lod / (total - mass[i] + m_lod) if total > 0 else float("nan")
         # detected when the scale factor stands above its own 3σ limit; (wt > lod is the same test
         # whenever other phases are present, and undefined for a phase alone in the model)
         detected = bool(state.scales[i] > s_lod) and m.id not in unconfirmed
