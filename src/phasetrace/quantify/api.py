@@ -51,22 +51,6 @@ def _check_scan(scan: Scan) -> None:
         raise FitError(f"{where}: the scan has no peaks above its noise; nothing to fit")
 
 
-def _lod_scale(state: FitState, column: np.ndarray, sigma_mult: float) -> tuple[float, float]:
-    """Standard error of a scale factor for ``column`` added to the final model (at zero amount)."""
-    sw = np.sqrt(state.weights)
-    a = np.column_stack([chebyshev_basis(state.x, len(state.bg_coef)), state.columns, column]) * sw[:, None]
-    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
-    an = a / norm
-    try:
-        cov = np.linalg.pinv(an.T @ an, rcond=1e-12)
-    except np.linalg.LinAlgError:
-        return np.inf, np.inf
-    dof = max(state.y.size - state.n_params, 1)
-    s2 = max(state.chi2 / dof, 1.0)
-    sig = float(np.sqrt(max(cov[-1, -1], 0.0) * s2)) / norm[-1]
-    return sig, sigma_mult * sig
-
-
 def _results(
     scan: Scan,
     library: PhaseLibrary,
