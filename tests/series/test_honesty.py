@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from phasetrace.series.onsets import combine, evolution, onset_basis, screen_onset_evidence, xrd_evidence_ok
 from phasetrace.series.unidentified import unidentified_phases
 
@@ -74,3 +76,48 @@ def test_twins_fitted_side_by_side_stay_two_phases(library):
     assert len(kept) == 2 and dropped  # found in different scans: one rock salt
     kept, dropped = merge_twins(library, found, {"NiO": 3, "MgO": 3}, {"NMC811"}, None, {frozenset(("NiO", "MgO"))})
     assert kept == found and not dropped
+
+
+def test_reports_carry_fit_quality_onset_basis_and_unidentified_phases():
+    """summary.json, results rows, the Markdown report and the terminal summary show what issue 14 adds."""
+    import json
+    from types import SimpleNamespace
+
+    from phasetrace.report.tables import terminal_summary, write_markdown
+    from phasetrace.series.results import ScanQuality, SeriesResult, SystemResult
+
+    quality = {
+        25.0: _q(),
+        600.0: _q(),
+        700.0: _q((32.30, 0.03), (36.08, 0.05)),
+        800.0: _q((32.33, 0.06), (36.10, 0.09)),
+        900.0: _q((32.36, 0.08), (36.12, 0.12)),
+    }
+    unknown = unidentified_phases(TEMPS, LABELS, {t: f"s{t}.xy" for t in TEMPS}, quality)
+    fq = tuple(
+        ScanQuality.from_record(
+            t, LABELS[t], f"s{t}.xy",
+            {"rwp": 0.1, "rexp": 0.05, "gof": 2.0 if t < 700 else 4.5, "flag": "ok" if t < 700 else "poor",
+             "quality": {"message": "" if t < 700 else "poor fit: unexplained peaks at 32.33°, 36.10°"}},
+        )
+        for t in TEMPS
+    )
+    sysr = SystemResult(
+        system="X + Y", temperatures=tuple(TEMPS), labels=tuple(LABELS[t] for t in TEMPS),
+        files=tuple({"file": f"s{t}.xy", "technique": "xrd", "temperature_C": t} for t in TEMPS),
+        phases=tuple(unknown), fit_quality=fq,
+    )
+    doc = json.loads(json.dumps(sysr.to_dict(), allow_nan=False))
+    assert doc["unidentified"] == ["unidentified from 700"]
+    assert [q["flag"] for q in doc["fit_quality"]] == ["ok", "ok", "poor", "poor", "poor"]
+    assert doc["phases"][0]["onset_basis"] == "XRD (unexplained peaks)"
+    rows = sysr.to_records()
+    assert {r["fit_flag"] for r in rows if r["temperature_C"] >= 700} == {"poor"}
+    assert all(r["gof"] == 4.5 for r in rows if r["temperature_C"] == 800)
+    md = write_markdown(doc, {}, SimpleNamespace(problems=[]))
+    assert "## Unidentified phases" in md and "32.33°" in md
+    assert "## Fit quality" in md and "poor: poor fit: unexplained peaks" in md
+    assert "XRD (unexplained peaks)" in md and "present" in md  # wt cell of an unquantified phase
+    run = SeriesResult(systems=[sysr], problems=[], counts={}, out=Path("."), store_path=Path("x"))
+    text = terminal_summary(run)
+    assert "fit quality: 5 XRD refits" in text and "unidentified from 700: unexplained peaks at" in text
