@@ -22,10 +22,9 @@ error ``σ`` (scaled by the goodness of fit). Two ways to fail:
   the pattern. If it is no longer significant (``sigma_needed``: the
   selection's bar), the detection rested on those peaks.
 * **Missing reflections**: the :data:`CARRIERS` groups that carry most of the
-  evidence are set aside (they may be a stranger's peaks the cell was strained
-  onto); the remaining groups where the phase dominates the calculated pattern
-  (its curve above all other phases together, so that their profile misfit
-  does not decide) are pooled. If the phase would stand :data:`TEST_SIGMA`
+  evidence (and show the phase) are set aside: they may be a stranger's peaks
+  the cell was strained onto. The remaining groups are pooled (the other
+  phases' profile misfit under some of them averages out). If the phase would stand :data:`TEST_SIGMA`
   there and the pooled amplitude is below ``MISSING_RATIO × s`` by
   :data:`MISSING_SIGMA` standard errors, its own reflections are missing.
 
@@ -61,8 +60,6 @@ MISSING_SIGMA = 4.0
 CARRIERS = 2
 #: A group whose local amplitude exceeds this multiple of the fitted one is a stranger's peak.
 EXCESS_RATIO = 3.0
-#: Fewest points of a group's core where the phase dominates.
-MIN_POINTS = 4
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,6 @@ def missing_reflections(
     x = state.x
     mine = col * s
     bragg = state.ycalc - state.background
-    others = np.maximum(bragg - mine, 0.0)
     rest = state.y - state.background - (bragg - mine)
     dof = max(state.y.size - state.n_params, 1)
     gof2 = max(state.chi2 / dof, 1.0)
@@ -154,13 +150,7 @@ def missing_reflections(
         if num / info > EXCESS_RATIO * s and (num / info - s) * np.sqrt(info / gof2) >= MISSING_SIGMA:
             strangers.append((num, info, float(x[j])))
             continue
-        core = near & (mine > others)
-        if core.sum() < MIN_POINTS:
-            continue  # overlapped: the other phases' misfit would decide, not this phase
-        c, w = col[core], state.weights[core]
-        info = float(c @ (w * c))
-        if info > 0:
-            rows.append((float(c @ (w * rest[core])), info, float(x[j])))
+        rows.append((num, info, float(x[j])))
     # without the strangers' peaks, does the whole pattern still show the phase?
     if strangers:
         t_rest = _significance_without(state, index, [r[2] for r in strangers], gof2)
@@ -174,7 +164,9 @@ def missing_reflections(
             )
     # the groups that carry the detection (a stranger's peak the phase was strained onto) are set aside;
     # the phase's remaining own reflections, pooled, must show it in proportion
-    keep = rows[CARRIERS:]
+    rows.sort(key=lambda r: -r[0])
+    shown = [r for r in rows if r[0] / r[1] >= MISSING_RATIO * s]
+    keep = [r for r in rows if r not in shown[:CARRIERS]]
     info_sum = sum(r[1] for r in keep)
     if info_sum <= 0:
         return MissingReflections(0.0, tested=0)
