@@ -23,7 +23,7 @@ from ..scan import Scan
 from .core import Projector, gram_ridge, levenberg_marquardt, nonnegative_amplitudes, project_out
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
-__all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve"]
+__all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve", "state_column"]
 
 #: Layered-oxide families whose plate-like grains lie flat: March–Dollase about c* when texture is "auto".
 TEXTURE_FAMILIES = ("layered-LiMO2", "layered-Li2MnO3")
@@ -803,7 +803,7 @@ def weight_percent(state: FitState) -> np.ndarray:
     return 100.0 * mass / total if total > 0 else np.zeros_like(mass)
 
 
-def _state_column(
+def state_column(
     scan: Scan, state: FitState, config: QuantConfig, model: PhaseModel, p: Mapping[str, Any], **override: Any
 ) -> np.ndarray:
     """One phase's unit-scale column with the state's parameters (``override`` changes some)."""
@@ -849,8 +849,8 @@ def texture_gain(
 
     m = _replace(state.models[i], texture_axis=tuple(axis), _cos2_cache={})
     p = state.per_phase[i]
-    c1 = _state_column(scan, state, config, m, p, texture_r=1.0 + _TEXTURE_STEP)
-    c0 = _state_column(scan, state, config, m, p, texture_r=1.0)
+    c1 = state_column(scan, state, config, m, p, texture_r=1.0 + _TEXTURE_STEP)
+    c0 = state_column(scan, state, config, m, p, texture_r=1.0)
     sw = np.sqrt(state.weights)
     g = (c1 - c0) / _TEXTURE_STEP * state.scales[i] * sw
     basis = np.column_stack(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fit import FitState, QuantConfig, _state_column
+from .fit import FitState, QuantConfig, state_column
 from .model import PhaseModel, chebyshev_basis
 
 __all__ = ["LOD_SIZE", "candidate_lod_scale"]
@@ -45,7 +45,7 @@ _UNIQUE_ITER = 3
 
 def _column(scan, state: FitState, model: PhaseModel, config: QuantConfig, scale: float, size: float):
     p = {"scale": scale, "cell": None, "size": size, "strain": 0.0, "texture": 1.0}
-    return _state_column(scan, state, config, model, p)
+    return state_column(scan, state, config, model, p)
 
 
 def candidate_lod_scale(
