@@ -72,6 +72,9 @@ class PhaseModel:
     mf2: np.ndarray
     texture_axis: tuple[int, int, int] | None = None
     _cos2_cache: dict = field(default_factory=dict, repr=False)
+    #: The profile blocks of the last value evaluation (see :func:`phase_pattern`), reused by a
+    #: derivative evaluation at the same parameters (the fit asks for values, then derivatives).
+    _last_blocks: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -275,6 +278,29 @@ def phase_pattern(
         if name not in DERIVATIVE_NAMES:
             raise ValueError(f"phase_pattern: no derivative by {name!r}")
     n_der = len(names)
+    # everything the profile blocks depend on besides x and the angle factor (compared by identity)
+    key = (
+        tuple(wavelengths),
+        tuple(weights),
+        scale,
+        None if cell is None else tuple(np.asarray(cell, dtype=float).ravel()),
+        u,
+        v,
+        w,
+        size_x,
+        strain_y,
+        eta,
+        zero,
+        displacement,
+        radius_mm,
+        texture_r,
+        monochromator_2theta,
+        asymmetry,
+        b_delta,
+    )
+    # one entry, read and replaced whole (models may be shared between threads)
+    last = model._last_blocks.get("last") if names else None
+    reuse = last is not None and last[0] == key and last[1] is x and last[2] is angle_factor
     d = model.d_spacings(cell, scale)
     n_refl = d.size
     # per reflection: ∂d/∂p for the cell parameters asked for, and the intensity factor (texture, B)
@@ -402,26 +428,35 @@ def phase_pattern(
     jac = np.zeros((n, n_der))
     step = (x[-1] - x[0]) / (n - 1)
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
+    blocks_kept = last[3] if reuse else []
+    if reuse:
+        out = last[4].copy()
     for g in range(len(n_lines)):
         centre, fwhm, a, amp = (cols[k][g] for k in ("centre", "fwhm", "a", "amp"))
-        wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
-        # one window for the wavelength's lines, ± WINDOW_FWHM of its broadest line, on the scan's
-        # points extended by the window at both ends (points beyond are computed, then dropped)
-        half = int(np.ceil(min(WINDOW_FWHM * max(float(wl.max()), float(wr.max())), MAX_WINDOW_DEG) / step))
-        half = min(half, n)
-        xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
-        idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-half, half + 1)[None, :]
-        delta = xp[idx] - centre[:, None]
-        left = delta < 0
-        width = np.where(left, wl[:, None], wr[:, None])
-        dx = delta / width
-        q = dx * dx
-        lor = 1.0 / (1.0 + 4.0 * q)
-        gau = np.exp(-_G * q)
-        prof = c_l * lor + c_g * gau
-        vals = prof * amp[:, None]
-        m = xp.size
-        out += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)[half : half + n]
+        if reuse:
+            idx, half, m, left, width, dx, lor, gau, vals = blocks_kept[g]
+        else:
+            wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
+            # one window for the wavelength's lines, ± WINDOW_FWHM of its broadest line, on the scan's
+            # points extended by the window at both ends (points beyond are computed, then dropped)
+            half_deg = min(WINDOW_FWHM * max(float(wl.max()), float(wr.max())), MAX_WINDOW_DEG)
+            half = min(int(np.ceil(half_deg / step)), n)
+            m = n + 2 * half + 1
+            xp = np.concatenate(
+                [x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)]
+            )
+            idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-half, half + 1)[None, :]
+            delta = xp[idx] - centre[:, None]
+            left = delta < 0
+            width = np.where(left, wl[:, None], wr[:, None])
+            dx = delta / width
+            q = dx * dx
+            lor = 1.0 / (1.0 + 4.0 * q)
+            gau = np.exp(-_G * q)
+            prof = c_l * lor + c_g * gau
+            vals = prof * amp[:, None]
+            out += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)[half : half + n]
+            blocks_kept.append((idx, half, m, left, width, dx, lor, gau, vals))
         if not names:
             continue
         # sensitivities of a point's value amp·prof(dx), dx = (x − c)/width, to the line's centre,
@@ -452,4 +487,6 @@ def phase_pattern(
             shape=(m, n_col),
         )
         jac += np.asarray(sens @ np.vstack([*coef, eta_coef]))[half : half + n]
+    if not names:
+        model._last_blocks["last"] = (key, x, angle_factor, blocks_kept, out.copy())
     return (out, jac) if names else out
