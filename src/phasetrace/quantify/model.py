@@ -112,6 +112,10 @@ class PhaseModel:
         h = self.hkl.astype(float)
         return 1.0 / np.sqrt(np.einsum("ni,ij,nj->n", h, gstar, h))
 
+    def __getstate__(self) -> dict:
+        """Pickle without the last evaluation's profile blocks (scratch data, possibly large)."""
+        return {**self.__dict__, "_last_blocks": {}}
+
     def march_dollase(self, r: float, cell: np.ndarray | None = None) -> np.ndarray:
         """March–Dollase factors for ratio ``r`` about the texture axis (1 without texture)."""
         if self.texture_axis is None or r == 1.0:
@@ -265,6 +269,9 @@ def phase_pattern(
         terms. The derivatives are analytic, except for the slope of the intensity
         factor along 2θ (a central difference per line) and, for a full cell with
         texture, of the March–Dollase cos² (per reflection).
+        A derivative call right after a value call with the same parameters and the
+        same ``x`` array (and angle factor) object reuses that call's profile blocks
+        (kept on ``model``); ``x`` must not be modified in place between the two.
 
     Returns
     -------
