@@ -109,3 +109,42 @@ def test_verify_rejects_a_phase_without_evidence_of_its_own(library):
     assert r2["La2Zr2O7"].detected
     assert not [s for s in r2.selection if s["action"] == "unconfirmed"]
     assert np.isfinite(r2["La2Zr2O7"].lod_wt_percent)
+
+
+def test_candidate_columns_carry_the_instrument_intensity_factor(library):
+    """The selection tests candidates with the same intensity factor as the final fit and the LoD.
+
+    An automatic divergence slit makes the irradiated volume, and every intensity, grow as sin θ: a
+    candidate column without that factor would be 3.4x too strong at 20° against 140° relative to the fit's.
+    """
+    from phasetrace.quantify.fit import fit_pattern
+    from phasetrace.quantify.instrument import Instrument as Described
+    from phasetrace.quantify.model import phase_pattern
+    from phasetrace.quantify.phase_models import phase_models
+    from phasetrace.quantify.selection import _Trial
+
+    scan = simulate_xrd(library, {"MgO": 100.0}, seed=1, two_theta_range=(20.0, 140.0), step=0.02)
+    inst = Described(name="auto slit", divergence="automatic", irradiated_length_mm=10.0)
+    scan, config = inst.apply(scan, QuantConfig(instrument=inst))
+    models, strains, _ = phase_models(scan, library, ["MgO"], config)
+    state = fit_pattern(scan, models, strains=strains, config=config, refine=False)
+    col = _Trial(scan, state, config).column(models[0], 1.0, 0.03)
+    g = state.globals_
+    rad = scan.meta.radiation
+    want = phase_pattern(
+        state.x, models[0], wavelengths=(rad.kalpha1, rad.kalpha2), weights=(1.0, rad.ratio),
+        u=config.u, v=config.v, w=g["w"], size_x=0.03, strain_y=0.0, eta=g["eta"],
+        asymmetry=g.get("asymmetry", 0.0), zero=g["zero"], displacement=g["displacement"],
+        radius_mm=config.radius_mm, monochromator_2theta=config.monochromator_2theta,
+        angle_factor=inst.angle_factor,
+    )  # fmt: skip
+    np.testing.assert_allclose(col, want, rtol=1e-12, atol=1e-12)
+    lo, hi = state.x < 50.0, state.x > 100.0
+    plain = phase_pattern(
+        state.x, models[0], wavelengths=(rad.kalpha1, rad.kalpha2), weights=(1.0, rad.ratio),
+        u=config.u, v=config.v, w=g["w"], size_x=0.03, strain_y=0.0, eta=g["eta"],
+        asymmetry=g.get("asymmetry", 0.0), zero=g["zero"], displacement=g["displacement"],
+        radius_mm=config.radius_mm, monochromator_2theta=config.monochromator_2theta,
+    )  # fmt: skip
+    # the factor is really there: high angles gain against low ones
+    assert col[hi].sum() / col[lo].sum() > 1.5 * plain[hi].sum() / plain[lo].sum()
