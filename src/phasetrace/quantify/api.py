@@ -20,6 +20,7 @@ from .missing import missing_reflections
 from .model import chebyshev_basis
 from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
+from .sample_terms import cell_with_esd
 
 __all__ = ["FitError", "quantify"]
 
@@ -101,7 +102,7 @@ def _results(
         # detected when the scale factor stands above its own 3σ limit; (wt > lod is the same test
         # whenever other phases are present, and undefined for a phase alone in the model)
         detected = bool(state.scales[i] > s_lod) and m.id not in unconfirmed
-        cell = p["cell"] if p["cell"] is not None else np.r_[m.refl.cell[:3] * p["scale"], m.refl.cell[3:]]
+        cells = cell_with_esd(state, i)
         size = p.get("size", 0.0)
         # size term: FWHM (degrees) = size / cos θ  ->  Scherrer L = K λ / (size in radians), Å -> nm
         size_nm = float(SCHERRER_K * rad.kalpha1 / np.radians(size) / 10.0) if size and size > 1e-4 else None
@@ -114,8 +115,14 @@ def _results(
                 lod_wt_percent=float(lod),
                 detected=detected,
                 in_model=True,
-                cell=dict(zip(("a", "b", "c", "alpha", "beta", "gamma"), map(float, cell), strict=True)),
+                cell=cells["cell"],
                 cell_scale=float(p["scale"]),
+                cell_esd=cells["cell_esd"],
+                volume=cells["volume"],
+                volume_esd=cells["volume_esd"],
+                c_over_a=cells["c_over_a"],
+                c_over_a_esd=cells["c_over_a_esd"],
+                cell_refinement=cells["cell_refinement"],
                 size_nm=size_nm,
                 texture_r=float(p["texture"]) if m.texture_axis is not None else None,
                 texture_axis=tuple(int(v) for v in m.texture_axis) if m.texture_axis is not None else None,

@@ -40,9 +40,14 @@ class QuantConfig:
         BACKGROUND_SPACING degrees of the fitted range, at least
         MIN_BACKGROUND_TERMS (16 for 10-80°), fine enough to follow an amorphous
         hump of ~10° width, still far broader than any Bragg peak.
-    cell : {"isotropic", "full", "fixed"}
+    cell : {"auto", "isotropic", "full", "fixed"}
         Refine one cell scale per phase, the free cell parameters of its crystal
-        system, or nothing.
+        system, or nothing. "auto" (default): one cell scale in the first stage,
+        and the free parameters of its crystal system (a, c for hexagonal,
+        trigonal and tetragonal cells; a, b, c orthorhombic; ...) in the second
+        stage for the phases that qualify for sample terms
+        (:func:`refine_sample_terms`, the same rule as for B); traces keep one
+        isotropic scale.
     refine_size : bool
         Refine a size-broadening term per phase (on top of the instrument width).
     refine_strain : bool
@@ -97,7 +102,7 @@ class QuantConfig:
     """
 
     background_terms: int | None = None
-    cell: str = "isotropic"
+    cell: str = "auto"
     refine_size: bool = True
     refine_strain: bool = True
     refine_eta: bool = True
@@ -157,6 +162,11 @@ MAX_B_CHANGE = 3.0
 #: Upper bound of the size-broadening term (degrees at cos θ = 1, about 8 nm crystallites in Cu Kα).
 MAX_SIZE_TERM = 1.0
 
+#: Per-phase start key (``start[phase_id][FULL_CELL_KEY] = True``) that gives a phase the free cell parameters
+#: of its crystal system instead of one isotropic scale when ``QuantConfig.cell == "auto"``
+#: (set by :func:`refine_sample_terms` for the phases that qualify).
+FULL_CELL_KEY = "full_cell"
+
 #: Free cell parameters per crystal system: indices into (a, b, c, alpha, beta, gamma) and ties.
 _CELL_FREE = {
     "cubic": ([0], {1: 0, 2: 0}),
@@ -167,6 +177,11 @@ _CELL_FREE = {
     "monoclinic": ([0, 1, 2, 4], {}),
     "triclinic": ([0, 1, 2, 3, 4, 5], {}),
 }
+
+
+def free_cell_parameters(crystal_system: str) -> tuple[list[int], dict[int, int]]:
+    """Refined cell parameters of a crystal system: indices into (a, b, c, α, β, γ), and ties {k: source}."""
+    return _CELL_FREE.get(crystal_system, _CELL_FREE["triclinic"])
 
 
 @dataclass
@@ -213,6 +228,7 @@ class FitState:
     cov_scales: np.ndarray | None = None
     sigma_scales: np.ndarray | None = None
     nonlinear_sigma: dict[str, float] = field(default_factory=dict)
+    nonlinear_cov: np.ndarray | None = None  # covariance of ``theta`` (order of ``names``), GoF-scaled
     searched_texture: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     #: Phase-column evaluations of the fit, for diagnosis: ``columns`` (values) and ``derivatives``.
     evaluations: dict[str, int] = field(default_factory=dict)
@@ -371,15 +387,20 @@ def _build_space(
         if pst.get("fixed"):
             # profile and cell held at given values (e.g. from a neighbouring scan): only the scale factor
             # is fitted, so its significance is a one-parameter test
-            sp.constants[i] = {k: float(v) for k, v in pst.items() if k != "fixed" and k != "cell"}
+            sp.constants[i] = {
+                k: float(v) for k, v in pst.items() if k not in ("fixed", "cell", FULL_CELL_KEY)
+            }
             continue
-        if cfg.cell == "isotropic":
+        full = cfg.cell == "full" or (cfg.cell == "auto" and bool(pst.get(FULL_CELL_KEY)))
+        if cfg.cell in ("isotropic", "auto") and not full:
             sp.add(f"{m.id}:scale", pst.get("scale", 1.0), 1.0 - strain, 1.0 + strain, i)
-        elif cfg.cell == "full":
+        elif full:
             free, _ = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
             for k in free:
                 lab = "abcαβγ"[k]
-                sp.add(f"{m.id}:cell_{lab}", pst.get(f"cell_{lab}", 1.0), 1.0 - strain, 1.0 + strain, i)
+                # a full cell starts where an isotropic scale left it (second stage, neighbouring scan)
+                s0 = pst.get(f"cell_{lab}", pst.get("scale", 1.0) if k < 3 else 1.0)
+                sp.add(f"{m.id}:cell_{lab}", s0, 1.0 - strain, 1.0 + strain, i)
         if cfg.refine_size:
             sp.add(f"{m.id}:size", pst.get("size", 0.02), 0.0, MAX_SIZE_TERM, i)
         if cfg.refine_strain:
@@ -422,15 +443,19 @@ def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: Qu
             cellrel[own]["abcαβγ".index(key[-1])] = float(val)
         else:
             per[own][key] = float(val)
-    if cfg.cell == "full":
-        for i, m in enumerate(models):
-            cell = m.refl.cell.copy()
-            free, ties = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
-            for k in free:
-                cell[k] = m.refl.cell[k] * cellrel[i].get(k, 1.0)
-            for k, src in ties.items():
-                cell[k] = cell[src]
-            per[i]["cell"] = cell
+    for i, m in enumerate(models):
+        if not cellrel[i] and cfg.cell != "full":
+            continue  # isotropic cell scale
+        cell = m.refl.cell.copy()
+        free, ties = _CELL_FREE.get(m.refl.crystal_system, _CELL_FREE["triclinic"])
+        for k in free:
+            cell[k] = m.refl.cell[k] * cellrel[i].get(k, 1.0)
+        for k, src in ties.items():
+            cell[k] = cell[src]
+        per[i]["cell"] = cell
+        # the relative cell parameters (start values of a later fit) and the equivalent isotropic scale
+        per[i].update({f"cell_{'abcαβγ'[k]}": float(cell[k] / m.refl.cell[k]) for k in free})
+        per[i]["scale"] = float((cell_volume(cell) / cell_volume(m.refl.cell)) ** (1.0 / 3.0))
     return g, per
 
 
@@ -754,6 +779,7 @@ def _covariance(state: FitState, a_bg: np.ndarray, sw: np.ndarray, jac_nl: np.nd
     state.sigma_scales = np.sqrt(np.clip(np.diag(state.cov_scales), 0, None))
     diag = np.sqrt(np.clip(np.diag(cov)[:n_nl], 0, None))
     state.nonlinear_sigma = dict(zip(sp.names, map(float, diag), strict=True))
+    state.nonlinear_cov = cov[: len(jac_nl), : len(jac_nl)]
 
 
 # ------------------------------------------------------------------ sample terms (second stage)
@@ -874,11 +900,14 @@ def refine_sample_terms(
     textured: Sequence[bool],
     start: Mapping[str, Any] | None = None,
 ) -> FitState:
-    """Second stage of a fit: per-phase displacement B and searched texture for the phases strong enough.
+    """Second stage of a fit: per-phase B, full cell and searched texture for the phases strong enough.
 
     With ``config.refine_b == "auto"``, phases whose first-stage weight fraction is at least
     :data:`SAMPLE_TERMS_MIN_WT` and whose scale factor is at least
-    :data:`SAMPLE_TERMS_MIN_SIGNIFICANCE` standard errors get an overall ΔB. With
+    :data:`SAMPLE_TERMS_MIN_SIGNIFICANCE` standard errors get an overall ΔB; with
+    ``config.cell == "auto"`` the same phases, unless cubic, get the free cell parameters of their
+    crystal system in place of one isotropic scale (a 1 wt % trace's c/a would only trade off against
+    its scale and width). With
     ``config.texture_search``, those of them without a texture axis are tested along
     :data:`TEXTURE_SEARCH_AXES`, and the best axis is refined when its score reaches
     :data:`TEXTURE_MIN_GAIN`. The fit is then repeated from ``state``. The first stage decides
@@ -904,6 +933,12 @@ def refine_sample_terms(
         for w, t, f in zip(shares, signif, fixed, strict=True)
     ]
     refine_b = [config.refine_b == "auto" and s for s in strong]
+    # the full cell of the phases that fix their own B (c/a of a layered cathode moves with Li content and
+    # temperature); a cubic cell has one parameter, which the first stage's isotropic scale already is
+    full_cell = [
+        config.cell == "auto" and s and m.refl.crystal_system != "cubic"
+        for s, m in zip(strong, state.models, strict=True)
+    ]
     models = list(state.models)
     textured = list(textured)
     searched: dict[str, tuple[int, int, int]] = {}
@@ -918,13 +953,15 @@ def refine_sample_terms(
                 models[i] = _replace(m, texture_axis=tuple(axes[k]), _cos2_cache={})
                 textured[i] = True
                 searched[m.id] = tuple(axes[k])
-    if not any(refine_b) and not searched:
+    if not any(refine_b) and not searched and not any(full_cell):
         return state
     st: dict[str, Any] = dict(state.globals_)
-    for m, p, f in zip(state.models, state.per_phase, fixed, strict=True):
+    for m, p, f, fc in zip(state.models, state.per_phase, fixed, full_cell, strict=True):
         st[m.id] = {k: v for k, v in p.items() if k != "cell"}
         if f:
             st[m.id]["fixed"] = True
+        if fc:
+            st[m.id][FULL_CELL_KEY] = True
     st["aligned"] = True
     new = fit_pattern(
         scan, models, strains=strains, config=config, start=st, textured=textured, refine_b=refine_b

@@ -43,6 +43,17 @@ class PhaseResult:
     cell : dict
         Refined (or reference) cell, Å and degrees.
     cell_scale : float
+        Isotropic scale of the reference cell (for a full cell: the cube root of its volume ratio).
+    cell_esd : dict or None
+        Standard errors of ``cell`` (same keys) from the fit covariance scaled by the goodness of
+        fit; None for candidates not in the model, entries None for held cells.
+    volume, volume_esd : float or None
+        Cell volume (Å³) and its esd (correlations of the cell parameters kept).
+    c_over_a, c_over_a_esd : float or None
+        c/a of non-cubic cells; its esd only when the full cell was refined (an isotropic scale
+        keeps the reference c/a).
+    cell_refinement : str
+        "full" (free parameters of the crystal system), "isotropic" (one scale) or "held".
     size_nm : float or None
         Apparent crystallite size from the refined size broadening.
     texture_r : float or None
@@ -87,6 +98,12 @@ class PhaseResult:
     role: str = ""
     evidence: tuple[dict[str, Any], ...] = ()
     reliable: bool = True
+    cell_esd: dict[str, float | None] | None = None
+    volume: float | None = None
+    volume_esd: float | None = None
+    c_over_a: float | None = None
+    c_over_a_esd: float | None = None
+    cell_refinement: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -102,6 +119,12 @@ class PhaseResult:
             "in_model": self.in_model,
             "cell": self.cell,
             "cell_scale": self.cell_scale,
+            "cell_esd": dict(self.cell_esd) if self.cell_esd is not None else None,
+            "volume": self.volume,
+            "volume_esd": self.volume_esd,
+            "c_over_a": self.c_over_a,
+            "c_over_a_esd": self.c_over_a_esd,
+            "cell_refinement": self.cell_refinement,
             "size_nm": self.size_nm,
             "texture_r": self.texture_r,
             "texture_axis": list(self.texture_axis) if self.texture_axis is not None else None,

@@ -255,7 +255,8 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
                     continue
                 vals = _flatten(p)
                 a, c = vals.get("a"), vals.get("c")
-                if a and c and abs(c - a) > 1e-6 * a:  # c/a of non-cubic cells (layered cathodes)
+                # c/a of non-cubic cells (layered cathodes); the fit's own (with the a-c covariance) if given
+                if "c_over_a" not in p and a and c and abs(c - a) > 1e-6 * a:
                     vals["c_over_a"] = c / a
                     if "a_esd" in vals and "c_esd" in vals:
                         vals["c_over_a_esd"] = (c / a) * math.hypot(vals["a_esd"] / a, vals["c_esd"] / c)
