@@ -29,10 +29,11 @@ from ._util import (
 )
 @click.option(
     "--cell",
-    type=click.Choice(["isotropic", "full", "fixed"]),
-    default="isotropic",
+    type=click.Choice(["auto", "isotropic", "full", "fixed"]),
+    default="auto",
     show_default=True,
-    help="Refine one cell scale per phase, the free cell parameters of its crystal system, or none.",
+    help="Refine one cell scale per phase, the free cell parameters of its crystal system, or none; "
+    "auto: the free parameters for phases of >= 3 wt % (second stage), one scale for traces.",
 )
 @click.option("--range", "tt_range", nargs=2, type=float, help="Fit only this 2θ range (degrees).")
 @click.option(
