@@ -779,7 +779,7 @@ def _covariance(state: FitState, a_bg: np.ndarray, sw: np.ndarray, jac_nl: np.nd
     state.sigma_scales = np.sqrt(np.clip(np.diag(state.cov_scales), 0, None))
     diag = np.sqrt(np.clip(np.diag(cov)[:n_nl], 0, None))
     state.nonlinear_sigma = dict(zip(sp.names, map(float, diag), strict=True))
-    state.nonlinear_cov = cov[: len(jac_nl), : len(jac_nl)]
+    state.nonlinear_cov = cov[:n_nl, :n_nl]
 
 
 # ------------------------------------------------------------------ sample terms (second stage)
