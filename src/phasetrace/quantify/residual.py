@@ -8,8 +8,9 @@ residual says whether that answer explains the data:
 * **Unexplained peaks**: the difference curve is matched-filtered with a peak
   profile (:data:`PEAK_FWHM`); local maxima standing :data:`PEAK_SIGMA` above
   the residual's own noise, where the difference is at least
-  :data:`UNEXPLAINED_RATIO` of the calculated Bragg intensity (a new peak, not
-  the misfit of a modelled one), are listed with 2θ, d, their share of the
+  :data:`UNEXPLAINED_RATIO` of the largest calculated Bragg intensity within
+  :data:`MISFIT_REACH` (a new peak, not the misfit or tail of a modelled one),
+  are listed with 2θ, d, their share of the
   diffracted intensity and their significance.
 * **Goodness of fit against the noise**: the point-to-point scatter of the
   weighted residual measures the noise the data really have (counts that were
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 __all__ = ["FitQuality", "UnexplainedPeak", "read_residual"]
 
@@ -37,6 +39,10 @@ PEAK_FWHM = 0.12
 PEAK_SIGMA = 6.0
 #: ... and be at least this fraction of the calculated Bragg intensity at its position.
 UNEXPLAINED_RATIO = 0.5
+#: A modelled reflection's misfit (profile shape, tails, a small shift) reaches this far (degrees 2θ,
+#: three lab peak widths): a residual peak is only unexplained if it is large against the calculated
+#: Bragg intensity everywhere within this distance, not just at its own maximum.
+MISFIT_REACH = 3 * PEAK_FWHM
 #: Peaks closer than this (degrees) are one (the Kα2 of a peak, a split maximum).
 MERGE_DEG = 0.15
 #: Unexplained peaks carrying this share of the diffracted intensity make the fit poor.
@@ -188,8 +194,9 @@ def read_residual(
     # smoothed residual height (least-squares amplitude of the kernel) and the Bragg model beside it
     amp = num / np.maximum(np.convolve(w, g * g, mode="same"), 1e-300)
     bragg = np.maximum(np.asarray(ycalc, float) - np.asarray(background, float), 0.0)
+    bragg_near = maximum_filter1d(bragg, size=2 * max(1, int(round(MISFIT_REACH / step))) + 1)
     is_max = np.r_[False, (sig[1:-1] >= sig[:-2]) & (sig[1:-1] > sig[2:]), False]
-    cand = np.flatnonzero(is_max & (sig >= PEAK_SIGMA) & (amp >= UNEXPLAINED_RATIO * bragg))
+    cand = np.flatnonzero(is_max & (sig >= PEAK_SIGMA) & (amp >= UNEXPLAINED_RATIO * bragg_near))
     cand = cand[np.argsort(-sig[cand])]
     half = max(1, int(round(1.5 * PEAK_FWHM / step)))
     taken: list[int] = []
