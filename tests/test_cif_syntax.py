@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phasetrace._cif import CifSyntaxError, cif_blocks, cif_tokens
+from phasetrace._cif import CifSyntaxError, cif_blocks, cif_named_blocks, cif_tokens
 
 CIF = """# a comment line
 data_first
@@ -48,6 +48,9 @@ def test_line_ends(newline):
         ("data_x\n_title\n;\nnever closed\n", "unterminated"),
         ("data_x\nloop_\n_a\n_b\n1 2 3\n", "2 columns has 3 values"),
         ("data_x\n_a\n_b 1\n", "_a has no value"),
+        ("data_x\n_a 'never closed\n", "unterminated quoted string"),
+        ("data_x\n_a 1 2\n", "value '2' has no data name"),
+        ("data_x\n_a 1 'two'\n", "value 'two' has no data name"),
     ],
 )
 def test_strict_mode_reports_broken_syntax(text, message):
@@ -60,3 +63,11 @@ def test_lenient_mode_keeps_a_ragged_loop_and_skips_a_name_without_value():
     ((items, loops),) = cif_blocks("data_x\n_a\n_b 1\nloop_\n_c\n_d\n1 2 3\n")
     assert items == {"_b": "1"}
     assert loops == [{"_c": ["1", "3"], "_d": ["2"]}]
+
+
+def test_named_blocks_keep_the_block_names_and_the_items_before_the_first():
+    blocks = cif_named_blocks("_pre 0\ndata_First\n_a 1\ndata_empty\ndata_3\nloop_\n_b\n1 2\n")
+    assert [b[0] for b in blocks] == [None, "First", "empty", "3"]  # case kept, an empty block too
+    assert blocks[1][1] == {"_a": "1"} and blocks[3][2] == [{"_b": ["1", "2"]}]
+    # cif_blocks is the same without names and without the empty block
+    assert cif_blocks("_pre 0\ndata_First\n_a 1\ndata_empty\n") == [({"_pre": "0"}, []), ({"_a": "1"}, [])]

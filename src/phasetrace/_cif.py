@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CifBlock", "CifSyntaxError", "cif_blocks", "cif_tokens"]
+__all__ = ["CifBlock", "CifSyntaxError", "NamedCifBlock", "cif_blocks", "cif_named_blocks", "cif_tokens"]
 
 #: One data block: single items (name -> value) and loops (each name -> column of values).
 CifBlock = tuple[dict[str, str], list[dict[str, list[str]]]]
+#: A data block with its name (the text after ``data_``; None for items before the first ``data_``).
+NamedCifBlock = tuple["str | None", dict[str, str], list[dict[str, list[str]]]]
 
 _LEXEME = re.compile(
     r"""^;(?P<text>[^\n]*(?:\n(?!;)[^\n]*)*)(?P<close>\n;)?   # text field, to a line starting with ';'
@@ -49,7 +51,9 @@ def cif_tokens(text: str, *, strict: bool = False) -> list[tuple[str, bool]]:
     text : str
         The whole CIF.
     strict : bool, default False
-        Raise on a ``;`` text field that is not closed (otherwise it runs to the end).
+        Raise on a ``;`` text field that is not closed (otherwise it runs to the end) and
+        on a quoted string that is not closed (otherwise it is read as a bare word: CIF
+        does not let a bare word begin with a quote).
 
     Returns
     -------
@@ -61,7 +65,7 @@ def cif_tokens(text: str, *, strict: bool = False) -> list[tuple[str, bool]]:
     Raises
     ------
     CifSyntaxError
-        In strict mode, for an unclosed text field.
+        In strict mode, for an unclosed text field or quoted string.
     """
     if "\r" in text:  # CR LF and old Mac CR line ends: the expression reads lines by LF
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -70,7 +74,10 @@ def cif_tokens(text: str, *, strict: bool = False) -> list[tuple[str, bool]]:
     for m in _LEXEME.finditer(text):
         kind = m.lastgroup
         if kind == "word":
-            append((m.group("word"), False))
+            word = m.group("word")
+            if strict and word[0] in "'\"":
+                raise CifSyntaxError(f"unterminated quoted string {word!r}")
+            append((word, False))
         elif kind == "sq" or kind == "dq":
             append((m.group(kind), True))
         elif kind == "text" or kind == "close":
@@ -90,8 +97,8 @@ def cif_blocks(text: str, *, strict: bool = False) -> list[CifBlock]:
         The whole CIF.
     strict : bool, default False
         Raise on broken syntax. Otherwise a loop keeps every value it has (a ragged last
-        row leaves its columns of unequal length), and a data name without a value is
-        left out.
+        row leaves its columns of unequal length), and a data name without a value and a
+        value without a data name are left out.
 
     Returns
     -------
@@ -103,23 +110,53 @@ def cif_blocks(text: str, *, strict: bool = False) -> list[CifBlock]:
     Raises
     ------
     CifSyntaxError
-        In strict mode: an unclosed text field, a loop without names or whose values do not
-        fill its rows, a data name without a value.
+        In strict mode: an unclosed text field or quoted string, a loop without names or
+        whose values do not fill its rows, a data name without a value, a value without a
+        data name.
+    """
+    return [(items, loops) for _, items, loops in cif_named_blocks(text, strict=strict) if items or loops]
+
+
+def cif_named_blocks(text: str, *, strict: bool = False) -> list[NamedCifBlock]:
+    """The data blocks of a CIF text with their names: :func:`cif_blocks` plus each block's name.
+
+    Parameters
+    ----------
+    text : str
+        The whole CIF.
+    strict : bool, default False
+        As for :func:`cif_blocks`.
+
+    Returns
+    -------
+    list of (str or None, dict, list of dict)
+        Per data block: its name as written after ``data_`` (case kept; None for items
+        before the first ``data_``), its single items and its loops as in :func:`cif_blocks`.
+        A ``data_`` header without items or loops is kept (an empty block).
+
+    Raises
+    ------
+    CifSyntaxError
+        As for :func:`cif_blocks`.
     """
     toks = cif_tokens(text, strict=strict)
-    blocks: list[CifBlock] = []
+    blocks: list[NamedCifBlock] = []
+    name: str | None = None
     items: dict[str, str] = {}
     loops: list[dict[str, list[str]]] = []
     i, n = 0, len(toks)
     while i < n:
         tok, quoted = toks[i]
-        low = tok.lower()
         if quoted:
+            if strict:
+                raise CifSyntaxError(f"value {tok!r} has no data name")
             i += 1  # a value without a name: nothing to keep
-        elif low.startswith("data_"):
-            if items or loops:
-                blocks.append((items, loops))
-            items, loops = {}, []
+            continue
+        low = tok.lower()
+        if low.startswith("data_"):
+            if name is not None or items or loops:
+                blocks.append((name, items, loops))
+            name, items, loops = tok[5:], {}, []
             i += 1
         elif low == "loop_":
             i += 1
@@ -132,22 +169,27 @@ def cif_blocks(text: str, *, strict: bool = False) -> list[CifBlock]:
                 i += 1
             values = [t for t, _ in toks[start:i]]
             if strict and (not names or len(values) % len(names)):
-                raise CifSyntaxError(f"loop of {len(names)} columns has {len(values)} values")
+                first = f" (first {names[0]})" if names else ""
+                raise CifSyntaxError(
+                    f"loop of {len(names)} columns has {len(values)} values, "
+                    f"not a multiple of its {len(names)} names{first}"
+                )
             if names:
-                loops.append({name: values[k :: len(names)] for k, name in enumerate(names)})
+                loops.append({col: values[k :: len(names)] for k, col in enumerate(names)})
         elif tok.startswith("_"):
-            name = low.replace(".", "_")
             if i + 1 < n and not _ends_values(toks[i + 1]):
-                items[name] = toks[i + 1][0]
+                items[low.replace(".", "_")] = toks[i + 1][0]
                 i += 2
             else:
                 if strict:
                     raise CifSyntaxError(f"data name {tok} has no value")
                 i += 1
+        elif strict and not low.startswith(_ENDS_LOOP):
+            raise CifSyntaxError(f"value {tok!r} has no data name")
         else:
             i += 1  # global_, save_ frames' markers, stray words
-    if items or loops:
-        blocks.append((items, loops))
+    if name is not None or items or loops:
+        blocks.append((name, items, loops))
     return blocks
 
 

@@ -14,9 +14,11 @@ intensity ratio. Every block with a pattern becomes one :class:`RawScan`.
 A CIF that describes only a crystal structure is refused with a message that
 points to where it is useful (as a reference phase); powder data measured with
 neutrons (``_diffrn_radiation_probe neutron``) is refused like the other
-neutron formats. The CIF is read by the small tokenizer below (CIF 1.1 syntax:
-data blocks, loops, quoted strings, ``;`` text fields, comments); DDLm tag
-names with a dot (``_pd_meas.counts_total``) are read as their underscore form.
+neutron formats. The CIF syntax is read by phasetrace's one CIF reader,
+:mod:`phasetrace._cif`, in strict mode (CIF 1.1: data blocks, loops, quoted
+strings, ``;`` text fields, comments; broken syntax is a :class:`LoadError`);
+DDLm tag names with a dot (``_pd_meas.counts_total``) are read as their
+underscore form.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._cif import CifSyntaxError, cif_named_blocks
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
 from ._registry import RawScan, register_reader, register_writer
@@ -153,7 +156,7 @@ def _all_tags(block: Block) -> list[str]:
     return list(block.items) + [t for loop in block.loops for t in loop.tags]
 
 
-# --------------------------------------------------------------------------- CIF syntax
+# --------------------------------------------------------------------------- CIF blocks
 
 
 @dataclass
@@ -201,78 +204,6 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _tokens(text: str, path: str) -> list[tuple[str, str]]:
-    """CIF tokens as ``(kind, value)`` with kind "tag", "value", "loop", "data", "save", "global", "stop".
-
-    Quoted values and text fields are kind "quoted" (so that a quoted ``?`` is a
-    value, not "unknown").
-    """
-    out: list[tuple[str, str]] = []
-    lines = text.splitlines()
-    i = 0
-    n_lines = len(lines)
-    while i < n_lines:
-        line = lines[i]
-        if line.startswith(";"):
-            # Text field: up to the next line starting with ';'.
-            buf = [line[1:]]
-            i += 1
-            while i < n_lines and not lines[i].startswith(";"):
-                buf.append(lines[i])
-                i += 1
-            if i >= n_lines:
-                raise LoadError(path, "malformed CIF: a ';' text field is not closed")
-            out.append(("quoted", "\n".join(buf).strip()))
-            line = lines[i][1:]
-        i += 1
-        _line_tokens(line, out, path)
-    return out
-
-
-def _line_tokens(line: str, out: list[tuple[str, str]], path: str) -> None:
-    pos, n = 0, len(line)
-    while pos < n:
-        c = line[pos]
-        if c.isspace():
-            pos += 1
-            continue
-        if c == "#":
-            return
-        if c in "'\"":
-            # A quoted string ends at the same quote followed by whitespace or the end of the line.
-            end = pos + 1
-            while True:
-                end = line.find(c, end)
-                if end < 0:
-                    raise LoadError(path, f"malformed CIF: unterminated quoted string {line[pos:].strip()!r}")
-                if end + 1 >= n or line[end + 1].isspace():
-                    break
-                end += 1
-            out.append(("quoted", line[pos + 1 : end]))
-            pos = end + 1
-            continue
-        end = pos
-        while end < n and not line[end].isspace():
-            end += 1
-        word = line[pos:end]
-        pos = end
-        low = word.lower()
-        if word.startswith("_"):
-            out.append(("tag", low.replace(".", "_")))
-        elif low == "loop_":
-            out.append(("loop", ""))
-        elif low.startswith("data_"):
-            out.append(("data", word[5:]))
-        elif low.startswith("save_"):
-            out.append(("save", word[5:]))
-        elif low == "global_":
-            out.append(("global", ""))
-        elif low == "stop_":
-            out.append(("stop", ""))
-        else:
-            out.append(("value", word))
-
-
 def parse_cif(text: str, path: str) -> list[Block]:
     """Parse CIF text into its data blocks (save frames are read into their block).
 
@@ -290,50 +221,19 @@ def parse_cif(text: str, path: str) -> list[Block]:
     Raises
     ------
     LoadError
-        A value without a tag, a loop whose values do not fill its rows.
+        Broken CIF syntax (:func:`phasetrace._cif.cif_named_blocks` in strict mode: an unclosed
+        text field or quoted string, a value without a tag, a tag without a value, a loop whose
+        values do not fill its rows) or content before the first ``data_`` block.
     """
-    tokens = _tokens(text, path)
-    blocks: list[Block] = []
-    block: Block | None = None
-    i, n = 0, len(tokens)
-    while i < n:
-        kind, value = tokens[i]
-        if kind == "data":
-            block = Block(value)
-            blocks.append(block)
-            i += 1
-        elif kind in ("save", "global", "stop"):
-            i += 1
-        elif block is None:
-            raise LoadError(path, "malformed CIF: content before the first data_ block")
-        elif kind == "tag":
-            if i + 1 >= n or tokens[i + 1][0] not in ("value", "quoted"):
-                raise LoadError(path, f"malformed CIF: tag {value} has no value")
-            block.items[value] = tokens[i + 1][1]
-            i += 2
-        elif kind == "loop":
-            i += 1
-            tags: list[str] = []
-            while i < n and tokens[i][0] == "tag":
-                tags.append(tokens[i][1])
-                i += 1
-            values: list[str] = []
-            while i < n and tokens[i][0] in ("value", "quoted"):
-                values.append(tokens[i][1])
-                i += 1
-            if not tags:
-                raise LoadError(path, "malformed CIF: loop_ without tags")
-            if len(values) % len(tags):
-                raise LoadError(
-                    path,
-                    f"malformed CIF: loop of {tags[0]} has {len(values)} values, "
-                    f"not a multiple of its {len(tags)} tags",
-                )
-            columns = {t: values[k :: len(tags)] for k, t in enumerate(tags)}
-            block.loops.append(Loop(tags, columns))
-        else:
-            raise LoadError(path, f"malformed CIF: value {value!r} has no tag")
-    return blocks
+    try:
+        named = cif_named_blocks(text, strict=True)
+    except CifSyntaxError as exc:
+        raise LoadError(path, f"malformed CIF: {exc}") from None
+    if named and named[0][0] is None:
+        raise LoadError(path, "malformed CIF: content before the first data_ block")
+    return [
+        Block(name or "", items, [Loop(list(loop), loop) for loop in loops]) for name, items, loops in named
+    ]
 
 
 # --------------------------------------------------------------------------- powder data
