@@ -258,3 +258,72 @@ def test_a_first_line_that_is_no_wavelength_is_not_read_as_one(tmp_path, first):
         scan = load(p)
     assert scan.meta.radiation.source == "default"
     assert len(scan) == 50
+
+
+# ------------------------------------------------- one radiation rule for a header key, an anode name, a first line
+CU_DOUBLET = (1.540593, 1.544426, 0.5, "Cu")  # CPD's Kα1, the anode table's Kα2 and ratio
+
+
+def _cpd_with_header(tmp_path, header: str, name: str = "h.xye"):
+    """CPD-1A as measured, its first line (the wavelength) replaced by ``header``."""
+    lines = real_file(f"{CPD}CPD-1A.xye").read_text().splitlines(keepends=True)
+    assert lines[0].strip() == "1.540593"
+    p = tmp_path / name
+    p.write_text(header + "".join(lines[1:]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DefaultRadiationWarning)  # every header here states the radiation
+        scan = load(p)
+    assert len(scan) == 7250 and scan.y[0] == 161.0  # the data rows are untouched by the header
+    rad = scan.meta.radiation
+    return (rad.kalpha1, rad.kalpha2, rad.ratio, rad.anode), scan.meta.extra["wavelength_source"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "1.540593\n",  # the file as it is: the first-line rule
+        "# wavelength: 1.540593\n",
+        "# Wavelength = 1.540593 A\n# anode: Cu\n",
+        "# Kalpha1 = 1.540593\n",
+        "# lambda 1.540593\n",
+        "# Kα1: 1.540593\n# monochromator: graphite, diffracted beam\n",  # passes Kα2 (the CPD set-up)
+    ],
+)
+def test_a_stated_cu_kalpha1_means_the_doublet_however_it_is_written(tmp_path, header):
+    rad, source = _cpd_with_header(tmp_path, header)
+    assert rad == CU_DOUBLET
+    assert "Cu Kα1" in source and "from the anode table" in source
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "# wavelength: 1.540593\n# monochromatic\n",
+        "# wavelength: 1.540593 (Kα1 only)\n",
+        "# wavelength: 1.540593\n# kalpha2: none\n",
+        "# Kalpha1 = 1.540593\n# Ge(111) Johansson primary monochromator\n",
+    ],
+)
+def test_a_header_that_says_one_line_keeps_one_line(tmp_path, header):
+    rad, source = _cpd_with_header(tmp_path, header)
+    assert rad == (1.540593, None, 0.0, "Cu")
+    assert "one line (the header says" in source
+
+
+def test_a_stated_kalpha2_and_ratio_are_used_as_stated(tmp_path):
+    rad, source = _cpd_with_header(tmp_path, "# Kalpha1: 1.540593\n# Kalpha2: 1.544414\n# ratio: 0.52\n")
+    assert rad == (1.540593, 1.544414, 0.52, "Cu")
+    assert "stated" in source
+
+
+def test_an_anode_alone_is_its_doublet_unless_monochromatic(tmp_path):
+    assert _cpd_with_header(tmp_path, "# anode: Co\n")[0] == (1.788965, 1.792850, 0.5, "Co")
+    assert _cpd_with_header(tmp_path, "# radiation: monochromatic\n# anode: Co\n")[0] == (1.788965, None, 0.0, "Co")
+
+
+@pytest.mark.parametrize("header", ["0.413280\n", "# wavelength: 0.41328\n", "# wavelength: 1.5418\n"])
+def test_a_wavelength_that_is_no_anode_kalpha1_is_one_line(tmp_path, header):
+    # a synchrotron wavelength, and the Cu Kα mean 1.5418 Å (not Kα1: no doublet is invented around it)
+    (lam, lam2, ratio, _), source = _cpd_with_header(tmp_path, header)
+    assert (lam2, ratio) == (None, 0.0) and lam == float(header.split()[-1])
+    assert "not an anode's Kα1" in source

@@ -16,10 +16,10 @@ import numpy as np
 
 from .._atomic import atomic_open
 from ..errors import LoadError
-from ..scan import ANODES, Radiation
+from ..scan import ANODES, CU_KALPHA, Radiation
 from ._registry import RawScan, register_reader, register_writer
 
-__all__ = ["decode_text", "parse_columns", "read_text", "write_xy"]
+__all__ = ["decode_text", "header_radiation", "parse_columns", "read_text", "write_xy"]
 
 #: Lines starting with these are comments wherever they appear.
 COMMENT_PREFIXES = ("#", "!", "%", "//", ";", "'")
@@ -60,7 +60,7 @@ _SIGMA_NAMES = (r"sigma", r"esd", r"s\.?u\.?", r"err(or)?", r"unc(ertainty)?", r
 _RAMAN_HINTS = re.compile(r"raman|cm-1|cm\^-1|1/cm|cm⁻¹|wavenumber", re.IGNORECASE)
 _XRD_HINTS = re.compile(r"2\s*-?\s*theta|2θ|two_?theta|\btth\b|diffract", re.IGNORECASE)
 _WAVELENGTH = re.compile(
-    r"(?:wave\s*length|lambda|λ|alpha1|kalpha1|ka1)[^0-9\n]{0,20}?([0-9]+[.,][0-9]+)", re.IGNORECASE
+    r"(?:wave\s*length|lambda|λ|alpha1|kalpha1|ka1|kα1)[^0-9\n]{0,20}?([0-9]+[.,][0-9]+)", re.IGNORECASE
 )
 #: A first line holding only a wavelength in Å (the .xye convention of the GSAS/TOPAS world, e.g. the
 #: IUCr CPD round-robin files: "1.540593"). Three or more decimals: a wavelength is stated to 10⁻³ Å or
@@ -72,6 +72,21 @@ _LONE_WAVELENGTH = re.compile(r"^\s*([0-9]\.[0-9]{3,})\s*$")
 KALPHA1_MATCH_TOL = 5e-4
 
 _ANODE = re.compile(r"(?:anode|target|tube)\s*[:=]?\s*\"?(Cu|Co|Mo|Fe|Cr|Ag)\b", re.IGNORECASE)
+#: A stated Kα2 wavelength and Kα2/Kα1 ratio in a text header.
+_KALPHA2 = re.compile(
+    r"(?:k\s*(?:α|alpha|a)\s*2|alpha2|lambda\s*2|λ\s*2|wave\s*length\s*2)[^0-9\n]{0,20}?([0-9]+[.,][0-9]+)",
+    re.IGNORECASE,
+)
+_RATIO = re.compile(r"ratio[^0-9\n]{0,30}?([0-9]*[.,]?[0-9]+)", re.IGNORECASE)
+#: Words by which a header says its X-rays are one line: Kα2 removed by an incident-beam (Johansson,
+#: primary) monochromator, or a synchrotron. A plain "monochromator" is not enough: a diffracted-beam
+#: (secondary, graphite) monochromator passes the Kα1/Kα2 doublet.
+_ONE_LINE = re.compile(
+    r"monochromatic|k\s*(?:α|alpha|a)\s*1\s*only|only\s*k\s*(?:α|alpha|a)\s*1\b"
+    r"|k\s*(?:α|alpha|a)\s*2\s*(?:removed|stripped|[:=]\s*(?:none|0(?:[.,]0*)?)(?![.,]?[0-9]))"
+    r"|johans+on|(?:primary|incident)[ -]?(?:beam\s*)?monochromator|synchrotron",
+    re.IGNORECASE,
+)
 
 
 def decode_text(data: bytes, path: str) -> str:
@@ -119,8 +134,10 @@ def _line_delimiter(line: str) -> tuple[str | None, bool]:
         return "\t", all(f.count(",") <= 1 for f in fields) and any("," in f for f in fields)
     if "," in line:
         ws = line.split()
-        if len(ws) >= 2 and all(t.count(",") <= 1 for t in ws) and all(
-            _num(t.replace(",", ".")) is not None for t in ws
+        if (
+            len(ws) >= 2
+            and all(t.count(",") <= 1 for t in ws)
+            and all(_num(t.replace(",", ".")) is not None for t in ws)
         ):
             return None, True
         return ",", False
@@ -455,35 +472,81 @@ def _header_meta(header: list[str]) -> dict[str, object]:
     joined = "\n".join(header[:200])
     m = _WAVELENGTH.search(joined)
     anode = _ANODE.search(joined)
+    named = anode.group(1) if anode else None
     if m:
         lam = float(m.group(1).replace(",", "."))
         if 0.05 < lam < 5.0:
-            meta["radiation"] = Radiation(lam, None, 0.0, anode.group(1).capitalize() if anode else None)
-            meta["wavelength_source"] = "text header (single wavelength; Kα2 not stated)"
+            meta["radiation"], meta["wavelength_source"] = header_radiation(lam, joined, named, "text header")
     elif anode:
-        meta["radiation"] = Radiation.from_anode(anode.group(1))
-        meta["wavelength_source"] = "anode table"
+        meta["radiation"], meta["wavelength_source"] = header_radiation(None, joined, named, "text header")
     elif header and (lone := _LONE_WAVELENGTH.match(header[0])) and 0.05 < float(lone.group(1)) < 5.0:
-        meta["radiation"], meta["wavelength_source"] = _lone_wavelength(float(lone.group(1)))
+        lam = float(lone.group(1))
+        meta["radiation"], meta["wavelength_source"] = header_radiation(lam, joined, None, "first line")
     return meta
 
 
-def _lone_wavelength(lam: float) -> tuple[Radiation, str]:
-    """The radiation of a file whose first line is a wavelength and nothing else.
+def header_radiation(lam: float | None, text: str, anode: str | None, where: str) -> tuple[Radiation, str]:
+    """The radiation a text header states: one rule for a wavelength key, an anode name and a first line.
 
-    An anode's Kα1 is read as that anode's tube radiation: the stated Kα1 with the
-    tabulated Kα2 and ratio, as for any lab file that does not say a monochromator
-    removed Kα2 (the documented default, :data:`phasetrace.scan.CU_KALPHA`). Any other
-    value is one monochromatic wavelength (synchrotron).
+    A lab tube emits the Kα1/Kα2 doublet; only an incident-beam (Kα1) monochromator removes
+    Kα2, and a diffracted-beam monochromator passes it. So a single stated wavelength that is
+    a known anode's Kα1 (within :data:`KALPHA1_MATCH_TOL`), or an anode named without a
+    wavelength, means that anode's doublet, with Kα2 and the ratio from the anode table
+    (:data:`phasetrace.scan.ANODES`, as the documented default) — unless the header states a
+    Kα2 wavelength (then that one, with the stated ratio or the table's) or says the radiation
+    is one line (:data:`_ONE_LINE`: "monochromatic", "Kα1 only", "Kα2 removed" or "Kα2: none",
+    a Johansson, primary or incident-beam monochromator, a synchrotron). Any other single
+    wavelength (synchrotron, Kβ, a mean Kα) is one line.
+
+    Parameters
+    ----------
+    lam : float or None
+        The stated wavelength (Å); None when only an anode is named.
+    text : str
+        The header lines, searched for a Kα2 wavelength, a ratio and a one-line statement.
+    anode : str or None
+        An anode the header names (``anode: Cu``); must be one of :data:`phasetrace.scan.ANODES`
+        when ``lam`` is None.
+    where : str
+        Where the wavelength stands ("text header", "first line"), for the note.
+
+    Returns
+    -------
+    (Radiation, str)
+        The radiation and a note for ``wavelength_source`` that says what was read and what
+        was taken from the table.
     """
-    for anode, (a1, a2, ratio) in ANODES.items():
-        if abs(lam - a1) <= KALPHA1_MATCH_TOL:
-            note = (
-                f"first line: {anode} Kα1 {lam} Å; Kα2 {a2} Å, ratio {ratio:g} from the anode table "
-                "(the file does not say whether a monochromator removed it)"
-            )
-            return Radiation(lam, a2, ratio, anode), note
-    return Radiation(lam, None, 0.0, None), "first line (one wavelength)"
+    named = anode.capitalize() if anode else None
+    if lam is None:
+        line_anode = named
+        lam = ANODES[named][0]
+        where = f"{where}: anode {named}, Kα1 {lam} Å from the anode table"
+    else:
+        line_anode = next((a for a, (a1, _, _) in ANODES.items() if abs(lam - a1) <= KALPHA1_MATCH_TOL), None)
+        where = f"{where}: {lam} Å" + (f", {line_anode} Kα1" if line_anode else "")
+    anode_out = line_anode or named
+    one_line = _ONE_LINE.search(text)
+    if one_line:
+        note = f"{where}; one line (the header says {one_line.group(0)!r})"
+        return Radiation(lam, None, 0.0, anode_out), note
+    k2 = _KALPHA2.search(text)
+    lam2 = float(k2.group(1).replace(",", ".")) if k2 else None
+    if lam2 is not None and 0.05 < lam2 < 5.0 and lam2 != lam:
+        r = _RATIO.search(text)
+        ratio = float(r.group(1).replace(",", ".")) if r else None
+        if ratio is not None and 0.0 < ratio <= 1.0:
+            return Radiation(lam, lam2, ratio, anode_out), f"{where}; Kα2 {lam2} Å, ratio {ratio:g} stated"
+        ratio = ANODES[line_anode][2] if line_anode else CU_KALPHA.ratio
+        note = f"{where}; Kα2 {lam2} Å stated, ratio {ratio:g} assumed"
+        return Radiation(lam, lam2, ratio, anode_out), note
+    if line_anode is not None:
+        _, a2, ratio = ANODES[line_anode]
+        note = (
+            f"{where}; Kα2 {a2} Å, ratio {ratio:g} from the anode table "
+            "(the file does not say a monochromator removed it)"
+        )
+        return Radiation(lam, a2, ratio, line_anode), note
+    return Radiation(lam, None, 0.0, anode_out), f"{where} (one wavelength, not an anode's Kα1)"
 
 
 #: Header keys that :func:`write_text` writes and :func:`read_text` restores.
@@ -567,8 +630,7 @@ def read_text(data: bytes, path: str) -> list[RawScan]:
         if x_col is None or y_col is None:
             raise LoadError(
                 path,
-                f"has {ncol} columns ({', '.join(names)}); cannot tell which is x and which "
-                "is intensity",
+                f"has {ncol} columns ({', '.join(names)}); cannot tell which is x and which is intensity",
             )
         sigma_col = _find(names, _SIGMA_NAMES, {x_col, y_col})
         meta["columns"] = {"x": names[x_col], "y": names[y_col]}
@@ -635,9 +697,7 @@ def _segments(x: np.ndarray) -> list[tuple[int, int]]:
         return [(0, x.size)]
     edges = [0, *(drops + 1).tolist(), x.size]
     segs = list(zip(edges[:-1], edges[1:], strict=True))
-    restarts = all(
-        x[a] - (x[b - 1] - x[a]) <= x[b] <= x[a] + 0.5 * (x[b - 1] - x[a]) for a, b in segs[:-1]
-    )
+    restarts = all(x[a] - (x[b - 1] - x[a]) <= x[b] <= x[a] + 0.5 * (x[b - 1] - x[a]) for a, b in segs[:-1])
     if restarts and all(b - a >= SNIFF_ROWS and np.all(np.diff(x[a:b]) > 0) for a, b in segs):
         return segs
     return [(0, x.size)]
@@ -680,8 +740,13 @@ register_reader(
 
 
 def write_xy(
-    path: str, x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None, header: str | None = None,
-    *, delimiter: str = " ",
+    path: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    sigma: np.ndarray | None = None,
+    header: str | None = None,
+    *,
+    delimiter: str = " ",
 ) -> None:
     """Write columns that :func:`read_text` reads back exactly (``repr`` keeps every float64 bit).
 
