@@ -35,11 +35,16 @@ from .unidentified import unidentified_phases
 
 __all__ = ["GRID_NOTE", "SeriesResult", "SeriesRun", "run_series", "summarise_system"]
 
+
 def _pool(
-    lib: PhaseLibrary, system: str, elements: Sequence[str] | None, entries: Sequence[Any] = ()
+    lib: PhaseLibrary,
+    system: str,
+    elements: Sequence[str] | None,
+    entries: Sequence[Any] = (),
+    quant: dict[str, Any] | None = None,
 ) -> tuple[list[str], set[str]]:
     """Candidate phases of a system and its host phases (the pool every single-scan caller uses)."""
-    peaks = _index_peaks(lib, entries)
+    peaks = _index_peaks(lib, entries, quant)
     if elements:
         pool, hosts = candidate_pool(lib, elements=elements, peaks=peaks)
     else:
@@ -47,14 +52,24 @@ def _pool(
     return pool, set(hosts)
 
 
-def _index_peaks(lib: PhaseLibrary, entries: Sequence[Any]) -> list[Any] | None:
-    """Peaks of a system's XRD scans, when a large indexed --library folder needs them to pick candidates."""
+def _index_peaks(
+    lib: PhaseLibrary, entries: Sequence[Any], quant: dict[str, Any] | None = None
+) -> list[Any] | None:
+    """Peaks of a system's XRD scans, when a large indexed --library folder needs them to pick candidates.
+
+    The scans are loaded as the series tasks load them: with the radiation lines of the
+    instrument (``quant["instrument"]``, from ``--instrument``) when it gives them, so that the
+    peaks' d-spacings, and hence the candidates, rest on the wavelength the fit will use.
+    """
     if not lib.indexes:
         return None
     from ..io import load
     from ..library.index import ObservedPeaks
     from ..peaks import search_peaks
+    from ..quantify.fit import QuantConfig
 
+    inst = QuantConfig(**(quant or {})).instrument
+    radiation = inst.radiation(None) if inst is not None else None
     out = []
     for e in entries:
         if e.technique != "xrd":
@@ -62,7 +77,7 @@ def _index_peaks(lib: PhaseLibrary, entries: Sequence[Any]) -> list[Any] | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scan = load(e.path, meta=_jsonable_meta(e.meta) or None)
+                scan = load(e.path, meta=_jsonable_meta(e.meta) or None, radiation=radiation)
             out.append(ObservedPeaks.from_search(search_peaks(scan)))
         except PhasetraceError:
             continue  # the scan's own task reports the problem
@@ -154,7 +169,7 @@ def _run_series(
         for name in list(groups):
             try:
                 with stage("library"):
-                    pools[name] = _pool(lib, name, elements, groups[name])
+                    pools[name] = _pool(lib, name, elements, groups[name], quant)
             except PhasetraceError as exc:
                 problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
                 del groups[name]
