@@ -73,9 +73,11 @@ def test_paruch_thin_film_2theta_omega_v10():
     assert s.x[-1] == pytest.approx(29.99, rel=1e-12)
     assert np.allclose(np.diff(s.x), (29.99 - 15.01) / 749)
     assert s.y[0] == 9 and s.y[100] == 5 and s.y[-1] == 13
-    # a Ge(220) monochromator: the file states ratio 0, so no Kα2 line
-    _cu(s.meta.radiation, ratio=0.0)
-    assert not s.meta.radiation.is_doublet
+    # a Ge(220) monochromator: the file states Kα2 1.5444260 at ratio 0, so no Kα2 line; read as monochromatic
+    # radiation is written everywhere (Radiation: kalpha2 None), the rule of every reader (io/_radiation.py)
+    rad = s.meta.radiation
+    assert (rad.kalpha1, rad.kalpha2, rad.ratio, rad.anode, rad.source) == (1.540598, None, 0.0, "Cu", "file")
+    assert not rad.is_doublet
     assert s.meta.sample == "B10135"
     assert s.meta.counting_time == pytest.approx(10.0)
     assert s.meta.instrument == "XPERT-PRO"

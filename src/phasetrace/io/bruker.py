@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
+from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
@@ -60,10 +61,6 @@ _UXD_OTHER_MARKER = re.compile(r"^_\w*(?:COUNTS|CPS)\w*$")
 
 #: A UXD data marker alone on its line, for the sniffer.
 _UXD_MARKER_LINE = re.compile(rb"^_(?:2THETA)?(?:COUNTS|CPS)\s*$", re.MULTILINE)
-
-#: Kα2/Kα1 ratio used when a file gives Kα1 and Kα2 but no ratio: the anode-table
-#: value (:data:`phasetrace.scan.ANODES`); recorded as assumed in the metadata.
-_ASSUMED_RATIO = 0.5
 
 
 def sniff_uxd(head: bytes) -> bool:
@@ -233,29 +230,11 @@ def _uxd_scan(keys: dict[str, str], marker: str, lines: list[str], lineno: int, 
 
 
 def _uxd_radiation(keys: dict[str, str], path: str) -> tuple[Radiation | None, dict[str, Any]]:
-    meta: dict[str, Any] = {}
     scale = 10.0 if keys.get("_WL_UNIT", "A").strip().lower() == "nm" else 1.0
     a1, a2 = _num(keys.get("_WL1")), _num(keys.get("_WL2"))
     ratio = _num(keys.get("_WLRATIO"))
-    anode = keys.get("_ANODE", "").strip().capitalize() or None
-    try:
-        if a1:
-            if not a2 or ratio == 0:
-                return Radiation(a1 * scale, None, 0.0, anode, "file"), meta
-            if ratio is None:
-                ratio = _ASSUMED_RATIO
-                meta["kalpha2_ratio_source"] = f"not stated in the file; {_ASSUMED_RATIO} assumed"
-            return Radiation(a1 * scale, a2 * scale, ratio, anode, "file"), meta
-    except ValueError as exc:
-        raise LoadError(path, f"UXD states an implausible wavelength ({exc})") from None
-    if anode:
-        try:
-            rad = Radiation.from_anode(anode)
-        except ValueError:
-            return None, meta
-        meta["wavelength_source"] = "anode table"
-        return rad, meta
-    return None, meta
+    a1, a2 = (v * scale if v else v for v in (a1, a2))
+    return file_radiation(a1, a2, ratio, keys.get("_ANODE"), what="UXD", path=path)
 
 
 # --------------------------------------------------------------------------- BRML
@@ -385,24 +364,8 @@ def _brml_radiation(root: ET.Element, path: str) -> tuple[Radiation | None, dict
     anode = anode.strip().capitalize() if anode else None
     if anode:
         meta["anode"] = anode
-    try:
-        if a1:
-            if not a2 or ratio == 0:
-                return Radiation(a1, None, 0.0, anode, "file"), meta
-            if ratio is None:
-                ratio = _ASSUMED_RATIO
-                meta["kalpha2_ratio_source"] = f"not stated in the file; {_ASSUMED_RATIO} assumed"
-            return Radiation(a1, a2, ratio, anode, "file"), meta
-    except ValueError as exc:
-        raise LoadError(path, f"{_WHAT} states an implausible wavelength ({exc})") from None
-    if anode:
-        try:
-            rad = Radiation.from_anode(anode)
-        except ValueError:
-            return None, meta
-        meta["wavelength_source"] = "anode table"
-        return rad, meta
-    return None, meta
+    rad, rad_meta = file_radiation(a1, a2, ratio, anode, what=_WHAT, path=path)
+    return rad, {**meta, **rad_meta}
 
 
 def _brml_radiation_elsewhere(zf: zipfile.ZipFile, path: str) -> tuple[Radiation | None, dict[str, Any]]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
+from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
 from ._writeutil import EVEN_STEP_TOL, stated_radiation
@@ -221,21 +222,14 @@ def _radiation(
 ) -> tuple[Radiation | None, dict[str, Any]]:
     """Radiation from what the file states; the anode table only when it states no wavelength."""
     meta: dict[str, Any] = {}
-    anode_key = _anode_key(anode)
     if anode:
         meta["anode"] = anode
-    if a1 is not None and _finite(a1) and 0.05 < a1 < 5.0:
-        k2 = a2 if (a2 is not None and _finite(a2) and 0.05 < a2 < 5.0 and a2 != a1) else None
-        r = ratio if (k2 is not None and ratio is not None and _finite(ratio) and 0 <= ratio <= 1) else None
-        if k2 is not None and r is None:
-            # Kα2 stated without a ratio (version 1): the Bruker default, said so in meta.
-            r = 0.5
-            meta["kalpha2_ratio_source"] = "not stated in the file; Bruker default 0.5 assumed"
-        return Radiation(a1, k2, r if k2 is not None else 0.0, anode_key, "file"), meta
-    if anode_key is not None:
-        meta["wavelength_source"] = "anode table"
-        return Radiation.from_anode(anode_key), meta
-    return None, meta
+    # a header field outside the physical range is not a statement (corrupt or unused field): left out
+    k1 = a1 if (a1 is not None and _finite(a1) and 0.05 < a1 < 5.0) else None
+    k2 = a2 if (k1 is not None and a2 is not None and _finite(a2) and 0.05 < a2 < 5.0 and a2 != a1) else None
+    r = ratio if (k2 is not None and ratio is not None and _finite(ratio) and 0 <= ratio <= 1) else None
+    rad, rad_meta = file_radiation(k1, k2, r, _anode_key(anode), what="Bruker RAW", path="")
+    return rad, {**meta, **rad_meta}
 
 
 def _anode_key(anode: str | None) -> str | None:

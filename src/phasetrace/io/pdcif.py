@@ -33,6 +33,7 @@ import numpy as np
 from .._cif import CifSyntaxError, cif_named_blocks
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
+from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, one_line, stated_radiation
 
@@ -410,34 +411,22 @@ def _radiation(block: Block, blocks: list[Block], path: str) -> tuple[Radiation 
     if source is not block:
         meta["wavelength_block"] = source.name
     anode = _anode(source) or _anode(block)
-    values = source.column("_diffrn_radiation_wavelength")
-    if values:
-        lams: list[float] = []
-        for v in values:
-            if v in _NULLS:
-                continue
-            try:
-                lams.append(_number_su(v)[0])
-            except ValueError:
-                raise LoadError(path, f"pdCIF wavelength {v!r} is not a number") from None
-        weights = _weights(source, len(values))
-        if lams:
-            try:
-                if len(lams) == 1:
-                    return Radiation(lams[0], None, 0.0, anode, "file"), meta
-                ratio = weights[1] / weights[0] if weights and weights[0] > 0 else None
-                if ratio is None:
-                    ratio = 0.5
-                    meta["kalpha2_ratio_source"] = "no _diffrn_radiation_wavelength_wt; 0.5 assumed"
-                if len(lams) > 2:
-                    meta["other_wavelengths"] = lams[2:]
-                return Radiation(lams[0], lams[1], ratio, anode, "file"), meta
-            except ValueError as exc:
-                raise LoadError(path, f"pdCIF states an implausible wavelength ({exc})") from None
-    if anode is not None:
-        meta["wavelength_source"] = "anode table"
-        return Radiation.from_anode(anode), meta
-    return None, meta
+    values = source.column("_diffrn_radiation_wavelength") or []
+    lams: list[float] = []
+    for v in values:
+        if v in _NULLS:
+            continue
+        try:
+            lams.append(_number_su(v)[0])
+        except ValueError:
+            raise LoadError(path, f"pdCIF wavelength {v!r} is not a number") from None
+    weights = _weights(source, len(values))
+    ratio = weights[1] / weights[0] if weights and len(weights) > 1 and weights[0] > 0 else None
+    if len(lams) > 2:
+        meta["other_wavelengths"] = lams[2:]
+    a1, a2 = (lams + [None, None])[:2]
+    rad, rad_meta = file_radiation(a1, a2, ratio, anode, what="pdCIF", path=path)
+    return rad, {**meta, **rad_meta}
 
 
 def _weights(block: Block, n: int) -> list[float] | None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
+from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
@@ -44,11 +45,6 @@ _BOM = b"\xef\xbb\xbf"
 
 #: Rigaku tube targets given by atomic number (``*TARGET = 29`` in ``.asc``).
 _TARGET_BY_Z = {24: "Cr", 26: "Fe", 27: "Co", 29: "Cu", 42: "Mo", 47: "Ag"}
-
-#: Kα2/Kα1 intensity ratio used when a file gives both wavelengths and says the
-#: beam is Kα (both lines) but states no ratio: the value of the anode table
-#: (:data:`phasetrace.scan.ANODES`); recorded as assumed in the metadata.
-_ASSUMED_RATIO = 0.5
 
 _PROFILE = re.compile(r"^Data(\d+)/Profile(\d+)\.txt$", re.IGNORECASE)
 _CONDITIONS = re.compile(r"^Data(\d+)/Me(?:a)?surementConditions(\d+)\.xml$", re.IGNORECASE)
@@ -128,27 +124,10 @@ def _radiation(
     if wave_type:
         meta["wave_type"] = wave_type.strip()
     mono = wt in ("ka1", "kalpha1")
-    k1, k2, r = _num(a1), _num(a2), _num(ratio)
-    try:
-        if k1:
-            if mono or not k2:
-                return Radiation(k1, None, 0.0, anode, "file"), meta
-            if r is None:
-                r = _ASSUMED_RATIO
-                meta["kalpha2_ratio_source"] = f"not stated in the file; {_ASSUMED_RATIO} assumed"
-            return Radiation(k1, k2, r, anode, "file"), meta
-        if anode:
-            try:
-                rad = Radiation.from_anode(anode)
-            except ValueError:
-                return None, meta
-            meta["wavelength_source"] = "anode table"
-            if mono:
-                rad = Radiation(rad.kalpha1, None, 0.0, rad.anode, "file")
-            return rad, meta
-    except ValueError as exc:
-        raise LoadError(path, f"Rigaku file states an implausible wavelength ({exc})") from None
-    return None, meta
+    rad, rad_meta = file_radiation(
+        _num(a1), _num(a2), _num(ratio), anode, what="Rigaku file", path=path, one_line=mono
+    )
+    return rad, {**meta, **rad_meta}
 
 
 def _is_two_theta_axis(axis: str) -> bool:

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import LoadError
-from ..scan import ANODES, Radiation
+from ..scan import Radiation
+from ._radiation import kalpha1_anode
 from ._registry import RawScan, register_reader
 
 __all__ = ["read_stoe_raw", "sniff_stoe_raw"]
@@ -175,7 +176,7 @@ def _file_meta(data: bytes) -> dict[str, Any]:
         meta["date"] = date
     wl1, wl2 = _f32(data, _WL1_AT), _f32(data, _WL2_AT)
     if math.isfinite(wl1) and 0.1 < wl1 < 3.0:
-        anode = _anode_for(wl1)
+        anode = kalpha1_anode(wl1)
         # STOE powder diffractometers work with Kα1 from a primary monochromator and the
         # file gives no Kα2/Kα1 ratio, so the radiation is the single stated Kα1 line.
         meta["radiation"] = Radiation(wl1, None, 0.0, anode, "file")
@@ -185,14 +186,6 @@ def _file_meta(data: bytes) -> dict[str, Any]:
         if math.isfinite(wl2) and wl2 > 0:
             meta["wavelength_2"] = wl2
     return meta
-
-
-def _anode_for(wl1: float) -> str | None:
-    """Anode whose tabulated Kα1 the stated wavelength matches to 1e-4 Å, if any."""
-    for name, (a1, _a2, _r) in ANODES.items():
-        if abs(a1 - wl1) < 1e-4:
-            return name
-    return None
 
 
 def _range_at(data: bytes, offset: int) -> tuple[int, dict[str, Any]] | None:

@@ -17,6 +17,7 @@ import numpy as np
 from .._atomic import atomic_open
 from ..errors import LoadError
 from ..scan import ANODES, CU_KALPHA, Radiation
+from ._radiation import kalpha1_anode
 from ._registry import RawScan, register_reader, register_writer
 
 __all__ = ["decode_text", "header_radiation", "parse_columns", "read_text", "write_xy"]
@@ -66,10 +67,6 @@ _WAVELENGTH = re.compile(
 #: IUCr CPD round-robin files: "1.540593"). Three or more decimals: a wavelength is stated to 10⁻³ Å or
 #: better, while a count or a column number is not.
 _LONE_WAVELENGTH = re.compile(r"^\s*([0-9]\.[0-9]{3,})\s*$")
-
-#: A stated wavelength within this of an anode's tabulated Kα1 (Å) is that line: published Cu Kα1 values
-#: (1.540562 Bearden, 1.540593 Hölzer, 1.540598) lie within 4·10⁻⁵ Å, distinct anodes ≥ 0.1 Å apart.
-KALPHA1_MATCH_TOL = 5e-4
 
 _ANODE = re.compile(r"(?:anode|target|tube)\s*[:=]?\s*\"?(Cu|Co|Mo|Fe|Cr|Ag)\b", re.IGNORECASE)
 #: A stated Kα2 wavelength and Kα2/Kα1 ratio in a text header.
@@ -490,7 +487,7 @@ def header_radiation(lam: float | None, text: str, anode: str | None, where: str
 
     A lab tube emits the Kα1/Kα2 doublet; only an incident-beam (Kα1) monochromator removes
     Kα2, and a diffracted-beam monochromator passes it. So a single stated wavelength that is
-    a known anode's Kα1 (within :data:`KALPHA1_MATCH_TOL`), or an anode named without a
+    a known anode's Kα1 (:func:`phasetrace.io._radiation.kalpha1_anode`), or an anode named without a
     wavelength, means that anode's doublet, with Kα2 and the ratio from the anode table
     (:data:`phasetrace.scan.ANODES`, as the documented default) — unless the header states a
     Kα2 wavelength (then that one, with the stated ratio or the table's) or says the radiation
@@ -522,7 +519,7 @@ def header_radiation(lam: float | None, text: str, anode: str | None, where: str
         lam = ANODES[named][0]
         where = f"{where}: anode {named}, Kα1 {lam} Å from the anode table"
     else:
-        line_anode = next((a for a, (a1, _, _) in ANODES.items() if abs(lam - a1) <= KALPHA1_MATCH_TOL), None)
+        line_anode = kalpha1_anode(lam)
         where = f"{where}: {lam} Å" + (f", {line_anode} Kα1" if line_anode else "")
     anode_out = line_anode or named
     one_line = _ONE_LINE.search(text)

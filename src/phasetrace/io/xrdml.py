@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
+from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, is_evenly_stepped, one_line, stated_radiation
 from ._xml import local, parse_xml
@@ -252,6 +253,7 @@ def _radiation(m: ET.Element, path: str) -> tuple[Radiation | None, dict[str, An
     meta: dict[str, Any] = {}
     anode = _text(_path(m, "incidentBeamPath", "xRayTube", "anodeMaterial"))
     used = _child(m, "usedWavelength")
+    a1 = a2 = ratio = None
     if used is not None:
         if used.get("intended"):
             meta["wavelength_intended"] = used.get("intended")
@@ -261,26 +263,8 @@ def _radiation(m: ET.Element, path: str) -> tuple[Radiation | None, dict[str, An
         kbeta = _float(_child(used, "kBeta"))
         if kbeta is not None:
             meta["kbeta"] = kbeta
-        if a1 is not None:
-            try:
-                rad = Radiation(
-                    a1,
-                    a2 if a2 else None,
-                    ratio if (a2 and ratio is not None) else 0.0,
-                    anode.strip().capitalize() if anode else None,
-                    "file",
-                )
-            except ValueError as exc:
-                raise LoadError(path, f"XRDML states an implausible wavelength ({exc})") from None
-            return rad, meta
-    if anode:
-        try:
-            rad = Radiation.from_anode(anode)
-        except ValueError:
-            return None, meta
-        meta["wavelength_source"] = "anode table"
-        return rad, meta
-    return None, meta
+    rad, rad_meta = file_radiation(a1, a2, ratio, anode, what="XRDML", path=path)
+    return rad, {**meta, **rad_meta}
 
 
 def _read_scan(
