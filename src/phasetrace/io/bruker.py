@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import Radiation
+from ._decode import decode_export
 from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
@@ -68,13 +69,6 @@ def sniff_uxd(head: bytes) -> bool:
     if b"_FILEVERSION" in head:
         return True
     return head.lstrip().startswith(b";") and _UXD_MARKER_LINE.search(head) is not None
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def _num(value: Any) -> float | None:
@@ -129,7 +123,7 @@ def read_uxd(data: bytes, path: str) -> list[RawScan]:
     range_keys: dict[str, str] = {}
     blocks: list[tuple[dict[str, str], str, list[str], int]] = []
     current: list[str] | None = None
-    for lineno, raw in enumerate(_decode(data).splitlines(), start=1):
+    for lineno, raw in enumerate(decode_export(data).splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue

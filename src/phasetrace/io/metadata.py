@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from ..errors import MetadataError
+from ._decode import decode_export
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -375,7 +376,7 @@ def looks_like_manifest(path: str | os.PathLike[str]) -> bool:
             head = fh.read(4096)
     except OSError:
         return False
-    lines = _decode(head).lstrip("\ufeff").splitlines()[:2]
+    lines = decode_export(head).splitlines()[:2]
     if not lines:
         return False
     cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", lines[0])]
@@ -408,7 +409,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """
     p = Path(path)
     try:
-        text = _decode(p.read_bytes()).lstrip("\ufeff")
+        text = decode_export(p.read_bytes())
     except FileNotFoundError:
         raise MetadataError(f"{p}: no such manifest file") from None
     except OSError as exc:
@@ -446,14 +447,6 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     if not entries:
         raise MetadataError(f"{p}: the manifest lists no files")
     return Manifest(entries, source=str(p))
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252 (a spreadsheet's CSV export with a ° in it)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 def _column(name: str) -> tuple[str | None, str | None]:

@@ -33,6 +33,7 @@ import numpy as np
 from .._cif import CifSyntaxError, cif_named_blocks
 from ..errors import LoadError, UnsupportedFormatError
 from ..scan import ANODES, Radiation
+from ._decode import decode_export
 from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, one_line, stated_radiation
@@ -121,7 +122,7 @@ def read_pdcif(data: bytes, path: str) -> list[RawScan]:
         A structure-only CIF (no powder data), neutron data, or a pattern on an
         axis other than 2θ.
     """
-    text = _decode(data)
+    text = decode_export(data)
     blocks = parse_cif(text, path)
     if not blocks:
         raise LoadError(path, "not a CIF (no data_ block)")
@@ -194,15 +195,6 @@ class Block:
         if tag in self.items:
             return [self.items[tag]]
         return None
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def parse_cif(text: str, path: str) -> list[Block]:

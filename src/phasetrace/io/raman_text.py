@@ -22,6 +22,7 @@ import numpy as np
 
 from .._cif import cif_blocks
 from ..errors import LoadError, UnsupportedFormatError
+from ._decode import decode_export
 from ._registry import RawScan, register_reader
 
 __all__ = [
@@ -46,16 +47,6 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _text(data: bytes) -> str:
-    """Decode a text export: UTF-8 (with or without BOM), else Windows-1252/Latin-1."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 def _head_text(head: bytes) -> str:
@@ -143,7 +134,7 @@ def read_bwtek(data: bytes, path: str) -> list[RawScan]:
     -------
     list of RawScan
     """
-    lines = _text(data).splitlines()
+    lines = decode_export(data).splitlines()
     found = _bwtek_table_start(lines)
     if found is None:
         raise LoadError(path, "B&W Tek export without a 'Pixel;...;Raman Shift' table header")
@@ -262,7 +253,7 @@ def read_witec_txt(data: bytes, path: str) -> list[RawScan]:
     -------
     list of RawScan
     """
-    lines = _text(data).splitlines()
+    lines = decode_export(data).splitlines()
     header: dict[str, str] = {}
     section = ""
     data_at = None
@@ -375,7 +366,7 @@ def read_rruff(data: bytes, path: str) -> list[RawScan]:
     header: dict[str, str] = {}
     xs: list[float] = []
     ys: list[float] = []
-    for n, line in enumerate(_text(data).splitlines(), start=1):
+    for n, line in enumerate(decode_export(data).splitlines(), start=1):
         s = line.strip()
         if not s:
             continue
@@ -452,7 +443,7 @@ def read_renishaw_txt(data: bytes, path: str) -> list[RawScan]:
     -------
     list of RawScan
     """
-    lines = _text(data).lstrip().splitlines()
+    lines = decode_export(data).lstrip().splitlines()
     cols = _renishaw_columns(lines[0]) if lines else None
     if cols is None:
         raise LoadError(path, "Renishaw text export without a '#Wave #Intensity' header line")
@@ -544,7 +535,7 @@ def read_rod(data: bytes, path: str) -> list[RawScan]:
     list of RawScan
     """
     try:
-        items, loops = _parse_cif(_text(data))
+        items, loops = _parse_cif(decode_export(data))
     except ValueError as exc:
         raise LoadError(path, f"malformed ROD/CIF file ({exc})") from None
     xs = loops.get("_raman_spectrum_raman_shift")
