@@ -343,9 +343,23 @@ PUBLISHED_SITES = list(
 
 def _rms_to(ours, theirs):
     """Normalised RMS site displacement between two structures of the same cell (None: no match)."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.analysis.structure_matcher import AbstractComparator, StructureMatcher
+    from pymatgen.core import Composition
 
-    matcher = StructureMatcher(ltol=0.01, stol=0.05, angle_tol=1, primitive_cell=False, scale=False)
+    class _Occupancy(AbstractComparator):
+        """Sites match when they hold the same elements with occupancies equal to 1e-3 (a source may list
+        1/6 as 0.1667)."""
+
+        def are_equal(self, sp1, sp2):
+            a, b = Composition(sp1).get_el_amt_dict(), Composition(sp2).get_el_amt_dict()
+            return a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-3 for k in a)
+
+        def get_hash(self, composition):
+            return frozenset(el.symbol for el in composition.elements)
+
+    matcher = StructureMatcher(
+        ltol=0.01, stol=0.05, angle_tol=1, primitive_cell=False, scale=False, comparator=_Occupancy()
+    )
     rms = matcher.get_rms_dist(ours, theirs)
     return None if rms is None else float(rms[0])
 
@@ -359,21 +373,31 @@ def test_bundled_cif_reproduces_the_published_refinement(library, pid):
     from phasetrace.library.reflections import parse_structure
 
     rows = [r for r in PUBLISHED_SITES if r["phase_id"] == pid]
+    entry = next(e for e in PHASE_ENTRIES if e["id"] == pid)
+    # 'composition adjusted': the published positions with the refined (partial) occupancies set to the
+    # nominal composition; the occupancies of the source may then differ from ours by a few per cent only
+    adjusted = entry["provenance"] == "published-structure, composition adjusted"
     cell = [float(rows[0][k]) for k in ("a", "b", "c", "alpha", "beta", "gamma")]
+    sites: dict[tuple[float, ...], dict[str, float]] = {}  # rows at one position are one mixed site
+    for r in rows:
+        occupancy = float(r["occupancy"])
+        if adjusted:
+            assert occupancy > 0.85, r
+            occupancy = 1.0
+        sites.setdefault(tuple(float(r[k]) for k in "xyz"), {})[r["element"]] = occupancy
     published = Structure.from_spacegroup(
-        rows[0]["space_group"],
-        Lattice.from_parameters(*cell),
-        [{r["element"]: float(r["occupancy"])} for r in rows],
-        [[float(r[k]) for k in "xyz"] for r in rows],
+        rows[0]["space_group"], Lattice.from_parameters(*cell), list(sites.values()), [list(p) for p in sites]
     )
     ours, _ = parse_structure(library[pid].cif_bytes.decode(), pid)
     assert ours.lattice.parameters == pytest.approx(tuple(cell), rel=1e-4)
-    assert ours.composition.reduced_formula == published.composition.reduced_formula
+    assert ours.composition.fractional_composition.almost_equals(
+        published.composition.fractional_composition, rtol=1e-3, atol=1e-4
+    ), (ours.composition, published.composition)
     rms = _rms_to(ours, published)
     assert rms is not None and rms < 2e-3, rms
-    # the density stated with the published structure
-    assert library.reflections(pid).density == pytest.approx(float(rows[0]["density"]), rel=2e-3)
-    entry = next(e for e in PHASE_ENTRIES if e["id"] == pid)
+    # the density stated with the published structure (within the occupancy change when adjusted)
+    stated = float(rows[0]["density"])
+    assert library.reflections(pid).density == pytest.approx(stated, rel=2e-2 if adjusted else 2e-3)
     assert rows[0]["source"] in entry.get("checked", ""), "phases.yaml 'checked' names the copy compared"
 
 
