@@ -111,7 +111,8 @@ def phases_list(elements, system, role, family, libraries, as_json) -> None:
     click.echo(
         f"{len(rows)} phase(s); structure: "
         + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        + " (published: the cited refinement; published-cell: published cell, some coordinates chosen; "
+        + " (published: the cited refinement; composition adjusted: a published refinement with its partial"
+        " occupancies set to the nominal formula; published-cell: published cell, some coordinates chosen; "
         "model: no published refinement used; see `phases show ID`)"
     )
     folders = {r["scope"]: str(Path(r["cif"]).parent) for r in rows if r["scope"] != "bundled"}

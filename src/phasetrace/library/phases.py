@@ -171,8 +171,10 @@ class ReferencePhase:
         Key into the Raman band table; ``"silent"`` for no first-order Raman.
     origin : {"bundled", "user"}
     provenance : str
-        How far the structure is a published refinement: ``"published"``, ``"published-cell"``
-        (published cell and site scheme, some coordinates chosen) or ``"model"``; empty for user CIFs.
+        How far the structure is a published refinement: ``"published"``, ``"published-structure,
+        composition adjusted"`` (a published refinement with its partial occupancies set to the nominal
+        formula), ``"published-cell"`` (published cell and site scheme, some coordinates chosen) or
+        ``"model"``; empty for user CIFs.
     checked : str
         What of the structure source was confirmed against a stored public copy (title, DOI, database
         entry, coordinates) and when; empty when the citation was written from the curators' knowledge
