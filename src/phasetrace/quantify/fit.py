@@ -20,7 +20,14 @@ import numpy as np
 
 from ..library.crystallography import cell_volume
 from ..scan import Scan
-from .core import Projector, gram_ridge, levenberg_marquardt, nonnegative_amplitudes, project_out
+from .core import (
+    Projector,
+    gram_ridge,
+    levenberg_marquardt,
+    nonnegative_amplitudes,
+    normal_lstsq,
+    project_out,
+)
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
 __all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve", "state_column"]
@@ -883,7 +890,7 @@ def texture_gain(
         [chebyshev_basis(state.x, len(state.bg_coef)), state.columns[:, state.scales > 0]]
     )
     basis = basis * sw[:, None]
-    coef = np.linalg.lstsq(basis, g, rcond=None)[0]
+    coef, _ = normal_lstsq(basis, g)
     g = g - basis @ coef
     r = (state.y - state.ycalc) * sw
     gg = float(g @ g)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
+from .core import normal_lstsq
 from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
 from .missing import missing_reflections
 from .model import PhaseModel, chebyshev_basis, phase_pattern
@@ -165,11 +166,8 @@ class _Trial:
     def significance(self, base: np.ndarray, col: np.ndarray) -> float:
         """Scale factor of ``col`` over its standard error (GoF-scaled), with ``base`` columns."""
         a = np.column_stack([self.solver.a_bg, base, col]) * self.sw[:, None]
-        norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
-        an = a / norm
-        coef = np.linalg.lstsq(an, self.state.y * self.sw, rcond=None)[0]
-        cov = np.linalg.pinv(an.T @ an, rcond=1e-12) * self.gof2
-        sig = np.sqrt(max(cov[-1, -1], 1e-300))
+        coef, inv_diag = normal_lstsq(a, self.state.y * self.sw)
+        sig = np.sqrt(max(inv_diag[-1] * self.gof2, 1e-300))
         return float(coef[-1] / sig)
 
 
@@ -479,8 +477,7 @@ def _unique_significance(
     """
     x = state.x
     a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
-    norm = np.maximum(np.sqrt(np.sum(a_full * a_full, axis=0)), 1e-300)
-    coef = np.linalg.lstsq(a_full / norm, state.y * trial.sw, rcond=None)[0] / norm
+    coef, _ = normal_lstsq(a_full, state.y * trial.sw)
     k = trial.solver.a_bg.shape[1]
     others = base @ coef[k:-1] if base.shape[1] else np.zeros(x.size)
     mine = col * coef[-1]
