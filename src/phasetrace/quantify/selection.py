@@ -12,6 +12,10 @@ tell apart from a chosen one are reported as its alternatives.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -65,6 +69,62 @@ def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: Q
     return phase_models(scan, library, ids, config)
 
 
+class _ColumnCache:
+    """Candidate columns by everything they depend on, least recently used first out (a byte budget).
+
+    The first round of every selection tests all candidates at the same starting globals, and the
+    scans of a heating series share their 2θ grid: their broadened grid-search columns are the same
+    arrays. Keyed by the points' and the reflections' bytes, so a hit is the identical column.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            col = self._data.get(key)
+            if col is not None:
+                self._data.move_to_end(key)
+            return col
+
+    def put(self, key: tuple, col: np.ndarray) -> None:
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = col
+            self.bytes += col.nbytes
+            while self.bytes > self.max_bytes and self._data:
+                _, old = self._data.popitem(last=False)
+                self.bytes -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
+
+#: Candidate columns kept across selections in this process (about 1,000 broadened grid columns of a
+#: 10-80° scan, or 700 full columns of 7,000 points).
+_COLUMNS = _ColumnCache(48 * 2**20)
+_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _model_digest(model: PhaseModel) -> bytes:
+    """Digest of what a phase model's column depends on (its id, reflections, cell and texture axis)."""
+    d = _DIGESTS.get(model)
+    if d is None:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(model.id.encode())
+        for a in (model.hkl, model.d0, model.mf2, np.asarray(model.refl.cell, dtype=float)):
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(repr(model.texture_axis).encode())
+        d = _DIGESTS[model] = h.digest()
+    return d
+
+
 class _Trial:
     """Linear-only tests of candidate columns against a fixed model."""
 
@@ -86,8 +146,40 @@ class _Trial:
         self.cache = cache if cache is not None else {}
         self._added: tuple | None = None  # chi2_added's projected base columns (for one base array)
         self._residual: tuple | None = None
+        self._x_digest: dict[bool, bytes] = {}
 
     def column(self, model: PhaseModel, scale: float, size: float, *, coarse: bool = False) -> np.ndarray:
+        """A candidate's unit-scale column at the state's globals (from :data:`_COLUMNS` when made before)."""
+        g = self.state.globals_
+        key = None
+        if self.config.instrument is None:
+            if coarse not in self._x_digest:
+                x = self.state.x[:: self.every] if coarse else self.state.x
+                digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
+                self._x_digest[coarse] = digest.digest()
+            key = (
+                self._x_digest[coarse],
+                _model_digest(model),
+                self.lams,
+                self.wts,
+                float(scale),
+                float(size),
+                tuple(sorted((k, float(v)) for k, v in g.items())),
+                self.config.u,
+                self.config.v,
+                self.config.radius_mm,
+                self.config.monochromator_2theta,
+            )
+            col = _COLUMNS.get(key)
+            if col is not None:
+                return col
+        col = self._compute_column(model, scale, size, coarse=coarse)
+        if key is not None:
+            col.setflags(write=False)
+            _COLUMNS.put(key, col)
+        return col
+
+    def _compute_column(self, model: PhaseModel, scale: float, size: float, *, coarse: bool) -> np.ndarray:
         g = self.state.globals_
         return phase_pattern(
             self.state.x[:: self.every] if coarse else self.state.x,
