@@ -1,0 +1,76 @@
+"""The selection's fast paths give the numbers of the plain solves they replace (issue 18)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phasetrace.quantify import QuantConfig
+from phasetrace.quantify import selection as sel
+from phasetrace.quantify.core import normal_lstsq
+from phasetrace.quantify.fit import fit_pattern
+from phasetrace.quantify.phase_models import phase_models
+from phasetrace.simulate import simulate_xrd
+
+
+def test_normal_lstsq_is_the_least_squares_solution_and_its_variances():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(3000, 12)) * np.logspace(-3, 3, 12)  # columns of very different norms
+    b = a @ rng.normal(size=12) + rng.normal(size=3000)
+    coef, inv_diag = normal_lstsq(a, b)
+    assert np.allclose(coef, np.linalg.lstsq(a, b, rcond=None)[0], rtol=1e-9, atol=0)
+    assert np.allclose(inv_diag, np.diag(np.linalg.inv(a.T @ a)), rtol=1e-8, atol=0)
+    # a rank-deficient matrix falls back to the pseudo-inverse solution
+    a[:, 3] = a[:, 2]
+    coef, _ = normal_lstsq(a, b)
+    assert np.allclose(a @ coef, a @ np.linalg.lstsq(a, b, rcond=None)[0], rtol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def trial_setup(library):
+    truth = {"LiCoO2": 60.0, "LLZO_cubic": 37.0, "La2Zr2O7": 3.0}
+    scan = simulate_xrd(library, truth, seed=11)
+    config = QuantConfig()
+    models, strains, textured = phase_models(scan, library, ["LiCoO2", "LLZO_cubic"], config)
+    state = fit_pattern(scan, models, strains=strains, config=config, textured=textured)
+    pool, _, _ = phase_models(scan, library, ["La2Zr2O7", "Li2CO3", "Co3O4", "LaCoO3"], config)
+    return scan, state, config, pool
+
+
+def test_a_candidates_block_update_equals_the_full_nonnegative_solve(trial_setup):
+    scan, state, config, pool = trial_setup
+    trial = sel._Trial(scan, state, config)
+    base = state.columns[:, state.scales > 0]
+    for m in pool:
+        for s in (0.996, 1.0, 1.004):
+            col = trial.column(m, s, 0.03)
+            c2, sc = trial.chi2_added(base, col)
+            ref_c2, ref_sc = trial.chi2(np.column_stack([base, col]))
+            assert c2 == pytest.approx(ref_c2, rel=1e-9)
+            assert sc == pytest.approx(float(ref_sc[-1]), rel=1e-7, abs=1e-12 * max(abs(ref_sc[-1]), 1.0))
+    # a column that only makes sense at a negative scale: the non-negative solve decides (scale 0)
+    c2, sc = trial.chi2_added(base, -base[:, 0])
+    ref_c2, ref_sc = trial.chi2(np.column_stack([base, -base[:, 0]]))
+    assert c2 == pytest.approx(ref_c2, rel=1e-9) and sc == pytest.approx(float(ref_sc[-1]), abs=1e-12)
+
+
+def test_kept_candidate_columns_are_the_computed_ones(trial_setup):
+    scan, state, config, pool = trial_setup
+    sel._COLUMNS.clear()
+    trial = sel._Trial(scan, state, config)
+    m = pool[0]
+    first = trial.column(m, 1.002, 0.12, coarse=True)
+    again = sel._Trial(scan, state, config).column(m, 1.002, 0.12, coarse=True)
+    assert again is first and not again.flags.writeable
+    fresh = trial._compute_column(m, 1.002, 0.12, coarse=True)
+    assert np.array_equal(fresh, first)
+    # another parameter is another column
+    assert not np.array_equal(trial.column(m, 1.004, 0.12, coarse=True), first)
+    moved = sel._Trial(scan, state, config)
+    moved.state = type(state)(**{**state.__dict__, "globals_": {**state.globals_, "zero": 0.01}})
+    assert not np.array_equal(moved.column(m, 1.002, 0.12, coarse=True), first)
+    # the budget holds
+    small = sel._ColumnCache(3 * first.nbytes)
+    for k in range(5):
+        small.put(("k", k), first)
+    assert small.bytes <= 3 * first.nbytes and small.get(("k", 0)) is None and small.get(("k", 4)) is first
