@@ -290,10 +290,54 @@ class LinearSolver:
         self.projector = Projector(a_bg, sw)
         self.ryw = self.projector(self.yw)
         self._btb = gram_ridge(self.bw)
+        self._base: tuple | None = None  # chi2_added's projected base columns
 
     def project(self, vw: np.ndarray) -> np.ndarray:
         """Weighted vector(s) with the weighted background projected out."""
         return self.projector(vw)
+
+    def chi2_added(self, base: np.ndarray, col: np.ndarray) -> tuple[float, float] | None:
+        """Weighted chi² of the solution for ``base`` columns plus ``col``, and ``col``'s scale.
+
+        A block update on the weighted, background-projected ``base`` (kept for the last ``base``
+        array given): one projection and a (P+1)-sized solve per column instead of projecting and
+        solving all columns again, as when many candidates or cell scales are tried against the
+        same other phases. The unconstrained solution is the non-negative one whenever all its
+        scales are positive; otherwise (or for a rank-deficient set) None: the caller solves in full.
+        """
+        if self._base is None or self._base[0] is not base:
+            pb = self.projector(base * self.sw[:, None])
+            low = None
+            if pb.shape[1]:
+                try:
+                    low = np.linalg.cholesky(pb.T @ pb)
+                except np.linalg.LinAlgError:
+                    low = None
+            self._base = (base, pb, low, pb.T @ self.ryw)
+        _, pb, low, yb = self._base
+        pc = self.projector(col * self.sw)
+        ry = self.ryw
+        if not pb.shape[1]:
+            pp = float(pc @ pc)
+            c_new = float(pc @ ry) / pp if pp > 0 else 0.0
+            if c_new <= 0:
+                return None
+            r = ry - pc * c_new
+            return float(r @ r), c_new
+        if low is None:
+            return None
+        cross = pb.T @ pc
+        u = np.linalg.solve(low.T, np.linalg.solve(low, cross))
+        b0 = np.linalg.solve(low.T, np.linalg.solve(low, yb))
+        s = float(pc @ pc - cross @ u)
+        if s <= 1e-12 * max(float(pc @ pc), 1e-300):
+            return None
+        c_new = (float(pc @ ry) - float(u @ yb)) / s
+        c_base = b0 - u * c_new
+        if c_new <= 0 or np.any(c_base <= 0):
+            return None
+        r = ry - pb @ c_base - pc * c_new
+        return float(r @ r), c_new
 
     def __call__(self, a_ph: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (background coefficients, scales, calculated y) for phase columns ``a_ph``."""
@@ -748,12 +792,21 @@ def _prealign(theta0, sp, models, columns, solver, y, sw) -> np.ndarray:
         if grid.size < 2:
             continue
         best, best_cost = theta[k], np.inf
+        i = models.index(m)
+        others = None
         for s_val in grid:
             trial = broad.copy()
             trial[k] = s_val
             a_ph, _, _ = columns(trial)
-            _, _, ycalc = solver(a_ph)
-            cost = float(np.sum(((y - ycalc) * sw) ** 2))
+            # the other phases' columns stay as they are during this phase's scan: a block update
+            if others is None:
+                others = np.delete(a_ph, i, axis=1)
+            fast = solver.chi2_added(others, a_ph[:, i])
+            if fast is not None:
+                cost = fast[0]
+            else:
+                _, _, ycalc = solver(a_ph)
+                cost = float(np.sum(((y - ycalc) * sw) ** 2))
             if cost < best_cost:
                 best, best_cost = s_val, cost
         theta[k] = best

@@ -144,7 +144,6 @@ class _Trial:
         # broadened, coarsely sampled grid columns are kept across the rounds of one selection: the
         # globals they were made with (zero, displacement, widths) move by far less than their width
         self.cache = cache if cache is not None else {}
-        self._added: tuple | None = None  # chi2_added's projected base columns (for one base array)
         self._residual: tuple | None = None
         self._x_digest: dict[bool, bytes] = {}
 
@@ -208,49 +207,14 @@ class _Trial:
     def chi2_added(self, base: np.ndarray, col: np.ndarray) -> tuple[float, float]:
         """:meth:`chi2` of ``base`` columns plus ``col``: (chi², the new column's scale).
 
-        The same solution as the non-negative solve whenever the unconstrained one is non-negative
-        (then it is the constrained optimum), from the weighted, background-projected ``base``
-        kept per ``base`` (a block update: one projection and a (P+1)-sized solve per candidate
-        instead of projecting and solving all columns again); otherwise the full solve.
+        :meth:`LinearSolver.chi2_added` (a block update on the projected ``base``) where it applies,
+        else the full non-negative solve.
         """
-        if self._added is None or self._added[0] is not base:
-            pb = self.solver.project(base * self.sw[:, None])
-            g = pb.T @ pb
-            low = None
-            if pb.shape[1]:
-                try:
-                    low = np.linalg.cholesky(g)
-                except np.linalg.LinAlgError:
-                    low = None
-            self._added = (base, pb, low, pb.T @ self.solver.ryw)
-        _, pb, low, yb = self._added
-        if pb.shape[1] and low is None:
-            c2, sc = self.chi2(np.column_stack([base, col]))
-            return c2, float(sc[-1])
-        pc = self.solver.project(col * self.sw)
-        ry = self.solver.ryw
-        if pb.shape[1]:
-            cross = pb.T @ pc
-            u = np.linalg.solve(low.T, np.linalg.solve(low, cross))
-            b0 = np.linalg.solve(low.T, np.linalg.solve(low, yb))
-            s = float(pc @ pc - cross @ u)
-            if s <= 1e-12 * max(float(pc @ pc), 1e-300):
-                c2, sc = self.chi2(np.column_stack([base, col]))
-                return c2, float(sc[-1])
-            c_new = (float(pc @ ry) - float(u @ yb)) / s
-            c_base = b0 - u * c_new
-            if c_new <= 0 or np.any(c_base <= 0):
-                c2, sc = self.chi2(np.column_stack([base, col]))
-                return c2, float(sc[-1])
-            r = ry - pb @ c_base - pc * c_new
-        else:
-            pp = float(pc @ pc)
-            c_new = float(pc @ ry) / pp if pp > 0 else 0.0
-            if c_new <= 0:
-                c2, sc = self.chi2(np.column_stack([base, col]))
-                return c2, float(sc[-1])
-            r = ry - pc * c_new
-        return float(r @ r), c_new
+        fast = self.solver.chi2_added(base, col)
+        if fast is not None:
+            return fast
+        c2, sc = self.chi2(np.column_stack([base, col]))
+        return c2, float(sc[-1])
 
     def _coarse_residual(self, base: np.ndarray) -> np.ndarray:
         """Residual of the ``base`` columns' solution on the grid search's points (kept per ``base``)."""
