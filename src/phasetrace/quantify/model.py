@@ -380,7 +380,7 @@ def phase_pattern(
         area = wt * model.mf2[sel] * md[sel] * lp
         cot_ref = _TAN20 / np.tan(np.radians(np.maximum(tt, 5.0)))
         a_raw = asymmetry * cot_ref
-        a = np.clip(a_raw, -0.9, 0.9)
+        a = np.minimum(np.maximum(a_raw, -0.9), 0.9)  # np.clip, without its overhead on small arrays
         n_lines.append(centre.size)
         cols["centre"].append(centre)
         cols["fwhm"].append(fwhm)
