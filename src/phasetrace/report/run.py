@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write_text
+from .._atomic import atomic_write_text, synced_once
 from .._json import json_safe
 from ..timing import cpu_seconds, recording, stage
 from .style import documents, save_figure
@@ -166,16 +166,18 @@ def write_reports(
     t0 = time.perf_counter()
     out = Path(run.out)
     written: dict[str, Path] = {}
-    with recording() as clock, stage("reports"):
-        _write_reports(run, out, written, figures, html, jobs, executor)
-    timing = getattr(run, "timing", None)
-    if isinstance(timing, dict):
-        level = timing.setdefault("run_level", {})
-        level["reports"] = level.get("reports", 0.0) + clock.seconds.get("reports", 0.0)
-        timing["reports_wall_s"] = time.perf_counter() - t0
-    # written last, so that its run section has the reports' and figures' times too
-    summary = json.dumps(json_safe(run.to_dict()), indent=1, allow_nan=False, default=str)
-    atomic_write_text(out / "summary.json", summary)
+    # every file appears by an atomic rename; the folder is flushed to disk once, at the end
+    with synced_once():
+        with recording() as clock, stage("reports"):
+            _write_reports(run, out, written, figures, html, jobs, executor)
+        timing = getattr(run, "timing", None)
+        if isinstance(timing, dict):
+            level = timing.setdefault("run_level", {})
+            level["reports"] = level.get("reports", 0.0) + clock.seconds.get("reports", 0.0)
+            timing["reports_wall_s"] = time.perf_counter() - t0
+        # written last, so that its run section has the reports' and figures' times too
+        summary = json.dumps(json_safe(run.to_dict()), indent=1, allow_nan=False, default=str)
+        atomic_write_text(out / "summary.json", summary)
     written["json"] = out / "summary.json"
     return written
 
