@@ -108,3 +108,45 @@ def test_report_opens_offline_and_the_plots_respond(report_run, browser):
     assert re.search(r"shift \d+\.\d cm⁻¹ · intensity", browser.find_element(By.CSS_SELECTOR, "#raman-0 .readout").text)
     logs = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert not logs, logs
+
+
+def _decode(v):
+    """What plot.js makes of an encoded array (f32 in the page), in numpy."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, str):
+        return np.frombuffer(base64.b64decode(v), "<f4").astype(float)
+    if "step" in v:
+        return (v["x0"] + np.arange(v["n"]) * v["step"]).astype("<f4").astype(float)
+    r = np.frombuffer(base64.b64decode(v["q"]), "<u2") / 65535.0
+    return (v["lo"] + r * r * v["span"]).astype("<f4").astype(float)
+
+
+def test_page_arrays_are_compact_and_below_the_counting_noise(report_run):
+    import numpy as np
+
+    from phasetrace.report.figures import profiles_by_file
+    from phasetrace.report.html import _axis, _b64, _curve
+
+    run, _ = report_run
+    prof = next(iter(profiles_by_file(run.records).values()))
+    x = prof["two_theta"]
+    ax = _axis(x)
+    assert isinstance(ax, dict)  # a simulated scan is evenly spaced: first value and step
+    assert np.max(np.abs(_decode(ax) - x)) <= 1e-4
+    uneven = x.copy()
+    uneven[len(x) // 2] += 0.3 * (x[1] - x[0])
+    assert isinstance(_axis(uneven), str)  # not even: the values themselves
+    for key in ("observed", "calculated", "background"):
+        c = prof[key]
+        enc = _curve(c)
+        err = np.abs(_decode(enc) - c)
+        # the code's error is far below the counting noise sqrt(h) of a count rate at every height
+        h = c - c.min()
+        assert np.all(err <= 0.01 * np.sqrt(np.maximum(h, 1.0))), key
+        assert len(enc["q"]) < 0.55 * len(_b64(c))
+    flat = _curve(np.full(10, 3.0))
+    assert np.all(_decode(flat) == 3.0)
+    assert isinstance(_curve(np.array([1.0, np.nan])), str)

@@ -2,12 +2,25 @@
    Wheel: zoom 2θ around the pointer; drag: pan; double click: whole range; hover: values. */
 "use strict";
 (function () {
-  function f32(b64) {
+  function bytes(b64) {
     const bin = atob(b64);
     const buf = new ArrayBuffer(bin.length);
     const u8 = new Uint8Array(buf);
     for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
-    return new Float32Array(buf);
+    return buf;
+  }
+  /* an array of the page's data: float32 values (base64), an even axis {x0, step, n}, or a curve as
+     16-bit codes of the square root of its height above its minimum {lo, span, q} */
+  function f32(v) {
+    if (typeof v === "string") return new Float32Array(bytes(v));
+    if (v.step !== undefined) {
+      const out = new Float32Array(v.n);
+      for (let i = 0; i < v.n; i++) out[i] = v.x0 + i * v.step;
+      return out;
+    }
+    const q = new Uint16Array(bytes(v.q)), out = new Float32Array(q.length);
+    for (let i = 0; i < q.length; i++) { const r = q[i] / 65535; out[i] = v.lo + r * r * v.span; }
+    return out;
   }
   function lowerBound(a, v) {
     let lo = 0, hi = a.length;
