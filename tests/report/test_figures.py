@@ -272,8 +272,8 @@ def test_phase_colours_are_stable_and_never_a_curve_colour():
 def test_formulas_get_subscripts_and_names_do_not():
     from phasetrace.report.style import formula_html
 
-    assert phase_label("Li2CO3") == "Li$_{2}$CO$_{3}$"
-    assert phase_label("LaMnO3_R3c") == "LaMnO$_{3}$ R3c"
+    assert phase_label("Li2CO3") == "Li₂CO₃"  # Unicode subscripts: no mathtext, one SVG string
+    assert phase_label("LaMnO3_R3c") == "LaMnO₃ R3c"
     assert phase_label("NMC811") == "NMC811" and phase_label("LLZTO_cubic") == "LLZTO cubic"
     assert formula_html("Li6.4La3Zr1.4Ta0.6O12").startswith("Li<sub>6.4</sub>La<sub>3</sub>")
 
