@@ -772,9 +772,10 @@ def _batch_rows(b: Bench) -> list[list[Any]]:
         tput[jobs], walls[jobs] = n / r.seconds, r.seconds
         doc = _find_series_json(out)
         systems[jobs] = doc.get("systems") if doc else None
-        rows.append(
-            [f"batch of {n} scans, {jobs} job(s)", f"{tput[jobs]:.2f} scans/s", 1, "", fmt_s(r.seconds)]
-        )
+        # the machine is shared: the CPU seconds of the run's stages (all processes) beside its wall time
+        cpu = sum(v.get("seconds", 0.0) for v in ((doc or {}).get("run") or {}).get("stages", {}).values())
+        note = f"wall {fmt_s(r.seconds)}" + (f", CPU {fmt_s(cpu)} in all processes" if cpu else "")
+        rows.append([f"batch of {n} scans, {jobs} job(s)", f"{tput[jobs]:.2f} scans/s", 1, "", note])
         if doc and doc.get("run") and (jobs == 2 or b.batch_stages is None):
             b.batch_stages = (n, jobs, doc["run"])
     if 1 in tput and 2 in tput:

@@ -79,7 +79,7 @@ def synced_once() -> Iterator[None]:
     atomic rename, and when the block ends its data and the folders' entries are on disk, as if
     each file had been flushed. Nested blocks flush with the outermost one.
     """
-    if _DEFERRED.get() is not None:
+    if _DEFERRED.get() is not None or os.name == "nt":  # Windows cannot open a folder to flush it
         yield
         return
     folders: set[Path] = set()
