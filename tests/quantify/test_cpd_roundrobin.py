@@ -7,7 +7,7 @@ Issue 13's targets are CPD-1: every phase within ±1.0 wt % and mean |error| ≤
 within ±2.0 wt % and GoF ≤ 2. Reached: the mean, CPD-2 and its GoF. Not reached: the ±1.0 per phase
 in sample 1 -- corundum stays up to +1.2 and zincite down to -1.35 wt % in the 15-55 % mixtures
 (1D-1G). The assertions below pin what is reached, so that a regression fails, and the per-phase bound
-is the reached one (1.4), not the target.
+is the reached one (1.4), not the target. The three-phase fits of sample 1 stay within GoF 1.5 (1.15-1.44).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def rows():
 def test_sample_1_mean_error_within_target(rows):
     s = cpd.summary(rows)
     assert s["cpd1_mean"] <= cpd.TARGETS["cpd1_mean"]
+    # the model describes the measured patterns: no sample-1 fit beyond GoF 1.5 (reached 1.15-1.44)
+    assert all(r["gof"] <= 1.5 for r in rows if r["sample"].startswith("1")), [r["gof"] for r in rows]
 
 
 def test_sample_1_every_phase_within_reached_bound(rows):
@@ -52,7 +54,8 @@ def test_sample_1_without_the_old_bias(rows):
 def test_sample_2_platy_brucite(rows):
     (two,) = [r for r in rows if r["sample"] == "2"]
     assert all(abs(e) <= cpd.TARGETS["cpd2_max"] for e in two["error"].values()), two["error"]
-    assert two["gof"] <= cpd.TARGETS["cpd2_gof"]
+    # the target is GoF <= 2; reached 1.30 (Rwp of a 7,000-point scan with its esds), pinned at 1.4
+    assert two["gof"] <= 1.4, two["gof"]
     # the texture search found brucite's plates lying flat: March–Dollase about [001] with r < 1
     axis, r = two["texture"]["brucite"]
     assert tuple(axis) == (0, 0, 1) and r < 0.9
