@@ -1378,6 +1378,12 @@ def section_physics(b: Bench) -> None:
                     errs["major"][2],
                     "<= 1.0 (issue 13)",
                 ],
+                [
+                    "mixtures flagged poor fit",
+                    f"{sum(r['flag'] == 'poor' for r in rows)} of {len(rows)}",
+                    len(rows),
+                    "",
+                ],
             ],
         ),
     ]
