@@ -2,7 +2,8 @@
 
 The validation set of ``benchmarks/validation.py`` is made by ``phasetrace.simulate``, which uses the
 fit's own reflection lists and profile function. This module writes a second set with a simulator of
-its own (it imports neither ``phasetrace.quantify`` nor ``phasetrace.library.reflections``):
+its own (it imports neither ``phasetrace.quantify`` nor ``phasetrace.library.reflections``, except for
+the fit and the ``--factors`` diagnostic, :func:`compare_factors`):
 
 * structures: the library's CIFs read with pymatgen, then changed as another source would have them:
   cell edges 0.5 % off (random sign per phase), every atom shifted by up to 0.004 in fractional
@@ -288,13 +289,80 @@ def errors(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float, int]]:
     return out
 
 
+def compare_factors(pid: str) -> dict[str, float]:
+    """Reflection intensity of this simulator against the fit's, factor by factor, for one library phase.
+
+    A diagnostic (``--factors PHASE``), the one place here that imports the fit's code: the structure
+    factors of the library structure (unperturbed) with f0, f′, f″ and no displacement on both sides,
+    summed over reflections of equal d, and the Lorentz–polarisation factor of both over 10–100°.
+
+    Returns
+    -------
+    dict
+        ``f2_max_rel_diff`` (largest |ratio − 1| of Σ m|F|² per d over the reflections stronger than
+        10⁻³ of the strongest), ``n_d`` (their number), ``lp_ratio_min``/``lp_ratio_max`` (ours over
+        this one: the constant 1/(1+K) when they agree).
+    """
+    import warnings
+    from unittest import mock
+
+    from pymatgen.io.cif import CifParser
+
+    from phasetrace.library import reflections as fit_refl
+    from phasetrace.library.crystallography import lorentz_polarisation
+    from phasetrace.library.phases import PhaseLibrary
+
+    p = PhaseLibrary.default()[pid]
+    energy = 12398.419843320026 / LINES[0][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structure = CifParser(str(p.cif_path), occupancy_tolerance=1.0).parse_structures(primitive=False)[0]
+    _, d, f2 = _reflections(structure, 0.0, 0.75, energy)
+    # the fit's reflection list with every B set to 0, so that f0 + f′ + i f″ alone are compared
+    with (
+        mock.patch.object(fit_refl, "_b_factors_from_cif", lambda text: {}),
+        mock.patch.object(fit_refl, "TYPICAL_B", {}),
+        mock.patch.object(fit_refl, "TYPICAL_B_OTHER", 0.0),
+    ):
+        ours = fit_refl.compute_reflections(p.cif_path.read_text(), wavelength=LINES[0][0], d_min=0.75)
+    theirs_d, inv = np.unique(np.round(d, 4), return_inverse=True)
+    theirs = np.bincount(inv, weights=f2)
+    ours_d, oinv = np.unique(np.round(ours.d, 4), return_inverse=True)
+    mine = np.bincount(oinv, weights=ours.mf2)
+    _, ia, io = np.intersect1d(theirs_d, ours_d, return_indices=True)
+    strong = theirs[ia] > 1e-3 * theirs.max()
+    tt = np.linspace(RANGE[0], RANGE[1], 91)
+    th = np.radians(tt / 2.0)
+    k = np.cos(np.radians(MONO_2THETA)) ** 2
+    lp_ratio = lorentz_polarisation(tt, MONO_2THETA) / (
+        (1 + k * np.cos(2 * th) ** 2) / (np.sin(th) ** 2 * np.cos(th))
+    )
+    return {
+        "f2_max_rel_diff": float(np.max(np.abs(mine[io][strong] / theirs[ia][strong] - 1.0))),
+        "n_d": int(strong.sum()),
+        "lp_ratio_min": float(lp_ratio.min()),
+        "lp_ratio_max": float(lp_ratio.max()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Simulate, fit and print the errors."""
     import tempfile
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keep", type=Path, help="write the scans here and keep them")
+    ap.add_argument(
+        "--factors", metavar="PHASE", nargs="+", help="compare |F|² and LP with the fit's, then stop"
+    )
     args = ap.parse_args(argv)
+    if args.factors:
+        for pid in args.factors:
+            c = compare_factors(pid)
+            print(
+                f"{pid}: Σm|F|² per d (f0 + f′ + i f″, B = 0) differs by at most {c['f2_max_rel_diff']:.1e} "
+                f"over {c['n_d']} d values; LP ours/this {c['lp_ratio_min']:.6f}..{c['lp_ratio_max']:.6f}"
+            )
+        return 0
     with tempfile.TemporaryDirectory(prefix="phasetrace-independent-") as tmp:
         rows = run(args.keep or Path(tmp))
     for r in rows:
