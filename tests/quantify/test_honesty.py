@@ -171,3 +171,67 @@ def test_a_phase_fitted_onto_a_strangers_peaks_is_not_detected(library, present)
         assert found == {"LiCoO2", "LLZO_cubic"}, r.selection
         assert r.poor_fit
         assert any(abs(p.two_theta - 35.5) < 0.3 for p in r.quality.peaks)  # tenorite's strongest
+
+
+def _gauss(x, c, h, s=0.05):
+    return h * np.exp(-0.5 * ((x - c) / s) ** 2)
+
+
+def test_a_modelled_reflections_misfit_is_not_unexplained_but_a_strangers_peak_beside_it_is():
+    """A residual that the modelled phase can take over with a local change of intensity, position or
+    width is its misfit; a peak 0.3° beside a strong reflection (below half of it, so the old
+    criterion 'large against the Bragg intensity within reach' missed it) is unexplained."""
+    x = np.arange(20.0, 60.0, 0.01)
+    bg = np.full_like(x, 100.0)
+    model = _gauss(x, 36.0, 20000.0) + _gauss(x, 48.0, 8000.0)
+    rng = np.random.default_rng(3)
+    # the data: the reflection at 36° 25 % stronger and shifted by 0.01°, and a stranger's peak at 36.3°
+    truth = 1.25 * _gauss(x, 36.01, 20000.0) + _gauss(x, 48.0, 8000.0) + _gauss(x, 36.3, 4000.0)
+    y = rng.poisson(bg + truth).astype(float)
+    w = 1.0 / np.maximum(y, 1.0)
+    q = read_residual(x, y, bg + model, bg, w, 1.540598, rwp=0.1, rexp=0.05, gof=3.0, curves=model[:, None])
+    positions = [p.two_theta for p in q.peaks]
+    assert any(abs(t - 36.3) < 0.03 for t in positions), positions
+    assert not any(abs(t - 36.0) < 0.1 for t in positions), positions
+    # without the stranger, the misfit alone leaves nothing unexplained
+    y2 = rng.poisson(bg + truth - _gauss(x, 36.3, 4000.0)).astype(float)
+    w2 = 1.0 / np.maximum(y2, 1.0)
+    q2 = read_residual(x, y2, bg + model, bg, w2, 1.540598, rwp=0.1, rexp=0.05, gof=3.0, curves=model[:, None])
+    assert not q2.peaks, [p.two_theta for p in q2.peaks]
+
+
+def test_the_misfit_gof_ignores_a_strangers_peaks():
+    """Evidence is scaled by the misfit of the modelled reflections, not by a stranger's peaks."""
+    from phasetrace.quantify.residual import misfit_gof2
+
+    x = np.arange(20.0, 60.0, 0.01)
+    bg = np.full_like(x, 100.0)
+    model = _gauss(x, 36.0, 20000.0)
+    rng = np.random.default_rng(5)
+    y = rng.poisson(bg + model + _gauss(x, 44.0, 6000.0)).astype(float)
+    w = 1.0 / np.maximum(y, 1.0)
+    plain = float(np.sum(w * (y - bg - model) ** 2)) / (x.size - 3)
+    assert plain > 10.0
+    assert misfit_gof2(x, y, bg + model, bg, w, 3, model[:, None]) == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_a_resolved_shoulder_is_evidence_a_neighbours_intensity_error_is_not(present):
+    """Li2O's lines beside a garnet never dominate the calculated pattern; with the neighbour's local
+    intensity free, a resolved peak 0.15° beside it still counts, and a neighbour merely 20 % stronger
+    than modelled does not make a candidate sitting on it."""
+    from phasetrace.quantify.missing import resolved_significance
+
+    x = np.arange(30.0, 40.0, 0.01)
+    bg = np.full_like(x, 100.0)
+    neighbour = _gauss(x, 33.85, 8000.0) + _gauss(x, 38.0, 5000.0)
+    cand = _gauss(x, 33.70, 1.0) + _gauss(x, 38.0, 0.6)  # one resolved line, one on the neighbour's
+    rng = np.random.default_rng(9)
+    truth = 1.2 * neighbour + (300.0 * cand if present else 0.0)
+    y = rng.poisson(bg + truth).astype(float)
+    w = 1.0 / np.maximum(y, 1.0)
+    t = resolved_significance(x, y - bg, w, neighbour[:, None], cand, np.array([33.70, 38.0]), 1.0)
+    if present:
+        assert t > 10.0
+    else:
+        assert abs(t) < 3.0

@@ -433,6 +433,7 @@ def quantify(
             rwp=state.rwp,
             rexp=state.rexp,
             gof=state.gof,
+            curves=state.columns * state.scales,
         )
         if quality.poor:
             results = _unreliable(results, quality.unexplained_share)

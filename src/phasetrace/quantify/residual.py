@@ -7,11 +7,19 @@ residual says whether that answer explains the data:
 
 * **Unexplained peaks**: the difference curve is matched-filtered with a peak
   profile (:data:`PEAK_FWHM`); local maxima standing :data:`PEAK_SIGMA` above
-  the residual's own noise, where the difference is at least
-  :data:`UNEXPLAINED_RATIO` of the largest calculated Bragg intensity within
-  :data:`MISFIT_REACH` (a new peak, not the misfit or tail of a modelled one),
-  are listed with 2θ, d, their share of the
-  diffracted intensity and their significance.
+  the residual's own noise that no modelled phase can carry are listed with 2θ,
+  d, their share of the diffracted intensity and their significance. A peak is
+  carried when it is a modelled reflection's misfit: given the phases' fitted
+  curves, each phase standing within :data:`CARRY_DEG` gets a free local
+  intensity, shift and width, and a peak that loses its significance against
+  them is theirs (intensity-weighted, so that a weak reflection of a dense
+  low-symmetry phase beside a strong unexplained peak does not explain it).
+  Without the curves, a peak must be at least :data:`UNEXPLAINED_RATIO` of the
+  largest calculated Bragg intensity within :data:`MISFIT_REACH`.
+* **Misfit GoF**: the reduced χ² outside those peaks (:func:`misfit_gof2`)
+  measures how well the modelled reflections are described; the phase
+  selection scales evidence by it, so that a stranger's peaks do not hide real
+  minor phases.
 * **Goodness of fit against the noise**: the point-to-point scatter of the
   weighted residual measures the noise the data really have (counts that were
   rescaled or summed are not Poisson); a GoF more than :data:`GOF_FACTOR` times
@@ -30,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-__all__ = ["FitQuality", "UnexplainedPeak", "read_residual"]
+__all__ = ["FitQuality", "UnexplainedPeak", "misfit_gof2", "read_residual", "unexplained_mask"]
 
 #: FWHM (degrees 2θ) of the matched filter that finds residual peaks (a lab diffractometer's peaks).
 PEAK_FWHM = 0.12
@@ -51,6 +59,10 @@ POOR_SHARE = 0.02
 GOF_FACTOR = 2.0
 #: At most this many unexplained peaks are listed (strongest first).
 MAX_PEAKS = 15
+#: The region of an unexplained peak extends as far as the matched-filter significance stays above this.
+REGION_SIGMA = 3.0
+#: The misfit GoF ignores unexplained peaks only while they cover at most this fraction of the scan.
+MAX_MASKED = 0.5
 #: Shown in text and JSON when a fit is poor.
 POOR_MESSAGE = "a phase may be missing from the library; numbers below are not reliable"
 
@@ -150,6 +162,135 @@ def _gaussian_kernel(step: float) -> np.ndarray:
     return np.exp(-0.5 * (t / max(sd, 1e-6)) ** 2)
 
 
+def _filtered(x: np.ndarray, r: np.ndarray, w: np.ndarray, ycalc, background):
+    """Matched-filter significance and height of the residual, and the Bragg intensity within reach."""
+    step = float(np.median(np.diff(x)))
+    from ..preprocess.noise import point_scatter
+
+    noise = point_scatter(r * np.sqrt(w))
+    noise = float(noise) if np.isfinite(noise) and noise > 0 else 1.0
+    g = _gaussian_kernel(step)
+    num = np.convolve(r * w, g, mode="same")
+    info = np.maximum(np.convolve(w, g * g, mode="same"), 1e-300)
+    sig = num / np.sqrt(info) / max(noise, 1.0)
+    amp = num / info
+    bragg = np.maximum(np.asarray(ycalc, float) - np.asarray(background, float), 0.0)
+    bragg_near = maximum_filter1d(bragg, size=2 * max(1, int(round(MISFIT_REACH / step))) + 1)
+    return step, noise, g, sig, amp, bragg, bragg_near
+
+
+#: Half-width (degrees 2θ) of the window in which the modelled phases may take a residual peak over
+#: (their local intensity, position and width free).
+CARRY_DEG = MISFIT_REACH
+#: A modelled phase is freed in that window when its curve stands this many standard errors there.
+CARRY_SIGMA = 3.0
+
+
+def _carried_significance(x, r, w, curves, i: int, g: np.ndarray, noise: float) -> float:
+    """Significance of a residual peak at ``x[i]`` that no modelled phase can take over locally.
+
+    In a window of ±:data:`CARRY_DEG`, each modelled phase that stands there gets a free local
+    amplitude, shift and width (its curve and the curve's first and second derivatives in 2θ: the
+    linearised misfit of intensity, position and profile), beside a linear background; a peak of
+    the filter's shape at ``x[i]`` is fitted with them. A residual that is the misfit of a modelled
+    reflection is taken over by these columns; a peak where no reflection can be moved to keeps
+    its significance. The count is weighted by intensity, not by reflection positions: a weak
+    reflection of a dense low-symmetry phase near a strong unexplained peak cannot carry it.
+    """
+    step = float(np.median(np.diff(x)))
+    half = max(4, int(round(CARRY_DEG / step)))
+    lo, hi = max(0, i - half), min(x.size, i + half + 1)
+    xs, ws, rs = x[lo:hi], w[lo:hi], r[lo:hi]
+    k = np.zeros(hi - lo)
+    gh = g.size // 2
+    for j in range(g.size):
+        t = i - gh + j - lo
+        if 0 <= t < k.size:
+            k[t] = g[j]
+    cols = [np.ones(xs.size), (xs - x[i]) / max(CARRY_DEG, 1e-9)]
+    if curves is not None:
+        for c in np.atleast_2d(np.asarray(curves, float).T):
+            cw = c[lo:hi]
+            if float(np.sqrt(cw @ (ws * cw))) < CARRY_SIGMA:
+                continue
+            d1 = np.gradient(cw, xs)
+            cols += [cw, d1, np.gradient(d1, xs)]
+    from .missing import perpendicular_fit
+
+    num, info = perpendicular_fit(np.column_stack(cols), k, rs, ws)
+    if info <= 0:
+        return 0.0
+    return float(num / np.sqrt(info) / max(noise, 1.0))
+
+
+def _unexplained_maxima(x, r, w, ycalc, background, curves, sigma_min: float):
+    """Local maxima of the filtered residual that no modelled phase carries, and the filter state."""
+    step, noise, g, sig, amp, bragg, bragg_near = _filtered(x, r, w, ycalc, background)
+    is_max = np.r_[False, (sig[1:-1] >= sig[:-2]) & (sig[1:-1] > sig[2:]), False]
+    cand = np.flatnonzero(is_max & (sig >= sigma_min))
+    if curves is None:
+        # no per-phase curves: a peak is unexplained if large against the Bragg intensity within reach
+        keep = cand[amp[cand] >= UNEXPLAINED_RATIO * bragg_near[cand]]
+    else:
+        # the obvious ones (far above anything calculated within reach) need no local fit
+        clear = amp[cand] >= UNEXPLAINED_RATIO * bragg_near[cand]
+        keep = cand[clear]
+        rest = cand[~clear]
+        ok = [i for i in rest if _carried_significance(x, r, w, curves, int(i), g, noise) >= sigma_min]
+        keep = np.sort(np.r_[keep, np.asarray(ok, dtype=int)]).astype(int)
+    return keep, (step, noise, g, sig, amp, bragg)
+
+
+def unexplained_mask(x, y, ycalc, background, weights, curves=None) -> np.ndarray:
+    """Points under intensity no modelled phase carries (a stranger's peaks), as boolean mask.
+
+    The points where the matched-filtered residual stands :data:`REGION_SIGMA` above its noise and
+    is at least :data:`UNEXPLAINED_RATIO` of the calculated Bragg intensity within
+    :data:`MISFIT_REACH` (the criteria of :func:`read_residual`, with the lower significance that
+    follows a peak out into its flanks), widened by the filter's half-width. The misfit of a
+    modelled reflection is not in it.
+    """
+    x = np.asarray(x, float)
+    if x.size < 20:
+        return np.zeros(x.size, dtype=bool)
+    r = np.asarray(y, float) - np.asarray(ycalc, float)
+    w = np.asarray(weights, float)
+    peaks, (_, _, g, sig, _, _) = _unexplained_maxima(x, r, w, ycalc, background, curves, PEAK_SIGMA)
+    # each peak's region: the run of points about it where the filtered residual stays significant
+    above = sig >= REGION_SIGMA
+    core = np.zeros(x.size, dtype=bool)
+    for i in peaks:
+        lo = hi = int(i)
+        while lo > 0 and above[lo - 1]:
+            lo -= 1
+        while hi < x.size - 1 and above[hi + 1]:
+            hi += 1
+        core[lo : hi + 1] = True
+    half = g.size // 2
+    return maximum_filter1d(core.astype(np.uint8), size=2 * half + 1).astype(bool)
+
+
+def misfit_gof2(x, y, ycalc, background, weights, n_params: int, curves=None) -> float:
+    """Squared goodness of fit of the modelled part of a pattern (at least 1).
+
+    The reduced χ² outside the peaks no modelled phase carries (:func:`unexplained_mask`): what
+    measures how well the model's own reflections are described. A phase outside the library
+    inflates the plain GoF, and scaling every candidate's evidence by it hides real minor phases
+    (LiOH·H2O at 1.9 wt % beside 16 wt % of rutile); its peaks are judged by the
+    missing-reflection test instead. When the unexplained peaks cover more than
+    :data:`MAX_MASKED` of the scan (no model yet), the plain reduced χ² is returned.
+    """
+    y = np.asarray(y, float)
+    w = np.asarray(weights, float)
+    r2 = w * (y - np.asarray(ycalc, float)) ** 2
+    mask = unexplained_mask(x, y, ycalc, background, w, curves)
+    keep = ~mask
+    if keep.sum() < (1.0 - MAX_MASKED) * y.size:
+        keep = np.ones(y.size, dtype=bool)
+    dof = max(int(keep.sum()) - n_params, 1)
+    return max(float(np.sum(r2[keep])) / dof, 1.0)
+
+
 def read_residual(
     x: np.ndarray,
     y: np.ndarray,
@@ -161,6 +302,7 @@ def read_residual(
     rwp: float,
     rexp: float,
     gof: float,
+    curves: np.ndarray | None = None,
 ) -> FitQuality:
     """Read a fit's residual: unexplained peaks and the fit-quality flag.
 
@@ -172,6 +314,9 @@ def read_residual(
         Kα1 wavelength (Å), for the d-spacings.
     rwp, rexp, gof : float
         The fit's statistics.
+    curves : ndarray, shape (N, m), optional
+        The modelled phases' fitted curves: a residual peak that one of them can take over with a
+        local change of intensity, position or width is its misfit, not unexplained intensity.
 
     Returns
     -------
@@ -182,21 +327,11 @@ def read_residual(
         return FitQuality(rwp, rexp, gof)
     r = np.asarray(y, float) - np.asarray(ycalc, float)
     w = np.asarray(weights, float)
-    step = float(np.median(np.diff(x)))
-    from ..preprocess.noise import point_scatter
-
-    noise = point_scatter(r * np.sqrt(w))
-    noise = float(noise) if np.isfinite(noise) and noise > 0 else 1.0
-    g = _gaussian_kernel(step)
-    num = np.convolve(r * w, g, mode="same")
-    den = np.sqrt(np.maximum(np.convolve(w, g * g, mode="same"), 1e-300))
-    sig = num / den / max(noise, 1.0)
-    # smoothed residual height (least-squares amplitude of the kernel) and the Bragg model beside it
-    amp = num / np.maximum(np.convolve(w, g * g, mode="same"), 1e-300)
-    bragg = np.maximum(np.asarray(ycalc, float) - np.asarray(background, float), 0.0)
-    bragg_near = maximum_filter1d(bragg, size=2 * max(1, int(round(MISFIT_REACH / step))) + 1)
-    is_max = np.r_[False, (sig[1:-1] >= sig[:-2]) & (sig[1:-1] > sig[2:]), False]
-    cand = np.flatnonzero(is_max & (sig >= PEAK_SIGMA) & (amp >= UNEXPLAINED_RATIO * bragg_near))
+    # significance, smoothed residual height (least-squares amplitude of the kernel) and the Bragg
+    # model; the peaks no modelled phase carries
+    cand, (step, noise, g, sig, amp, bragg) = _unexplained_maxima(
+        x, r, w, ycalc, background, curves, PEAK_SIGMA
+    )
     cand = cand[np.argsort(-sig[cand])]
     half = max(1, int(round(1.5 * PEAK_FWHM / step)))
     taken: list[int] = []

@@ -26,9 +26,10 @@ from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from .core import normal_lstsq
 from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
-from .missing import missing_reflections
+from .missing import missing_reflections, resolved_significance
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 from .phase_models import phase_models, start_from
+from .residual import misfit_gof2
 
 __all__ = ["select_phases", "twins", "unique_evidence"]
 
@@ -136,7 +137,11 @@ class _Trial:
         self.config = config
         self.sw = np.sqrt(state.weights)
         self.solver = LinearSolver(chebyshev_basis(state.x, len(state.bg_coef)), state.y, self.sw)
-        self.gof2 = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
+        self.gof2_plain = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
+        # evidence is scaled by the misfit of the modelled reflections, not by a stranger's peaks
+        self.gof2 = misfit_gof2(
+            state.x, state.y, state.ycalc, state.background, state.weights, state.n_params, _curves(state)
+        )
         # the grid search runs on broadened peaks, which a coarser sampling describes as well
         step = (state.x[-1] - state.x[0]) / max(state.x.size - 1, 1)
         self.every = max(1, int(round(GRID_SAMPLING / step)))
@@ -363,7 +368,7 @@ def select_phases(
             gain = (state.chi2 - c2) / trial.gof2 if sc > 0 else 0.0
             # only against a model that already describes the pattern: before the hosts are in, the
             # residual is their unfitted peaks, and a minor phase's gain there means nothing
-            if gain < HOPELESS_FRACTION * need and trial.gof2 < HOPELESS_GOF2:
+            if gain < HOPELESS_FRACTION * need and trial.gof2_plain < HOPELESS_GOF2:
                 hopeless.add(pid)
             if sc > 0:
                 tried.append((gain, pid, s))
@@ -390,6 +395,9 @@ def select_phases(
             # layered/spinel reflections) would otherwise soak up profile misfit
             t_u = _unique_significance(trial, state, info[pid][0], s, base, col)
             if t_u < config.detection_sigma:
+                # ... or beside them, resolved from the neighbours' peaks with their misfit free
+                t_u = max(t_u, _resolved(trial, state, info[pid][0], s, base, col))
+            if t_u < config.detection_sigma:
                 hopeless.add(pid)
                 steps.append(
                     {
@@ -414,6 +422,15 @@ def select_phases(
             start[pid] = {**start[pid], "scale": s, "size": sizes.get(pid, TRIAL_WIDTHS[0])}
         chosen.append(pid)
         new_state = fit(chosen, state)
+        # the intensity it explains must be its own pattern, not a stranger's peaks (see missing.py):
+        # a phase that fails is kept out now, not after it has taken a place in the model
+        verdict = _own_pattern(new_state, pid, scan, need, config, library, chosen, fixed, prefer)
+        if verdict is not None:
+            chosen.remove(pid)
+            hopeless.add(pid)
+            steps.append({"action": "reject", "phase": pid, "reason": "its own reflections are missing",
+                          "missing": list(verdict.missing), "strangers": list(verdict.strangers)})
+            continue
         steps.append({"action": "add", "phase": pid, "gain": gain, "t": t, "chi2": new_state.chi2})
         state = new_state
 
@@ -544,14 +561,10 @@ def select_phases(
         changed = False
         ids = [m.id for m in state.models]
         for pid in list(chosen):
-            if pid in fixed or pid in prefer or pid not in ids:
+            if pid not in ids:
                 continue
-            i = ids.index(pid)
-            # without a stranger's peaks it must still pass the selection's bar (gain `need`: ~sqrt(need) σ)
-            verdict = missing_reflections(
-                state, i, scan.meta.radiation.kalpha1, max(config.detection_sigma, float(np.sqrt(need)))
-            )
-            if verdict.fails:
+            verdict = _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer)
+            if verdict is not None:
                 chosen.remove(pid)
                 steps.append(
                     {"action": "remove", "phase": pid, "missing": list(verdict.missing),
@@ -567,6 +580,29 @@ def select_phases(
     families = {pid: library[pid].family for pid in pool}
     alternatives = _alternatives(scan, state, info, pool, config, families, library)
     return state, steps, alternatives
+
+
+def _curves(state: FitState) -> np.ndarray | None:
+    """The fitted phases' curves (None without phases)."""
+    return state.columns * state.scales if state.columns.size else None
+
+
+def _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer):
+    """The missing-reflection verdict of chosen phase ``pid`` when it fails, else None.
+
+    Fixed phases are not tested, nor a preferred (host) phase alone in its structure family; a
+    preferred phase beside a twin of its family (a tetragonal garnet beside the cubic one) must show
+    its own reflections at its refined cell like any other. Without a stranger's peaks it must still
+    pass the selection's bar (gain ``need``: about sqrt(need) standard errors).
+    """
+    if pid in fixed:
+        return None
+    if pid in prefer and not any(q != pid and library[q].family == library[pid].family for q in chosen):
+        return None
+    i = [m.id for m in state.models].index(pid)
+    sigma = max(config.detection_sigma, float(np.sqrt(need)))
+    verdict = missing_reflections(state, i, scan.meta.radiation.kalpha1, sigma)
+    return verdict if verdict.fails else None
 
 
 #: The unique-evidence test looks at the cores (± UNIQUE_SEPARATION degrees) of the candidate's
@@ -614,6 +650,25 @@ def _unique_significance(
     if info <= 0:
         return 0.0
     return float((c @ (w * rest)) / np.sqrt(info * trial.gof2))
+
+
+def _resolved(
+    trial: _Trial, state: FitState, model: PhaseModel, scale: float, base: np.ndarray, col: np.ndarray
+) -> float:
+    """:func:`~phasetrace.quantify.missing.resolved_significance` of a candidate beside the model."""
+    a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
+    norm = np.maximum(np.sqrt(np.sum(a_full * a_full, axis=0)), 1e-300)
+    coef = np.linalg.lstsq(a_full / norm, state.y * trial.sw, rcond=None)[0] / norm
+    if coef[-1] <= 0:
+        return 0.0
+    k = trial.solver.a_bg.shape[1]
+    d = model.d_spacings(None, scale)
+    tt = 2.0 * np.degrees(np.arcsin(np.clip(trial.lams[0] / (2.0 * d), -1.0, 1.0)))
+    weight = model.mf2 / max(model.mf2.max(), 1e-300)
+    x = state.x
+    centres = tt[(weight >= UNIQUE_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])]
+    rest = state.y - trial.solver.a_bg @ coef[:k]
+    return resolved_significance(x, rest, state.weights, base * coef[k:-1], col, centres, trial.gof2)
 
 
 #: Twins whose reference cells differ by at least this fraction (cube root of the volume) are tried both
