@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fit import FitState
-from .residual import misfit_gof2
+from .residual import misfit_gof2, perpendicular_fit
 
-__all__ = ["MissingReflections", "missing_reflections", "perpendicular_fit", "resolved_significance"]
+__all__ = ["MissingReflections", "missing_reflections", "resolved_significance"]
 
 #: Reflections of the phase closer than this (degrees 2θ, Kα1) are one group.
 GROUP_DEG = 0.08
@@ -292,22 +292,3 @@ def _merged_windows(centres: np.ndarray, half: float) -> list[tuple[float, float
             out.append([c - half, c + half])
     return [(a, b) for a, b in out]
 
-
-def perpendicular_fit(nuisance: np.ndarray, col: np.ndarray, data: np.ndarray, w: np.ndarray):
-    """Weighted least squares of ``data`` on ``nuisance`` columns and ``col``: ``col``'s amplitude terms.
-
-    ``col`` is reduced to its part orthogonal (weights' metric) to the nuisance columns;
-    returns (c⊥ᵀ W data, c⊥ᵀ W c⊥): the amplitude is their ratio and its variance the inverse of
-    the second. A column that the nuisances reproduce carries no information (not a finite
-    variance from a pseudo-inverse).
-    """
-    sw = np.sqrt(w)
-    a = nuisance * sw[:, None]
-    c = col * sw
-    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
-    coef = np.linalg.lstsq(a / norm, c, rcond=None)[0]
-    perp = c - (a / norm) @ coef
-    info = float(perp @ perp)
-    if info <= 1e-9 * float(c @ c):
-        return 0.0, 0.0
-    return float(perp @ (data * sw)), info

@@ -38,7 +38,14 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-__all__ = ["FitQuality", "UnexplainedPeak", "misfit_gof2", "read_residual", "unexplained_mask"]
+__all__ = [
+    "FitQuality",
+    "UnexplainedPeak",
+    "misfit_gof2",
+    "perpendicular_fit",
+    "read_residual",
+    "unexplained_mask",
+]
 
 #: FWHM (degrees 2θ) of the matched filter that finds residual peaks (a lab diffractometer's peaks).
 PEAK_FWHM = 0.12
@@ -215,8 +222,6 @@ def _carried_significance(x, r, w, curves, i: int, g: np.ndarray, noise: float) 
                 continue
             d1 = np.gradient(cw, xs)
             cols += [cw, d1, np.gradient(d1, xs)]
-    from .missing import perpendicular_fit
-
     num, info = perpendicular_fit(np.column_stack(cols), k, rs, ws)
     if info <= 0:
         return 0.0
@@ -379,3 +384,23 @@ def read_residual(
         poor=bool(reasons),
         reasons=tuple(reasons),
     )
+
+
+def perpendicular_fit(nuisance: np.ndarray, col: np.ndarray, data: np.ndarray, w: np.ndarray):
+    """Weighted least squares of ``data`` on ``nuisance`` columns and ``col``: ``col``'s amplitude terms.
+
+    ``col`` is reduced to its part orthogonal (weights' metric) to the nuisance columns;
+    returns (c⊥ᵀ W data, c⊥ᵀ W c⊥): the amplitude is their ratio and its variance the inverse of
+    the second. A column that the nuisances reproduce carries no information (not a finite
+    variance from a pseudo-inverse).
+    """
+    sw = np.sqrt(w)
+    a = nuisance * sw[:, None]
+    c = col * sw
+    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
+    coef = np.linalg.lstsq(a / norm, c, rcond=None)[0]
+    perp = c - (a / norm) @ coef
+    info = float(perp @ perp)
+    if info <= 1e-9 * float(c @ c):
+        return 0.0, 0.0
+    return float(perp @ (data * sw)), info
