@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .core import normal_lstsq
 from .fit import FitState
 from .residual import misfit_gof2, perpendicular_fit
 
@@ -205,11 +206,8 @@ def _significance_without(state: FitState, index: int, centres: list[float], gof
     )
     sw = np.sqrt(state.weights)[keep]
     a = a[keep] * sw[:, None]
-    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
-    an = a / norm
-    coef, *_ = np.linalg.lstsq(an, state.y[keep] * sw, rcond=None)
-    cov = np.linalg.pinv(an.T @ an, rcond=1e-12)
-    sig = float(np.sqrt(max(cov[-1, -1], 0.0) * gof2))
+    coef, inv_diag = normal_lstsq(a, state.y[keep] * sw)
+    sig = float(np.sqrt(max(inv_diag[-1], 0.0) * gof2))
     return float(coef[-1] / sig) if sig > 0 else 0.0
 
 

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
+from .core import normal_lstsq
+
 __all__ = [
     "FitQuality",
     "UnexplainedPeak",
@@ -397,9 +399,8 @@ def perpendicular_fit(nuisance: np.ndarray, col: np.ndarray, data: np.ndarray, w
     sw = np.sqrt(w)
     a = nuisance * sw[:, None]
     c = col * sw
-    norm = np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
-    coef = np.linalg.lstsq(a / norm, c, rcond=None)[0]
-    perp = c - (a / norm) @ coef
+    coef, _ = normal_lstsq(a, c)
+    perp = c - a @ coef
     info = float(perp @ perp)
     if info <= 1e-9 * float(c @ c):
         return 0.0, 0.0

@@ -657,8 +657,7 @@ def _resolved(
 ) -> float:
     """:func:`~phasetrace.quantify.missing.resolved_significance` of a candidate beside the model."""
     a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
-    norm = np.maximum(np.sqrt(np.sum(a_full * a_full, axis=0)), 1e-300)
-    coef = np.linalg.lstsq(a_full / norm, state.y * trial.sw, rcond=None)[0] / norm
+    coef, _ = normal_lstsq(a_full, state.y * trial.sw)
     if coef[-1] <= 0:
         return 0.0
     k = trial.solver.a_bg.shape[1]
