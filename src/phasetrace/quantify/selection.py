@@ -393,10 +393,11 @@ def select_phases(
             # the evidence must stand where the candidate dominates the pattern: a phase whose pattern
             # is (nearly) a subset of the model's (Li2MnO3 under a layered host, a rock salt under
             # layered/spinel reflections) would otherwise soak up profile misfit
-            t_u = _unique_significance(trial, state, info[pid][0], s, base, col)
+            beside = _beside_model(trial, state, info[pid][0], s, base, col)
+            t_u = _unique_significance(trial, state, base, col, beside)
             if t_u < config.detection_sigma:
                 # ... or beside them, resolved from the neighbours' peaks with their misfit free
-                t_u = max(t_u, _resolved(trial, state, info[pid][0], s, base, col))
+                t_u = max(t_u, _resolved(trial, state, base, col, beside))
             if t_u < config.detection_sigma:
                 hopeless.add(pid)
                 steps.append(
@@ -613,29 +614,43 @@ UNIQUE_DOMINANCE = 1.0
 UNIQUE_MIN_INTENSITY = 0.03
 
 
-def _unique_significance(
+def _beside_model(
     trial: _Trial, state: FitState, model: PhaseModel, scale: float, base: np.ndarray, col: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """The joint fit a candidate's local tests start from, and where they look.
+
+    Returns the coefficients of background, chosen phases and candidate fitted together, the
+    number of background terms, and the 2θ of the candidate's reflections carrying
+    UNIQUE_MIN_INTENSITY of its strongest inside the scan. Computed once per candidate for
+    :func:`_unique_significance` and :func:`_resolved`.
+    """
+    x = state.x
+    a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
+    coef, _ = normal_lstsq(a_full, state.y * trial.sw)
+    d = model.d_spacings(None, scale)
+    tt = 2.0 * np.degrees(np.arcsin(np.clip(trial.lams[0] / (2.0 * d), -1.0, 1.0)))
+    weight = model.mf2 / max(model.mf2.max(), 1e-300)
+    centres = tt[(weight >= UNIQUE_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])]
+    return coef, trial.solver.a_bg.shape[1], centres
+
+
+def _unique_significance(
+    trial: _Trial, state: FitState, base: np.ndarray, col: np.ndarray, beside: tuple
 ) -> float:
     """Significance (in standard errors) of a candidate where it would dominate the calculated pattern.
 
     The test region is the cores (± UNIQUE_SEPARATION) of the candidate's reflections at which its
     own fitted contribution exceeds that of all chosen phases together: evidence there cannot be
-    borrowed from misfit of the other phases' peaks.
+    borrowed from misfit of the other phases' peaks. ``beside`` is :func:`_beside_model`'s result.
     """
     x = state.x
-    a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
-    coef, _ = normal_lstsq(a_full, state.y * trial.sw)
-    k = trial.solver.a_bg.shape[1]
-    others = base @ coef[k:-1] if base.shape[1] else np.zeros(x.size)
-    mine = col * coef[-1]
+    coef, k, centres = beside
     if coef[-1] <= 0:
         return 0.0
-    lam = trial.lams[0]
-    d = model.d_spacings(None, scale)
-    tt = 2.0 * np.degrees(np.arcsin(np.clip(lam / (2.0 * d), -1.0, 1.0)))
-    weight = model.mf2 / max(model.mf2.max(), 1e-300)
+    others = base @ coef[k:-1] if base.shape[1] else np.zeros(x.size)
+    mine = col * coef[-1]
     near = np.zeros(x.size, dtype=bool)
-    for c in tt[(weight >= UNIQUE_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])]:
+    for c in centres:
         near |= np.abs(x - c) <= UNIQUE_SEPARATION
     mask = near & (mine > UNIQUE_DOMINANCE * np.maximum(others, 0.0))
     if mask.sum() < 8:
@@ -652,22 +667,13 @@ def _unique_significance(
     return float((c @ (w * rest)) / np.sqrt(info * trial.gof2))
 
 
-def _resolved(
-    trial: _Trial, state: FitState, model: PhaseModel, scale: float, base: np.ndarray, col: np.ndarray
-) -> float:
+def _resolved(trial: _Trial, state: FitState, base: np.ndarray, col: np.ndarray, beside: tuple) -> float:
     """:func:`~phasetrace.quantify.missing.resolved_significance` of a candidate beside the model."""
-    a_full = np.column_stack([trial.solver.a_bg, base, col]) * trial.sw[:, None]
-    coef, _ = normal_lstsq(a_full, state.y * trial.sw)
+    coef, k, centres = beside
     if coef[-1] <= 0:
         return 0.0
-    k = trial.solver.a_bg.shape[1]
-    d = model.d_spacings(None, scale)
-    tt = 2.0 * np.degrees(np.arcsin(np.clip(trial.lams[0] / (2.0 * d), -1.0, 1.0)))
-    weight = model.mf2 / max(model.mf2.max(), 1e-300)
-    x = state.x
-    centres = tt[(weight >= UNIQUE_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])]
     rest = state.y - trial.solver.a_bg @ coef[:k]
-    return resolved_significance(x, rest, state.weights, base * coef[k:-1], col, centres, trial.gof2)
+    return resolved_significance(state.x, rest, state.weights, base * coef[k:-1], col, centres, trial.gof2)
 
 
 #: Twins whose reference cells differ by at least this fraction (cube root of the volume) are tried both
@@ -776,7 +782,8 @@ def unique_evidence(scan: Scan, state: FitState, config: QuantConfig, index: int
     base = state.columns[:, keep]
     col = state.columns[:, index]
     scale = float(state.per_phase[index].get("scale", 1.0))
-    return _unique_significance(trial, state, state.models[index], scale, base, col)
+    beside = _beside_model(trial, state, state.models[index], scale, base, col)
+    return _unique_significance(trial, state, base, col, beside)
 
 
 def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
