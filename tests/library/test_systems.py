@@ -16,18 +16,18 @@ from phasetrace.library.materials import resolve_system
 SYSTEMS = {
     "NCM111 + LLTO": (
         ("NMC111", "LLTO_cubic"),
-        {"LaNi0.5Ti0.5O3", "LiTiO2_cubic", "Li4Ti5O12", "Li2TiO3", "TiO2_rutile", "LaCoO3", "MgO"},
+        {"LaNi0.5Ti0.5O3", "La2Ti2O7", "LiTiO2_cubic", "Li4Ti5O12", "Li2TiO3", "TiO2_rutile", "LaCoO3", "MgO"},
         {"La2Zr2O7", "LLZO_cubic", "La2O2CO3", "Li6PS5Cl", "Al2O3"},
     ),
     "NCM811 + LLTO": (
         ("NMC811", "LLTO_cubic"),
-        {"LaNi0.5Ti0.5O3", "LaNiO3", "LiTiO2_cubic", "Li4Ti5O12", "NiO"},
+        {"LaNi0.5Ti0.5O3", "La2Ti2O7", "LaNiO3", "LiTiO2_cubic", "Li4Ti5O12", "NiO"},
         {"La2Zr2O7", "ZrO2_mono", "Li2S"},
     ),
     "LNO + LLZO": (
         ("LiNiO2", "LLZO_cubic", "LLZO_tetragonal"),
         {"LaNiO3", "La2Zr2O7", "NiO", "LiNiO_rocksalt", "La2O2CO3", "Li2CO3", "ZrO2_mono"},
-        {"LiCoO2", "Co3O4", "Mn3O4", "Al2O3", "LaAlO3"},
+        {"LiCoO2", "Co3O4", "Mn3O4", "Al2O3", "LaAlO3", "La2Ti2O7"},
     ),
     "NCA + Al-LLZO": (
         ("NCA", "LLZO_Al_cubic", "LLZO_cubic"),
