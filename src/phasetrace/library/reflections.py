@@ -38,6 +38,7 @@ __all__ = [
     "ReflectionList",
     "compute_reflections",
     "d_min_for_scan",
+    "positional_f2",
 ]
 
 #: Smallest d-spacing kept (Å) unless the scan reaches further: Cu Kα up to 2θ ≈ 133°, Mo Kα up to ≈ 60°.
@@ -64,7 +65,10 @@ TYPICAL_B_OTHER = 0.5
 ABSENCE_TOL = 1e-8
 
 #: Bump when the content or layout of cached reflection lists changes.
-CACHE_SCHEMA = 4
+CACHE_SCHEMA = 6  # 5-6: the free atomic coordinates (``ReflectionList.positions``)
+
+#: Arrays of ``ReflectionList.positions`` (stored as ``pos_<name>`` in a cache entry).
+_POSITION_ARRAYS = ("xyz", "orbit", "dxyz", "fsite", "values")
 
 #: Avogadro's number × 1e-24: g/mol per Å³ → g/cm³.
 _AMU_PER_A3_TO_G_CM3 = 1.0 / 0.602214076
@@ -105,6 +109,14 @@ class ReflectionList:
         converted), :data:`TYPICAL_B` for a CIF without them, or both.
     d_min : float
         Smallest spacing the list was computed to, Å.
+    positions : dict or None
+        What the |F|² of the list need to be recomputed for other values of the free atomic
+        coordinates (:func:`positional_f2`): ``xyz`` (n_atoms, 3) fractional positions of every
+        atom of the cell, ``orbit`` (n_atoms,) index of its symmetry-independent site, ``dxyz``
+        (n_atoms, 3, n_par) derivative of its position by each free coordinate, ``fsite``
+        (n_refl, n_orbits) complex occupancy × (f0 + f′ + i f″) × exp(−B s²) per row of the list,
+        ``names`` (labels such as ``"O1_x"``) and ``values`` (the CIF's values). None when the
+        structure has no free coordinate.
     """
 
     hkl: np.ndarray
@@ -122,6 +134,7 @@ class ReflectionList:
     b_iso: float = float("nan")
     b_source: str = "typical"
     d_min: float = DEFAULT_D_MIN
+    positions: dict[str, Any] | None = None
 
     @property
     def volume(self) -> float:
@@ -202,7 +215,12 @@ class ReflectionList:
             "b_source": self.b_source,
             "d_min": self.d_min,
         }
+        extra: dict[str, Any] = {}
+        if self.positions is not None:
+            header["position_names"] = list(self.positions["names"])
+            extra = {f"pos_{k}": self.positions[k] for k in _POSITION_ARRAYS}
         return {
+            **extra,
             "hkl": self.hkl,
             "multiplicity": self.multiplicity,
             "d": self.d,
@@ -231,6 +249,14 @@ class ReflectionList:
             b_iso=float(header["b_iso"]),
             b_source=str(header["b_source"]),
             d_min=float(header["d_min"]),
+            positions=(
+                None
+                if "position_names" not in header
+                else {
+                    "names": tuple(header["position_names"]),
+                    **{k: np.asarray(arrays[f"pos_{k}"]) for k in _POSITION_ARRAYS},
+                }
+            ),
         )
 
 
@@ -404,6 +430,7 @@ def compute_reflections(
 
     # group symmetry-equivalent hkl (Laue class: point group plus inversion)
     sga = SpacegroupAnalyzer(structure, symprec=0.01)
+    free = _free_coordinates(structure, sga)
     ops = [op.rotation_matrix for op in sga.get_point_group_operations(cartesian=False)]
     rots = np.array(ops + [-r for r in ops], dtype=float)
     off = int(np.abs(hkl).max()) + 1
@@ -417,6 +444,24 @@ def compute_reflections(
     d_rep = d_spacings(rep, cell)
     keep = f2 > ABSENCE_TOL * f2.max()
     order = np.argsort(-d_rep[keep], kind="stable")
+
+    positions = None
+    if free is not None:
+        orbit, dxyz, names, values = free
+        rep_rows = np.flatnonzero(keep)[order]
+        # scattering of each orbit per kept family, from one atom of the orbit (same species and B)
+        first = np.array([int(np.flatnonzero(orbit == o)[0]) for o in range(int(orbit.max()) + 1)])
+        idx = np.searchsorted(uniq, canon)  # family of every hkl of the grid; take one member per family
+        member = np.zeros(uniq.size, dtype=np.int64)
+        member[idx] = np.arange(canon.size)
+        positions = {
+            "names": names,
+            "values": values,
+            "xyz": coords,
+            "orbit": orbit,
+            "dxyz": dxyz,
+            "fsite": fsite[member[rep_rows]][:, first],
+        }
 
     comp = structure.composition
     reduced, factor = comp.get_reduced_composition_and_factor()
@@ -440,8 +485,175 @@ def compute_reflections(
         b_iso=b_sum / w_sum if w_sum > 0 else float("nan"),
         b_source="mixed" if from_cif and from_typical else ("cif" if from_cif else "typical"),
         d_min=float(d_min),
+        positions=positions,
     )
     return refl
+
+
+#: Sites of these elements keep the CIF's coordinates: X-rays see the one electron of hydrogen and the
+#: three of lithium too weakly to place them in a powder pattern beside heavier atoms (Rietveld
+#: refinements of oxides from X-ray data hold them at neutron-diffraction values).
+HELD_POSITION_ELEMENTS = ("H", "D", "Li")
+
+#: Two positions are the same when they differ by less than this (fractional) modulo a lattice vector.
+_POSITION_TOL = 1e-3
+
+
+def _free_coordinates(structure, sga) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray] | None:
+    """Free (symmetry-allowed) coordinates of every symmetry-independent site of a structure.
+
+    For each orbit of equivalent atoms, a displacement ``δ`` of its first atom keeps the site
+    symmetry when ``R δ = δ`` for every operation ``(R, t)`` of the space group that maps the atom
+    onto itself: the null space of the stacked ``R − I``. Every other atom of the orbit is the image
+    ``R_k x + t_k`` of the first one and moves by ``R_k δ``. Each free direction is scaled so that
+    its largest component is 1: a parameter is the shift of that coordinate (fractional), named
+    after the site label and the coordinate (``"O1_x"``).
+
+    Returns
+    -------
+    (orbit, dxyz, names, values) or None
+        Per atom its orbit index, the derivative of its position by each parameter (n_atoms, 3,
+        n_par), the parameter names and the CIF's values; None without a free coordinate.
+    """
+    ops = sga.get_symmetry_operations(cartesian=False)
+    rots = np.array([op.rotation_matrix for op in ops], dtype=float)
+    trans = np.array([op.translation_vector for op in ops], dtype=float)
+    coords = np.array([site.frac_coords for site in structure], dtype=float)
+    n_atoms = coords.shape[0]
+
+    def same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        diff = a - b
+        return np.all(np.abs(diff - np.rint(diff)) < _POSITION_TOL, axis=-1)
+
+    orbit = np.full(n_atoms, -1, dtype=np.int64)
+    columns: list[np.ndarray] = []  # per parameter: (n_atoms, 3)
+    names: list[str] = []
+    values: list[float] = []
+    weight: list[float] = []  # atomic number of the parameter's site (floating origin: the heaviest is held)
+    vectors: list[np.ndarray] = []
+    n_orbit = 0
+    for j in range(n_atoms):
+        if orbit[j] >= 0:
+            continue
+        x0 = coords[j]
+        images = np.einsum("kij,j->ki", rots, x0) + trans  # every operation applied to the atom
+        stab = same(images, x0)
+        kind = (structure[j].species_string, getattr(structure[j], "label", None))
+        members = [
+            k
+            for k in range(n_atoms)
+            if orbit[k] < 0
+            and (structure[k].species_string, getattr(structure[k], "label", None)) == kind
+            and same(images, coords[k]).any()
+        ]
+        for k in members:
+            orbit[k] = n_orbit
+        n_orbit += 1
+        # free directions: null space of (R − I) over the site-symmetry operations
+        m = (rots[stab] - np.eye(3)).reshape(-1, 3)
+        _, sv, vt = np.linalg.svd(m)
+        rank = int(np.sum(sv > 1e-6))
+        basis = vt[rank:]  # (n_free, 3)
+        if basis.shape[0] == 0:
+            continue
+        basis = _reduced_basis(basis)
+        label = getattr(structure[j], "label", None) or structure[j].species_string
+        elements = [getattr(sp, "symbol", str(sp)) for sp in structure[j].species]
+        if all(el in HELD_POSITION_ELEMENTS for el in elements):
+            continue
+        z_site = max(float(getattr(sp, "Z", 0)) for sp in structure[j].species)
+        for vec in basis:
+            col = np.zeros((n_atoms, 3))
+            for k in members:
+                op = int(np.flatnonzero(same(images, coords[k]))[0])
+                col[k] = rots[op] @ vec
+            axis = int(np.argmax(np.abs(vec)))
+            columns.append(col)
+            names.append(f"{label}_{'xyz'[axis]}")
+            values.append(float(x0[axis]))
+            weight.append(z_site)
+            vectors.append(vec)
+    # a polar axis leaves the origin free along it (P6_3mc, ZnO: only the O z relative to the Zn z
+    # matters): per direction a common shift of every atom keeps, the heaviest site's coordinate is held
+    _, sv, vt = np.linalg.svd((rots - np.eye(3)).reshape(-1, 3))
+    floating = vt[int(np.sum(sv > 1e-6)) :]
+    for direction in floating:
+        along = [
+            p
+            for p, vec in enumerate(vectors)
+            if abs(abs(vec @ direction) - np.linalg.norm(vec)) < 1e-6 * np.linalg.norm(vec)
+        ]
+        if along:
+            drop = max(along, key=lambda p: weight[p])
+            for seq in (columns, names, values, weight, vectors):
+                del seq[drop]
+    if not columns:
+        return None
+    return orbit, np.stack(columns, axis=2), tuple(names), np.array(values)
+
+
+def _reduced_basis(basis: np.ndarray) -> np.ndarray:
+    """Row-reduced form of a basis of free directions: each vector 1 on its own coordinate."""
+    b = basis.copy()
+    rows = []
+    for col in range(3):
+        if len(rows) == b.shape[0]:
+            break
+        cand = [r for r in range(b.shape[0]) if r not in rows and abs(b[r, col]) > 1e-6]
+        if not cand:
+            continue
+        r = max(cand, key=lambda i: abs(b[i, col]))
+        b[r] /= b[r, col]
+        for other in range(b.shape[0]):
+            if other != r:
+                b[other] -= b[other, col] * b[r]
+        rows.append(r)
+    out = b[rows]
+    out[np.abs(out) < 1e-9] = 0.0
+    return out
+
+
+def positional_f2(
+    refl: ReflectionList, rows: np.ndarray, shifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """|F|² of reflections ``rows`` of ``refl`` with the free coordinates shifted, and derivatives.
+
+    ``F(h) = Σ_atoms f_orbit(s) exp(2πi h·(x + Σ_p δ_p ∂x/∂p))``; the family's |F|² is the mean of
+    ``|F(h)|²`` and ``|F(−h)|²`` (with anomalous dispersion the two differ in a non-centrosymmetric
+    structure; the other members of the family equal one of them). At zero shifts this is the list's
+    own ``f2``.
+
+    Parameters
+    ----------
+    refl : ReflectionList
+        A list with ``positions``.
+    rows : ndarray of int
+        Rows of the list.
+    shifts : ndarray, shape (n_par,)
+        Shift of each free coordinate (fractional) from the CIF's value.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        |F|², shape (len(rows),), and ∂|F|²/∂shift, shape (len(rows), n_par).
+    """
+    pos = refl.positions
+    if pos is None:
+        raise ValueError("positional_f2: the reflection list has no free coordinates")
+    h = refl.hkl[rows].astype(float)
+    xyz = pos["xyz"] + np.einsum("aip,p->ai", pos["dxyz"], np.asarray(shifts, dtype=float))
+    f = pos["fsite"][rows][:, pos["orbit"]]  # (n_refl, n_atoms)
+    arg = 2.0 * np.pi * (h @ xyz.T)
+    dphase = 2.0 * np.pi * np.einsum("ni,aip->nap", h, pos["dxyz"])  # ∂arg/∂shift
+    f2 = np.zeros(h.shape[0])
+    df2 = np.zeros((h.shape[0], dphase.shape[2]))
+    for sign in (1.0, -1.0):  # h and its Friedel mate −h
+        terms = f * np.exp(1j * sign * arg)
+        big_f = terms.sum(axis=1)
+        dbig_f = np.einsum("na,nap->np", 1j * sign * terms, dphase)
+        f2 += 0.5 * np.abs(big_f) ** 2
+        df2 += np.real(np.conj(big_f)[:, None] * dbig_f)  # 0.5 · 2 Re(F* ∂F)
+    return f2, df2
 
 
 def d_min_for_scan(two_theta_max: float, wavelength: float) -> float:

@@ -12,6 +12,7 @@ at the solution, scaled by the goodness of fit as Rietveld programs do.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,12 @@ class QuantConfig:
         least SAMPLE_TERMS_MIN_WT wt % with a scale factor of at least
         SAMPLE_TERMS_MIN_SIGNIFICANCE σ (:func:`refine_sample_terms`); held
         for traces. True: for every phase from the start; False: never.
+    refine_positions : {"auto", False}
+        Free atomic coordinates (those the site symmetry allows; hydrogen held) of the major
+        phases: "auto" refines them in the second stage for the phases that get a ΔB and also
+        reach :data:`POSITIONS_MIN_WT` wt % with :data:`POSITIONS_REFLECTIONS_PER_PARAMETER`
+        reflections in the fitted range per refined intensity parameter (:func:`refine_sample_terms`);
+        minor phases and traces keep the CIF's coordinates. False: never.
     texture_search : bool
         In that second stage, search a March–Dollase axis for the same phases
         (:data:`TEXTURE_SEARCH_AXES`, accepted at :data:`TEXTURE_MIN_GAIN`).
@@ -129,6 +136,7 @@ class QuantConfig:
     max_nfev: int = 150
     brindley_um: Mapping[str, float] | None = None
     refine_b: Any = "auto"
+    refine_positions: Any = "auto"
     texture_search: bool = True
     instrument: Any = None
     refine_uv: bool = False
@@ -189,6 +197,44 @@ _CELL_FREE = {
 def free_cell_parameters(crystal_system: str) -> tuple[list[int], dict[int, int]]:
     """Refined cell parameters of a crystal system: indices into (a, b, c, α, β, γ), and ties {k: source}."""
     return _CELL_FREE.get(crystal_system, _CELL_FREE["triclinic"])
+
+
+#: Per-phase parameter prefix of a free atomic coordinate's shift (fractional) from the CIF's value.
+XYZ_PREFIX = "xyz_"
+
+#: Bound of a refined coordinate's shift from the CIF's value (fractional; 0.02 of a 5 Å axis is 0.1 Å,
+#: beyond any room-temperature structure difference a powder pattern could resolve).
+MAX_POSITION_SHIFT = 0.02
+
+
+#: Rows of its reflection list per phase model (the model's reflections are a subset of the list's).
+_POSITION_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def position_terms(model: PhaseModel, p: Mapping[str, Any]) -> dict[str, Any]:
+    """|F|² factor and ∂ln|F|²/∂shift per reflection of ``model`` for the coordinate shifts in ``p``.
+
+    Keyword arguments for :func:`phase_pattern` (``f2_factor``, ``dlog_f2``): empty when the phase
+    has no shifted or refined coordinate.
+    """
+    from ..library.reflections import positional_f2
+
+    pos = model.refl.positions
+    keys = [k for k in p if k.startswith(XYZ_PREFIX)]
+    if pos is None or not keys:
+        return {}
+    rows = _POSITION_ROWS.get(model)
+    if rows is None:
+        ref = {tuple(h): r for r, h in enumerate(model.refl.hkl.tolist())}
+        rows = _POSITION_ROWS[model] = np.array([ref[tuple(h)] for h in model.hkl.tolist()], dtype=np.int64)
+    shifts = np.array([float(p.get(f"{XYZ_PREFIX}{nm}", 0.0)) for nm in pos["names"]])
+    f2, df2 = positional_f2(model.refl, rows, shifts)
+    f2_ref = model.refl.f2[rows]
+    safe = np.maximum(f2, 1e-12 * float(np.max(f2_ref)))
+    return {
+        "f2_factor": f2 / f2_ref,
+        "dlog_f2": {f"{XYZ_PREFIX}{nm}": df2[:, j] / safe for j, nm in enumerate(pos["names"])},
+    }
 
 
 @dataclass
@@ -373,6 +419,7 @@ _TYPICAL = {
     "texture": 1.0,
     "b": 0.5,
     "cell": 1.0,
+    "xyz": 0.01,
 }
 
 
@@ -398,7 +445,7 @@ LM_DAMPING_FACTORS = (10.0, 10.0)
 
 def _kind(name: str) -> str:
     key = name.split(":", 1)[-1]
-    return "cell" if key.startswith("cell_") else key
+    return "cell" if key.startswith("cell_") else ("xyz" if key.startswith(XYZ_PREFIX) else key)
 
 
 def _instrument_starts(cfg: QuantConfig) -> tuple[float, float]:
@@ -416,6 +463,7 @@ def _build_space(
     start: Mapping[str, Any] | None,
     textured: Sequence[bool],
     refine_b: Sequence[bool],
+    refine_xyz: Sequence[bool],
 ) -> _Space:
     sp = _Space()
     st = dict(start or {})
@@ -463,6 +511,13 @@ def _build_space(
             sp.add(f"{m.id}:b", pst.get("b", 0.0), max(MIN_B - b_ref, -MAX_B_CHANGE), MAX_B_CHANGE, i)
         elif pst.get("b"):
             sp.constants[i] = {"b": float(pst["b"])}  # held at a given value (e.g. a previous fit's)
+        pos = m.refl.positions
+        for nm in pos["names"] if pos is not None else ():
+            key = f"{XYZ_PREFIX}{nm}"
+            if refine_xyz[i]:
+                sp.add(f"{m.id}:{key}", pst.get(key, 0.0), -MAX_POSITION_SHIFT, MAX_POSITION_SHIFT, i)
+            elif pst.get(key):
+                sp.constants.setdefault(i, {})[key] = float(pst[key])  # held at a previous fit's value
     return sp
 
 
@@ -519,6 +574,7 @@ def fit_pattern(
     start: Mapping[str, Any] | None = None,
     textured: Sequence[bool] | None = None,
     refine_b: Sequence[bool] | None = None,
+    refine_xyz: Sequence[bool] | None = None,
     refine: bool = True,
 ) -> FitState:
     """Fit a scan with a given list of phase models.
@@ -542,6 +598,9 @@ def fit_pattern(
         Which phases get an overall displacement parameter ΔB (Å², added to the
         B of every atom of the phase); the others keep ``start``'s ``"b"`` (0 by
         default: the CIF's or typical values).
+    refine_xyz : sequence of bool, optional
+        Which phases get their free atomic coordinates refined (shifts from the CIF's values,
+        per-phase keys ``"xyz_<site>_<axis>"``); default none (``start``'s shifts held).
     refine : bool
         False: keep the start values and solve only the linear part.
 
@@ -564,7 +623,8 @@ def fit_pattern(
     if refine_b is None:
         refine_b = [config.refine_b is True] * len(models)  # "auto": decided by refine_sample_terms
     refine_b = list(refine_b)
-    sp = _build_space(models, strains, config, start, textured, refine_b)
+    refine_xyz = list(refine_xyz) if refine_xyz is not None else [False] * len(models)
+    sp = _build_space(models, strains, config, start, textured, refine_b, refine_xyz)
     angle_factor = config.instrument.angle_factor if config.instrument is not None else None
     lo, hi = np.array(sp.lo), np.array(sp.hi)
     cache: dict[tuple, np.ndarray] = {}
@@ -594,6 +654,7 @@ def fit_pattern(
             p["texture"],
             p["b"],
             None if cell is None else tuple(cell),
+            tuple(v for k, v in p.items() if k.startswith(XYZ_PREFIX)),
         )
         col = cache.get(key)
         if col is None or wrt:
@@ -621,6 +682,7 @@ def fit_pattern(
                 b_delta=p["b"],
                 angle_factor=angle_factor,
                 wrt=wrt,
+                **position_terms(models[i], p),
             )
             counter["derivatives" if wrt else "columns"] += 1
             if wrt:
@@ -854,6 +916,17 @@ SAMPLE_TERMS_MIN_WT = 3.0
 #: too little intensity to fix its own B.
 SAMPLE_TERMS_MIN_SIGNIFICANCE = 40.0
 
+#: A phase that gets a ΔB also gets its free atomic coordinates refined when the first stage gives it at
+#: least this weight fraction (wt %) ... Coordinates change intensities reflection by reflection (a shift
+#: of 0.002 in corundum's O y moves single reflections by up to 15 %), so only a phase whose reflections
+#: stand far above their counting noise fixes them; a minor phase's coordinates would trade off against
+#: its B, texture and scale factor. Every Rietveld program holds the positions of minor phases.
+POSITIONS_MIN_WT = 10.0
+#: ... and when it has at least this many reflections in the fitted range per parameter that changes its
+#: intensities (the free coordinates, ΔB, a texture ratio): a structure is not refined from a handful of
+#: lines (a common crystallographic rule of thumb asks 10 observations per parameter).
+POSITIONS_REFLECTIONS_PER_PARAMETER = 10
+
 #: Preferred-orientation axes (hkl of the plane normal) tried per crystal system by the texture search:
 #: the unique axis first, then the low-index directions along which plates or needles grow.
 TEXTURE_SEARCH_AXES = {
@@ -919,6 +992,7 @@ def state_column(
         monochromator_2theta=config.monochromator_2theta,
         asymmetry=g.get("asymmetry", 0.0),
         angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
+        **position_terms(model, p),
         **kw,
     )
 
@@ -952,6 +1026,32 @@ def texture_gain(
     return float((g @ r) ** 2 / gg / max(state.chi2, 1e-300))
 
 
+def positions_qualify(state: FitState, i: int, wt: float, textured: bool, wavelength: float) -> bool:
+    """Whether phase ``i`` (``wt`` wt % in the first stage) qualifies for refined atomic coordinates.
+
+    It must have free coordinates, at least :data:`POSITIONS_MIN_WT` wt %, no refined texture, and
+    at least :data:`POSITIONS_REFLECTIONS_PER_PARAMETER` reflections within the fitted range per
+    parameter that changes its intensities (the coordinates and ΔB). The caller also requires that
+    the phase qualifies for a ΔB (:func:`refine_sample_terms`).
+
+    A textured phase keeps its coordinates: a March–Dollase ratio and a coordinate along the texture
+    axis both move intensity between reflections by their direction, and a powder pattern does not
+    tell the two apart (CPD-2: brucite's O z went 0.0063 = 0.03 Å, 10 σ, below the neutron value
+    of its CIF together with its texture ratio, and brucite from +1.96 to +1.40 wt % for that reason).
+    """
+    m = state.models[i]
+    pos = m.refl.positions
+    if pos is None or wt < POSITIONS_MIN_WT or textured:
+        return False
+    p = state.per_phase[i]
+    d = m.d_spacings(p["cell"], p["scale"])
+    arg = wavelength / (2.0 * d)
+    tt = np.degrees(2.0 * np.arcsin(np.clip(arg, 0.0, 1.0)))
+    n_refl = int(np.count_nonzero((arg < 1.0) & (tt >= state.x[0]) & (tt <= state.x[-1])))
+    n_par = len(pos["names"]) + 1
+    return n_refl >= POSITIONS_REFLECTIONS_PER_PARAMETER * n_par
+
+
 def refine_sample_terms(
     scan: Scan,
     state: FitState,
@@ -971,7 +1071,9 @@ def refine_sample_terms(
     ``config.texture_search``, those of them without a texture axis are tested along
     :data:`TEXTURE_SEARCH_AXES`, and the best axis is refined when its score reaches
     :data:`TEXTURE_MIN_GAIN`. The fit is then repeated from ``state``. The first stage decides
-    nothing about these terms, so a trace phase never gets them. Phases held ``"fixed"`` in
+    nothing about these terms, so a trace phase never gets them. With ``config.refine_positions ==
+    "auto"``, the phases with a ΔB that also pass :func:`positions_qualify` (major phases with many
+    reflections) get their free atomic coordinates refined. Phases held ``"fixed"`` in
     ``start`` (the first stage's start values) stay fixed.
 
     Returns
@@ -1013,6 +1115,12 @@ def refine_sample_terms(
                 models[i] = _replace(m, texture_axis=tuple(axes[k]), _cos2_cache={})
                 textured[i] = True
                 searched[m.id] = tuple(axes[k])
+    refine_xyz = [
+        config.refine_positions == "auto"
+        and rb
+        and positions_qualify(state, i, w, textured[i], scan.meta.radiation.kalpha1)
+        for i, (rb, w) in enumerate(zip(refine_b, shares, strict=True))
+    ]
     if not any(refine_b) and not searched and not any(full_cell):
         return state
     st: dict[str, Any] = dict(state.globals_)
@@ -1024,7 +1132,14 @@ def refine_sample_terms(
             st[m.id][FULL_CELL_KEY] = True
     st["aligned"] = True
     new = fit_pattern(
-        scan, models, strains=strains, config=config, start=st, textured=textured, refine_b=refine_b
+        scan,
+        models,
+        strains=strains,
+        config=config,
+        start=st,
+        textured=textured,
+        refine_b=refine_b,
+        refine_xyz=refine_xyz,
     )
     new.searched_texture = searched
     return new

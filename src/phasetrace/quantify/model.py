@@ -15,7 +15,7 @@ fit can be re-run anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,6 +222,8 @@ def phase_pattern(
     b_delta: float = 0.0,
     angle_factor: Callable[[np.ndarray], np.ndarray] | None = None,
     wrt: Sequence[str] = (),
+    f2_factor: np.ndarray | None = None,
+    dlog_f2: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Calculated pattern of one phase at unit scale factor, shape (N,), and its derivatives.
 
@@ -272,6 +274,11 @@ def phase_pattern(
         A derivative call right after a value call with the same parameters and the
         same ``x`` array (and angle factor) object reuses that call's profile blocks
         (kept on ``model``); ``x`` must not be modified in place between the two.
+    f2_factor : ndarray, optional
+        Factor on each reflection's |F|² (one per reflection of ``model``), e.g. refined atomic
+        coordinates against the CIF's (:func:`phasetrace.library.reflections.positional_f2`).
+    dlog_f2 : mapping, optional
+        Further parameters ``wrt`` may name, each with its ∂ln|F|²/∂p per reflection.
 
     Returns
     -------
@@ -281,8 +288,9 @@ def phase_pattern(
     """
     n = x.size
     names = list(wrt)
+    extra = dlog_f2 or {}
     for name in names:
-        if name not in DERIVATIVE_NAMES:
+        if name not in DERIVATIVE_NAMES and name not in extra:
             raise ValueError(f"phase_pattern: no derivative by {name!r}")
     n_der = len(names)
     # everything the profile blocks depend on besides x and the angle factor (compared by identity)
@@ -304,6 +312,7 @@ def phase_pattern(
         monochromator_2theta,
         asymmetry,
         b_delta,
+        None if f2_factor is None else np.asarray(f2_factor, dtype=float).tobytes(),
     )
     # one entry, read and replaced whole (models may be shared between threads)
     last = model._last_blocks.get("last") if names else None
@@ -348,6 +357,11 @@ def phase_pattern(
         dlog_i += (b_delta / d**3)[:, None] * dd
     if "b" in names:
         dlog_i[:, names.index("b")] = -1.0 / (2.0 * d * d)
+    if f2_factor is not None:
+        md = md * f2_factor
+    for k, name in enumerate(names):
+        if name in extra:
+            dlog_i[:, k] = extra[name]
 
     # ---- lines: reflections × wavelengths, with their centres, widths, asymmetries and areas
     cols = {"centre": [], "fwhm": [], "a": [], "amp": []}
