@@ -119,13 +119,36 @@ def test_displaced_coordinates_are_recovered_with_the_fraction(library):
     assert state.chi2 < 0.97 * held.chi2, (state.chi2, held.chi2)
 
 
+def test_right_coordinates_are_not_refined(library):
+    """The same mixture made with the CIF's own coordinates: the χ² test (POSITIONS_MIN_GAIN) finds
+    nothing to gain, and "auto" keeps them; True refines them and finds shifts within three esds of 0."""
+    from phasetrace.quantify.fit import POSITIONS_MIN_GAIN, positions_gain
+    from phasetrace.quantify.phase_models import phase_models
+
+    parts = {
+        "Al2O3": (library.reflections("Al2O3", d_min=0.8), 60.0),
+        "MgO": (library.reflections("MgO", d_min=0.8), 40.0),
+    }
+    scan = _scan(parts)
+    config = QuantConfig(texture=None, texture_search=False)
+    models, strains, textured = phase_models(scan, library, ["Al2O3", "MgO"], config)
+    first = fit_pattern(scan, models, strains=strains, config=config, textured=textured)
+    assert positions_gain(scan, first, config, 0, [True, True]) < 0.1 * POSITIONS_MIN_GAIN
+    auto = refine_sample_terms(scan, first, config, strains, textured)
+    assert not any("xyz_" in n for n in auto.names)
+    forced = _fit(library, scan, ["Al2O3", "MgO"], refine_positions=True)
+    for key in ("Al2O3:xyz_Al1_z", "Al2O3:xyz_O1_x"):
+        k = forced.names.index(key)
+        assert abs(forced.theta[k]) < 3.0 * forced.nonlinear_sigma[key]
+
+
 def test_a_minor_phase_keeps_its_coordinates(library):
-    """Corundum at about 2 wt % (displaced as above) beside MgO gets its B only at most, never its
-    coordinates; the same structure as the major phase gets them."""
+    """Corundum at 2 wt % (displaced as above) beside MgO keeps its coordinates even without the χ²
+    test (``refine_positions=True``): the fraction rule alone holds them."""
     moved = _displaced_corundum(library)
     mgo = library.reflections("MgO", d_min=0.8)
     parts = {"Al2O3": (moved, 2.0), "MgO": (mgo, 98.0)}
-    state = _fit(library, _scan(parts, seed=3), ["Al2O3", "MgO"])
+    state = _fit(library, _scan(parts, seed=3), ["Al2O3", "MgO"], refine_positions=True)
     assert weight_percent(state)[0] < POSITIONS_MIN_WT
     assert not any(n.startswith("Al2O3:xyz_") for n in state.names)
     assert not any(k.startswith("xyz_") for k in state.per_phase[0])

@@ -98,12 +98,14 @@ class QuantConfig:
         least SAMPLE_TERMS_MIN_WT wt % with a scale factor of at least
         SAMPLE_TERMS_MIN_SIGNIFICANCE σ (:func:`refine_sample_terms`); held
         for traces. True: for every phase from the start; False: never.
-    refine_positions : {"auto", False}
+    refine_positions : {"auto", True, False}
         Free atomic coordinates (those the site symmetry allows; hydrogen held) of the major
         phases: "auto" refines them in the second stage for the phases that get a ΔB and also
-        reach :data:`POSITIONS_MIN_WT` wt % with :data:`POSITIONS_REFLECTIONS_PER_PARAMETER`
-        reflections in the fitted range per refined intensity parameter (:func:`refine_sample_terms`);
-        minor phases and traces keep the CIF's coordinates. False: never.
+        reach :data:`POSITIONS_MIN_WT` wt %, have no texture, have
+        :data:`POSITIONS_REFLECTIONS_PER_PARAMETER` reflections in the fitted range per refined
+        intensity parameter, and whose coordinates would lower χ² by :data:`POSITIONS_MIN_GAIN`
+        (:func:`refine_sample_terms`); minor phases and traces keep the CIF's coordinates. True:
+        the same without the χ² test; False: never.
     texture_search : bool
         In that second stage, search a March–Dollase axis for the same phases
         (:data:`TEXTURE_SEARCH_AXES`, accepted at :data:`TEXTURE_MIN_GAIN`).
@@ -926,6 +928,12 @@ POSITIONS_MIN_WT = 10.0
 #: intensities (the free coordinates, ΔB, a texture ratio): a structure is not refined from a handful of
 #: lines (a common crystallographic rule of thumb asks 10 observations per parameter).
 POSITIONS_REFLECTIONS_PER_PARAMETER = 10
+#: ... and when refining them would lower χ² by at least this fraction beyond what the ΔB of the same
+#: stage explains (:func:`positions_gain`, a score test at the CIF's coordinates, as for texture). Real
+#: scans carry small systematic misfits that any intensity parameter reduces a little: CPD sample 1 with
+#: single-crystal coordinates at most 0.4 % (refined anyway, corundum's O moved 2-3 esd and CPD-1's worst
+#: error grew from 1.36 to 1.41 wt %); corundum with O x and Al z 0.02 Å off at 60 wt % gives 4.4 %.
+POSITIONS_MIN_GAIN = 0.01
 
 #: Preferred-orientation axes (hkl of the plane normal) tried per crystal system by the texture search:
 #: the unique axis first, then the low-index directions along which plates or needles grow.
@@ -1026,13 +1034,49 @@ def texture_gain(
     return float((g @ r) ** 2 / gg / max(state.chi2, 1e-300))
 
 
+def positions_gain(scan: Scan, state: FitState, config: QuantConfig, i: int, with_b: Sequence[bool]) -> float:
+    """Expected fractional chi² decrease from refining the free coordinates of phase ``i``.
+
+    A score test at the CIF's coordinates, as :func:`texture_gain` does for a texture ratio: the
+    derivative columns of the phase by its coordinate shifts, projected orthogonally to the linear
+    columns (background and all phase scales) and to the ΔB columns of the phases in ``with_b``
+    (which the same second stage refines: what a B explains is not credited to the coordinates),
+    against the weighted residual: ``rᵀG(GᵀG)⁻¹Gᵀr / χ²``.
+    """
+    m = state.models[i]
+    pos = m.refl.positions
+    if pos is None or state.scales[i] <= 0:
+        return 0.0
+    keys = [f"{XYZ_PREFIX}{nm}" for nm in pos["names"]]
+    p = {**state.per_phase[i], **{k: state.per_phase[i].get(k, 0.0) for k in keys}}
+    sw = np.sqrt(state.weights)
+    _, jac = state_column(scan, state, config, m, p, wrt=keys)
+    g = jac * (state.scales[i] * sw)[:, None]
+    cols = [chebyshev_basis(state.x, len(state.bg_coef)), state.columns[:, state.scales > 0]]
+    for k, (mk, pk) in enumerate(zip(state.models, state.per_phase, strict=True)):
+        if with_b[k] and state.scales[k] > 0:
+            _, db = state_column(scan, state, config, mk, pk, wrt=["b"])
+            cols.append(db * state.scales[k])
+    basis = np.column_stack(cols) * sw[:, None]
+    coef, _ = normal_lstsq(basis, g)
+    g = g - basis @ coef
+    r = (state.y - state.ycalc) * sw
+    gtr = g.T @ r
+    try:
+        score = float(gtr @ np.linalg.solve(g.T @ g, gtr))
+    except np.linalg.LinAlgError:
+        return 0.0
+    return score / max(state.chi2, 1e-300)
+
+
 def positions_qualify(state: FitState, i: int, wt: float, textured: bool, wavelength: float) -> bool:
     """Whether phase ``i`` (``wt`` wt % in the first stage) qualifies for refined atomic coordinates.
 
     It must have free coordinates, at least :data:`POSITIONS_MIN_WT` wt %, no refined texture, and
     at least :data:`POSITIONS_REFLECTIONS_PER_PARAMETER` reflections within the fitted range per
     parameter that changes its intensities (the coordinates and ΔB). The caller also requires that
-    the phase qualifies for a ΔB (:func:`refine_sample_terms`).
+    the phase qualifies for a ΔB, and that the coordinates pass :data:`POSITIONS_MIN_GAIN`
+    (:func:`refine_sample_terms`).
 
     A textured phase keeps its coordinates: a March–Dollase ratio and a coordinate along the texture
     axis both move intensity between reflections by their direction, and a powder pattern does not
@@ -1073,8 +1117,9 @@ def refine_sample_terms(
     :data:`TEXTURE_MIN_GAIN`. The fit is then repeated from ``state``. The first stage decides
     nothing about these terms, so a trace phase never gets them. With ``config.refine_positions ==
     "auto"``, the phases with a ΔB that also pass :func:`positions_qualify` (major phases with many
-    reflections) get their free atomic coordinates refined. Phases held ``"fixed"`` in
-    ``start`` (the first stage's start values) stay fixed.
+    reflections, untextured) and whose coordinates would explain a share of χ² of at least
+    :data:`POSITIONS_MIN_GAIN` (:func:`positions_gain`) get their free atomic coordinates refined.
+    Phases held ``"fixed"`` in ``start`` (the first stage's start values) stay fixed.
 
     Returns
     -------
@@ -1116,9 +1161,13 @@ def refine_sample_terms(
                 textured[i] = True
                 searched[m.id] = tuple(axes[k])
     refine_xyz = [
-        config.refine_positions == "auto"
+        config.refine_positions in ("auto", True)
         and rb
         and positions_qualify(state, i, w, textured[i], scan.meta.radiation.kalpha1)
+        and (
+            config.refine_positions is True
+            or positions_gain(scan, state, config, i, refine_b) >= POSITIONS_MIN_GAIN
+        )
         for i, (rb, w) in enumerate(zip(refine_b, shares, strict=True))
     ]
     if not any(refine_b) and not searched and not any(full_cell):
