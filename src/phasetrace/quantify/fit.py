@@ -1034,14 +1034,22 @@ def texture_gain(
     return float((g @ r) ** 2 / gg / max(state.chi2, 1e-300))
 
 
-def positions_gain(scan: Scan, state: FitState, config: QuantConfig, i: int, with_b: Sequence[bool]) -> float:
+def positions_gain(
+    scan: Scan,
+    state: FitState,
+    config: QuantConfig,
+    i: int,
+    with_b: Sequence[bool],
+    cache: dict[str, np.ndarray] | None = None,
+) -> float:
     """Expected fractional chi² decrease from refining the free coordinates of phase ``i``.
 
     A score test at the CIF's coordinates, as :func:`texture_gain` does for a texture ratio: the
     derivative columns of the phase by its coordinate shifts, projected orthogonally to the linear
     columns (background and all phase scales) and to the ΔB columns of the phases in ``with_b``
     (which the same second stage refines: what a B explains is not credited to the coordinates),
-    against the weighted residual: ``rᵀG(GᵀG)⁻¹Gᵀr / χ²``.
+    against the weighted residual: ``rᵀG(GᵀG)⁻¹Gᵀr / χ²``. ``cache`` keeps that projection basis
+    between calls for several phases of one state (with the same ``with_b``).
     """
     m = state.models[i]
     pos = m.refl.positions
@@ -1052,14 +1060,22 @@ def positions_gain(scan: Scan, state: FitState, config: QuantConfig, i: int, wit
     sw = np.sqrt(state.weights)
     _, jac = state_column(scan, state, config, m, p, wrt=keys)
     g = jac * (state.scales[i] * sw)[:, None]
-    cols = [chebyshev_basis(state.x, len(state.bg_coef)), state.columns[:, state.scales > 0]]
-    for k, (mk, pk) in enumerate(zip(state.models, state.per_phase, strict=True)):
-        if with_b[k] and state.scales[k] > 0:
-            _, db = state_column(scan, state, config, mk, pk, wrt=["b"])
-            cols.append(db * state.scales[k])
-    basis = np.column_stack(cols) * sw[:, None]
-    coef, _ = normal_lstsq(basis, g)
-    g = g - basis @ coef
+    cache = cache if cache is not None else {}
+    q = cache.get("basis")
+    if q is None:
+        # an orthonormal basis of the weighted linear and ΔB columns, once for all phases of the state
+        cols = [chebyshev_basis(state.x, len(state.bg_coef)), state.columns[:, state.scales > 0]]
+        for k, (mk, pk) in enumerate(zip(state.models, state.per_phase, strict=True)):
+            if with_b[k] and state.scales[k] > 0:
+                cols.append(state_column(scan, state, config, mk, pk, wrt=["b"])[1] * state.scales[k])
+        a = np.column_stack(cols) * sw[:, None]
+        a = a / np.maximum(np.sqrt(np.sum(a * a, axis=0)), 1e-300)
+        try:  # Q = A L⁻ᵀ with AᵀA = LLᵀ (normal equations, as core.normal_lstsq: cheap for a tall A)
+            q = np.linalg.solve(np.linalg.cholesky(a.T @ a), a.T).T
+        except np.linalg.LinAlgError:
+            q, _ = np.linalg.qr(a)
+        cache["basis"] = q
+    g = g - q @ (q.T @ g)
     r = (state.y - state.ycalc) * sw
     gtr = g.T @ r
     try:
@@ -1160,13 +1176,14 @@ def refine_sample_terms(
                 models[i] = _replace(m, texture_axis=tuple(axes[k]), _cos2_cache={})
                 textured[i] = True
                 searched[m.id] = tuple(axes[k])
+    gain_cache: dict[str, np.ndarray] = {}
     refine_xyz = [
         config.refine_positions in ("auto", True)
         and rb
         and positions_qualify(state, i, w, textured[i], scan.meta.radiation.kalpha1)
         and (
             config.refine_positions is True
-            or positions_gain(scan, state, config, i, refine_b) >= POSITIONS_MIN_GAIN
+            or positions_gain(scan, state, config, i, refine_b, gain_cache) >= POSITIONS_MIN_GAIN
         )
         for i, (rb, w) in enumerate(zip(refine_b, shares, strict=True))
     ]
