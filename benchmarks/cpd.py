@@ -63,7 +63,8 @@ def run(real_data: Path = REAL_DATA, *, instrument: Path | None = INSTRUMENT) ->
     -------
     list of dict
         ``sample``, ``weighed`` and ``found`` (phase -> wt %), ``error`` (found − weighed), ``rwp``,
-        ``gof``, ``b_iso`` (phase -> Å²), ``texture`` (phase -> (axis, r)), ``seconds`` (CPU time).
+        ``gof``, ``b_iso`` (phase -> Å²), ``texture`` (phase -> (axis, r)), ``seconds`` (CPU time),
+        ``positions`` (phase -> refined coordinate shifts, for the phases whose coordinates were refined).
     """
     import warnings
 
@@ -97,6 +98,12 @@ def run(real_data: Path = REAL_DATA, *, instrument: Path | None = INSTRUMENT) ->
                     p.id: (p.texture_axis, p.texture_r) for p in res.phases if p.texture_r is not None
                 },
                 "seconds": cpu,
+                # refined coordinate shifts from the CIF's values (issue 13: only where they gain χ²)
+                "positions": {
+                    pid: {k: v for k, v in vals.items() if k.startswith("xyz_")}
+                    for pid, vals in res.start_values.items()
+                    if isinstance(vals, dict) and any(k.startswith("xyz_") for k in vals)
+                },
             }
         )
     return rows
