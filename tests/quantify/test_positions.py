@@ -152,3 +152,21 @@ def test_a_minor_phase_keeps_its_coordinates(library):
     assert weight_percent(state)[0] < POSITIONS_MIN_WT
     assert not any(n.startswith("Al2O3:xyz_") for n in state.names)
     assert not any(k.startswith("xyz_") for k in state.per_phase[0])
+
+
+def test_the_reflection_cache_keeps_the_free_coordinates(library, tmp_path):
+    """A cached list (npz) gives the same |F|² for shifted coordinates as the computed one."""
+    from phasetrace.library.reflections import ReflectionCache
+
+    (phase,) = [p for p in library.phases if p.id == "Al2O3"]
+    cache = ReflectionCache(tmp_path)
+    fresh = cache.get("Al2O3", phase.cif_bytes, d_min=0.8)
+    second = ReflectionCache(tmp_path)
+    stored = second.get("Al2O3", phase.cif_bytes, d_min=0.8)
+    assert cache.misses == 1 and second.hits == 1
+    assert stored.positions["names"] == fresh.positions["names"]
+    rows = np.arange(fresh.d.size)
+    shift = np.array([AL_Z_SHIFT, O_X_SHIFT])
+    assert np.allclose(
+        positional_f2(stored, rows, shift)[0], positional_f2(fresh, rows, shift)[0], rtol=1e-12
+    )
