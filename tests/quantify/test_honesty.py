@@ -263,3 +263,15 @@ def test_a_detection_resting_on_one_strangers_peak_is_not_a_detection():
     assert "LaMnO3_Pnma" not in found, r.selection
     assert {"NMC622", "LLZO_cubic", "LaCoO3"} <= found, r.selection
 
+
+@pytest.mark.slow
+def test_a_swap_must_not_trade_a_phase_for_one_fitted_on_a_strangers_peaks():
+    """Honesty mixture 23 (LiOH·H2O 1.9 wt % beside NMC111, LLZTO and tenorite outside the library):
+    LiOH·H2O was added, then swapped for LiOH (same family) which gained more chi² on tenorite's
+    peaks, and LiOH then failed the missing-reflection test: both were lost. A phase swapped in
+    must show its own pattern like one that is added."""
+    lib, mix, scan = _honesty_mixture(23)
+    r = _select(scan, lib, mix["system"])
+    assert r["LiOH_H2O"].detected, r.selection
+    assert not any(s["action"] == "swap" and s["for"] == "LiOH" for s in r.selection), r.selection
+

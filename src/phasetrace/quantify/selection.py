@@ -482,6 +482,8 @@ def select_phases(
             profile = {k: own[k] for k in ("size", "strain") if k in own}
             start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), **profile, "scale": sq}
             new_state = fit(ids, state, nfev=SWAP_NFEV)
+            if _own_pattern(new_state, q, scan, need, config, library, ids, fixed, prefer) is not None:
+                continue  # it would gain on a stranger's peaks, not show its own pattern (see missing.py)
             cost = new_state.chi2 + margin * trial.gof2
             if (
                 cost >= reference.chi2
