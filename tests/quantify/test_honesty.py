@@ -275,3 +275,15 @@ def test_a_swap_must_not_trade_a_phase_for_one_fitted_on_a_strangers_peaks():
     assert r["LiOH_H2O"].detected, r.selection
     assert not any(s["action"] == "swap" and s["for"] == "LiOH" for s in r.selection), r.selection
 
+
+@pytest.mark.slow
+def test_a_minor_phase_whose_cell_was_strained_onto_a_strangers_peaks_is_tested_at_its_own():
+    """Honesty mixture 38 (LiOH 1.1 wt % beside NMC622, LLZO and rutile outside the library): the grid
+    search strained LiOH's cell by -0.7 % onto rutile's 101, 220 and 002, where it showed no unique
+    reflection (2.2 standard errors) and was rejected; near its reference cell its own 001 and 101
+    carry it."""
+    lib, mix, scan = _honesty_mixture(38)
+    r = _select(scan, lib, mix["system"])
+    assert r["LiOH"].detected, r.selection
+    assert r["LiOH"].wt_percent == pytest.approx(1.1, abs=0.5)
+    assert abs(r["LiOH"].cell_scale - 1.0) < 0.005  # near its reference cell, not strained onto rutile
