@@ -799,6 +799,9 @@ def _try_pair(scan, library, state, config, info, chosen, pid, q, need, start, f
     sep = min(abs(_rel_cell(new_state, x, info) / a_q - 1.0) for x in (pid, *near))
     if sep < PAIR_SEPARATION / 2:
         return None  # the two collapsed onto one set of peaks: a profile, not two phases
+    # like an added or a swapped-in phase, it must show its own pattern, not a stranger's peaks
+    if _own_pattern(new_state, q, scan, need, config, library, [*chosen, q], (), ()) is not None:
+        return None
     return new_state
 
 
