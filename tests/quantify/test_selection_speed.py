@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from phasetrace.quantify import QuantConfig
+from phasetrace.quantify import fit as fit_module
 from phasetrace.quantify import selection as sel
 from phasetrace.quantify.core import normal_lstsq
-from phasetrace.quantify.fit import fit_pattern
+from phasetrace.quantify.fit import ColumnCache, fit_pattern
 from phasetrace.quantify.phase_models import phase_models
 from phasetrace.simulate import simulate_xrd
 
@@ -70,7 +71,60 @@ def test_kept_candidate_columns_are_the_computed_ones(trial_setup):
     moved.state = type(state)(**{**state.__dict__, "globals_": {**state.globals_, "zero": 0.01}})
     assert not np.array_equal(moved.column(m, 1.002, 0.12, coarse=True), first)
     # the budget holds
-    small = sel._ColumnCache(3 * first.nbytes)
+    small = ColumnCache(3 * first.nbytes)
     for k in range(5):
         small.put(("k", k), first)
     assert small.bytes <= 3 * first.nbytes and small.get(("k", 0)) is None and small.get(("k", 4)) is first
+
+
+def test_a_refit_from_the_same_start_reuses_the_prealignment_columns_and_gives_the_same_fit(library):
+    # the refits of one selection round (twins tried in a chosen phase's place) start from the same state:
+    # their broadened pre-alignment columns are the ones the first refit made, and the fit is identical
+    truth = {"LiCoO2": 60.0, "LLZO_cubic": 37.0, "La2Zr2O7": 3.0}
+    scan = simulate_xrd(library, truth, seed=12)
+    config = QuantConfig(max_nfev=20)
+    models, strains, textured = phase_models(scan, library, ["LiCoO2", "LLZO_cubic", "La2Zr2O7"], config)
+    fit_module._PREALIGN_COLUMNS.clear()
+    first = fit_pattern(scan, models, strains=strains, config=config, textured=textured)
+    again = fit_pattern(scan, models, strains=strains, config=config, textured=textured)
+    fit_module._PREALIGN_COLUMNS.clear()
+    fresh = fit_pattern(scan, models, strains=strains, config=config, textured=textured)
+    assert np.array_equal(again.theta, first.theta) and np.array_equal(fresh.theta, first.theta)
+    assert again.chi2 == first.chi2 == fresh.chi2
+    assert np.array_equal(again.scales, fresh.scales)
+    # the pre-alignment scanned three phases over their cell grids: now not one broadened column is made
+    grid = sum(round(2 * s / fit_module.PREALIGN_STEP) for s in strains)
+    assert first.evaluations["columns"] >= grid
+    assert again.evaluations["columns"] <= first.evaluations["columns"] - grid
+
+
+def test_a_rejected_candidate_leaves_the_other_candidates_tests_as_they_were(library, monkeypatch):
+    # after a rejection the model is unchanged: the next round takes the other candidates' tests from the
+    # round before instead of searching their cells again (one test per candidate and model state)
+    truth = {"LiCoO2": 60.0, "LLZO_cubic": 37.0, "La2Zr2O7": 3.0}
+    scan = simulate_xrd(library, truth, seed=11)
+    pool = ["LiCoO2", "LLZO_cubic", "La2Zr2O7", "Li2CO3", "Co3O4", "LaCoO3", "CoO", "Li2ZrO3"]
+    calls: list[tuple] = []
+    real = sel._Trial.best_scale
+
+    def counted(self, model, strain, base, start=None):
+        calls.append((float(self.state.chi2), model.id, base.shape[1], strain, start))
+        return real(self, model, strain, base, start)
+
+    real_own = sel._own_pattern
+    asked: list[str] = []
+
+    def reject_once(state, pid, *args):
+        # the add-time missing-reflection test rejects the true minor phase the first time
+        asked.append(pid)
+        if pid == "La2Zr2O7" and asked.count(pid) == 1:
+            return type("Verdict", (), {"missing": ("x",), "strangers": (), "share": 0.0, "fails": True})()
+        return real_own(state, pid, *args)
+
+    monkeypatch.setattr(sel._Trial, "best_scale", counted)
+    monkeypatch.setattr(sel, "_own_pattern", reject_once)
+    state, steps, _ = sel.select_phases(scan, library, pool, QuantConfig())
+    rejected = [k for k, s in enumerate(steps) if s["action"] == "reject" and s["phase"] == "La2Zr2O7"]
+    assert rejected and any(s["action"] == "stop" for s in steps[rejected[0] :])  # a round ran after it
+    assert len(calls) == len(set(calls)), "a candidate was tested twice against the same model"
+    assert {m.id for m in state.models} >= {"LiCoO2", "LLZO_cubic"}

@@ -12,7 +12,10 @@ at the solution, scaled by the goodness of fit as Rietveld programs do.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +34,16 @@ from .core import (
 )
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 
-__all__ = ["FitState", "LinearSolver", "QuantConfig", "fit_pattern", "linear_solve", "state_column"]
+__all__ = [
+    "ColumnCache",
+    "FitState",
+    "LinearSolver",
+    "QuantConfig",
+    "fit_pattern",
+    "linear_solve",
+    "model_digest",
+    "state_column",
+]
 
 #: Layered-oxide families whose plate-like grains lie flat: March–Dollase about c* when texture is "auto".
 TEXTURE_FAMILIES = ("layered-LiMO2", "layered-Li2MnO3")
@@ -406,6 +418,68 @@ def linear_solve(
     return LinearSolver(a_bg, y, sw)(a_ph)
 
 
+class ColumnCache:
+    """Phase columns by everything they depend on, least recently used first out (a byte budget).
+
+    Keyed by the points' and the reflections' bytes (:func:`model_digest`) and every parameter of
+    the column, so a hit is the identical column: the selection's candidate columns, and the
+    broadened columns of the pre-alignment, which the refits of one selection round (twins tried in
+    a chosen phase's place, all from the same start) share for every phase but the one swapped in.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        """The column stored under ``key`` (None when absent)."""
+        with self._lock:
+            col = self._data.get(key)
+            if col is not None:
+                self._data.move_to_end(key)
+            return col
+
+    def put(self, key: tuple, col: np.ndarray) -> None:
+        """Store a (read-only) column; the least recently used go when over the byte budget."""
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = col
+            self.bytes += col.nbytes
+            while self.bytes > self.max_bytes and self._data:
+                _, old = self._data.popitem(last=False)
+                self.bytes -= old.nbytes
+
+    def clear(self) -> None:
+        """Forget every column."""
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
+
+_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_digest(model: PhaseModel) -> bytes:
+    """Digest of what a phase model's column depends on (its id, reflections, cell and texture axis)."""
+    d = _DIGESTS.get(model)
+    if d is None:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(model.id.encode())
+        for a in (model.hkl, model.d0, model.mf2, np.asarray(model.refl.cell, dtype=float)):
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(repr(model.texture_axis).encode())
+        d = _DIGESTS[model] = h.digest()
+    return d
+
+
+#: Broadened pre-alignment columns kept across fits in this process (about 1,500 columns of a
+#: 10-80° scan sampled every 0.03°).
+_PREALIGN_COLUMNS = ColumnCache(32 * 2**20)
+
+
 #: Typical magnitude of each kind of nonlinear parameter: a step below 10⁻⁷ of it ends the refinement.
 _TYPICAL = {
     "zero": 0.05,
@@ -637,6 +711,17 @@ def fit_pattern(
     step = (x[-1] - x[0]) / max(x.size - 1, 1) if x.size > 1 else 1.0
     every = max(1, int(round(PREALIGN_SAMPLING / step))) if step > 0 else 1
     x_coarse = x[::every]
+    # the pre-alignment's broadened columns are shared between fits (see ColumnCache); not with an
+    # instrument description, whose angle factor is a function
+    shared = None
+    if angle_factor is None:
+        shared = (
+            hashlib.blake2b(np.ascontiguousarray(x_coarse).tobytes(), digest_size=16).digest(),
+            lams,
+            wts,
+            config.radius_mm,
+            config.monochromator_2theta,
+        )
 
     def column(i: int, g: dict[str, float], p: dict[str, Any], wrt: Sequence[str] = (), coarse: bool = False):
         cell = p["cell"]
@@ -659,6 +744,10 @@ def fit_pattern(
             tuple(v for k, v in p.items() if k.startswith(XYZ_PREFIX)),
         )
         col = cache.get(key)
+        if col is None and coarse and shared is not None:
+            col = _PREALIGN_COLUMNS.get((*shared, model_digest(models[i]), *key[2:]))
+            if col is not None:
+                cache[key] = col
         if col is None or wrt:
             if len(cache) > 4000:
                 cache.clear()
@@ -691,6 +780,9 @@ def fit_pattern(
                 cache[key] = out[0]
                 return out
             col = cache[key] = out
+            if coarse and shared is not None:
+                col.setflags(write=False)
+                _PREALIGN_COLUMNS.put((*shared, model_digest(models[i]), *key[2:]), col)
         return col
 
     def columns(theta: np.ndarray, coarse: bool = False) -> tuple[np.ndarray, dict, list]:

@@ -13,9 +13,6 @@ tell apart from a chosen one are reported as its alternatives.
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,7 +22,7 @@ import numpy as np
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from .core import normal_lstsq
-from .fit import FitState, LinearSolver, QuantConfig, background_terms, fit_pattern
+from .fit import ColumnCache, FitState, LinearSolver, QuantConfig, background_terms, fit_pattern, model_digest
 from .missing import missing_reflections, resolved_significance
 from .model import PhaseModel, chebyshev_basis, phase_pattern
 from .phase_models import phase_models, start_from
@@ -70,60 +67,9 @@ def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: Q
     return phase_models(scan, library, ids, config)
 
 
-class _ColumnCache:
-    """Candidate columns by everything they depend on, least recently used first out (a byte budget).
-
-    The first round of every selection tests all candidates at the same starting globals, and the
-    scans of a heating series share their 2θ grid: their broadened grid-search columns are the same
-    arrays. Keyed by the points' and the reflections' bytes, so a hit is the identical column.
-    """
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._data: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> np.ndarray | None:
-        with self._lock:
-            col = self._data.get(key)
-            if col is not None:
-                self._data.move_to_end(key)
-            return col
-
-    def put(self, key: tuple, col: np.ndarray) -> None:
-        with self._lock:
-            if key in self._data:
-                return
-            self._data[key] = col
-            self.bytes += col.nbytes
-            while self.bytes > self.max_bytes and self._data:
-                _, old = self._data.popitem(last=False)
-                self.bytes -= old.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self.bytes = 0
-
-
 #: Candidate columns kept across selections in this process (about 1,000 broadened grid columns of a
 #: 10-80° scan, or 700 full columns of 7,000 points).
-_COLUMNS = _ColumnCache(48 * 2**20)
-_DIGESTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _model_digest(model: PhaseModel) -> bytes:
-    """Digest of what a phase model's column depends on (its id, reflections, cell and texture axis)."""
-    d = _DIGESTS.get(model)
-    if d is None:
-        h = hashlib.blake2b(digest_size=16)
-        h.update(model.id.encode())
-        for a in (model.hkl, model.d0, model.mf2, np.asarray(model.refl.cell, dtype=float)):
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(repr(model.texture_axis).encode())
-        d = _DIGESTS[model] = h.digest()
-    return d
+_COLUMNS = ColumnCache(48 * 2**20)
 
 
 class _Trial:
@@ -163,7 +109,7 @@ class _Trial:
                 self._x_digest[coarse] = digest.digest()
             key = (
                 self._x_digest[coarse],
-                _model_digest(model),
+                model_digest(model),
                 self.lams,
                 self.wts,
                 float(scale),
@@ -353,9 +299,16 @@ def select_phases(
     need = PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN
     hopeless: set[str] = set()  # candidates whose gain was far below the bar: adding phases only lowers it
     grid_cache: dict = {}
+    # a rejected candidate leaves the model as it was: the next round tests the others against the same
+    # state, and their tests (deterministic functions of the state, the candidate's model, strain and
+    # start) are taken from here instead of being made again
+    tests: dict[tuple, tuple[float, float, float, float]] = {}
+    tested_state: FitState | None = None
     while len(chosen) < MAX_PHASES:
-        trial = _Trial(scan, state, config, grid_cache)
-        base = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
+        if state is not tested_state:
+            trial = _Trial(scan, state, config, grid_cache)
+            base = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))
+            tests, tested_state = {}, state
         tried = []
         sizes: dict[str, float] = {}
         for pid in pool:
@@ -363,8 +316,10 @@ def select_phases(
                 continue
             m, strain, _ = info[pid]
             hint = start.get(pid, {}).get("scale") if isinstance(start.get(pid), Mapping) else None
-            s, c2, sc = trial.best_scale(m, strain, base, hint)
-            sizes[pid] = trial.last_size
+            key = (pid, id(m), strain, hint)
+            if key not in tests:
+                tests[key] = (*trial.best_scale(m, strain, base, hint), trial.last_size)
+            s, c2, sc, sizes[pid] = tests[key]
             gain = (state.chi2 - c2) / trial.gof2 if sc > 0 else 0.0
             # only against a model that already describes the pattern: before the hosts are in, the
             # residual is their unfitted peaks, and a minor phase's gain there means nothing
