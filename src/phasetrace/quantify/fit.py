@@ -292,13 +292,65 @@ class FitState:
     success: bool
     message: str
     nfev: int
-    cov_scales: np.ndarray | None = None
-    sigma_scales: np.ndarray | None = None
-    nonlinear_sigma: dict[str, float] = field(default_factory=dict)
-    nonlinear_cov: np.ndarray | None = None  # covariance of ``theta`` (order of ``names``), GoF-scaled
     searched_texture: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     #: Phase-column evaluations of the fit, for diagnosis: ``columns`` (values) and ``derivatives``.
     evaluations: dict[str, int] = field(default_factory=dict)
+    #: The standard errors (:attr:`cov_scales`, :attr:`sigma_scales`, :attr:`nonlinear_sigma`,
+    #: :attr:`nonlinear_cov`), and the step that makes them when they are first read: their derivative
+    #: evaluation is a fifth of a short fit, and the selection discards most of its trial fits unread.
+    _errors: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _pending: Any = field(default=None, repr=False, compare=False)
+
+    def _error(self, key: str, default: Any = None) -> Any:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            pending(self)
+        return self._errors.get(key, default)
+
+    @property
+    def cov_scales(self) -> np.ndarray | None:
+        """Covariance of the scale factors (GoF-scaled)."""
+        return self._error("cov_scales")
+
+    @cov_scales.setter
+    def cov_scales(self, value: np.ndarray | None) -> None:
+        self._errors["cov_scales"] = value
+
+    @property
+    def sigma_scales(self) -> np.ndarray | None:
+        """Standard errors of the scale factors (GoF-scaled)."""
+        return self._error("sigma_scales")
+
+    @sigma_scales.setter
+    def sigma_scales(self, value: np.ndarray | None) -> None:
+        self._errors["sigma_scales"] = value
+
+    @property
+    def nonlinear_sigma(self) -> dict[str, float]:
+        """Standard errors of the nonlinear parameters by name."""
+        out = self._error("nonlinear_sigma")
+        if out is None:
+            out = self._errors["nonlinear_sigma"] = {}
+        return out
+
+    @nonlinear_sigma.setter
+    def nonlinear_sigma(self, value: dict[str, float]) -> None:
+        self._errors["nonlinear_sigma"] = value
+
+    @property
+    def nonlinear_cov(self) -> np.ndarray | None:
+        """Covariance of ``theta`` (order of ``names``), GoF-scaled."""
+        return self._error("nonlinear_cov")
+
+    @nonlinear_cov.setter
+    def nonlinear_cov(self, value: np.ndarray | None) -> None:
+        self._errors["nonlinear_cov"] = value
+
+    def __getstate__(self) -> dict:
+        """Pickle with the standard errors made (the pending step is a closure)."""
+        self._error("sigma_scales")
+        return self.__dict__.copy()
 
     @property
     def rwp(self) -> float:
@@ -874,7 +926,13 @@ def fit_pattern(
         message=message,
         nfev=nfev,
     )
-    _covariance(state, a_bg, sw, dycalc(theta, scales, exact=True), sp)
+    cache.clear()  # the pending covariance step keeps this fit's closures, not its columns
+
+    def errors(st: FitState) -> None:
+        _covariance(st, a_bg, sw, dycalc(theta, scales, exact=True), sp)
+        st.evaluations = dict(counter)
+
+    state._pending = errors
     state.evaluations = dict(counter)
     return state
 
