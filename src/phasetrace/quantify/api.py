@@ -20,6 +20,7 @@ from .missing import missing_reflections
 from .model import chebyshev_basis
 from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
+from .resume import resume_second_stage, second_stage_terms
 from .sample_terms import cell_with_esd
 
 __all__ = ["FitError", "quantify"]
@@ -383,8 +384,13 @@ def quantify(
         if not models:
             raise FitError(f"{where}: none of {', '.join(phases)} has a reflection in the scan range")
         with stage("final fit"):
-            state = fit_pattern(scan, models, strains=strains, config=config, start=start, textured=textured)
-            state = refine_sample_terms(scan, state, config, strains, textured, start)
+            # a refit of the phase set a finished fit ended with resumes its second stage (resume.py)
+            state = resume_second_stage(scan, models, strains, textured, config, start)
+            if state is None:
+                state = fit_pattern(
+                    scan, models, strains=strains, config=config, start=start, textured=textured
+                )
+                state = refine_sample_terms(scan, state, config, strains, textured, start)
         steps, alternatives, tested = [], {}, list(phases)
     ok = bool(state.success and np.isfinite(state.chi2))
     unconfirmed = set()
@@ -462,7 +468,10 @@ def quantify(
         ticks=ticks,
         globals=dict(state.globals_),
         selection=steps,
-        start_values={k: v for k, v in start_from(state).items() if k != "aligned"},
+        start_values={
+            **{k: v for k, v in start_from(state).items() if k != "aligned"},
+            **second_stage_terms(state),
+        },
         instrument=instrument.to_dict() if instrument is not None else {},
         quality=quality,
     )
