@@ -215,11 +215,12 @@ def save_figure(fig: Any, base: str | Path, formats: Iterable[str] = ("png", "sv
     paths: dict[str, Path] = {}
     try:
         with mpl.rc_context(RC):
-            if fig.get_layout_engine() is not None:
+            engine = fig.get_layout_engine()
+            if engine is not None:
                 # a layout engine (constrained layout) runs at every draw: run it once, before the
                 # bounding box is taken (a box taken before would clip what the layout moves out),
                 # and keep its result for every format
-                fig.draw_without_rendering()
+                engine.execute(fig)
                 fig.set_layout_engine("none")
             # the tight bounding box is laid out once for all formats (``bbox_inches="tight"`` would
             # lay the figure out again for each; the text layout is most of a figure's cost)
