@@ -308,6 +308,7 @@ def quantify(
     select: bool | None = None,
     prefer: Collection[str] = (),
     verify: Collection[str] = (),
+    absent_limits: bool = True,
 ) -> QuantResult:
     """Whole-pattern quantification of an XRD scan.
 
@@ -337,6 +338,10 @@ def quantify(
         test the automatic selection applies): for phases fitted because a
         neighbouring scan of a series has them, which could otherwise soak up
         profile misfit.
+    absent_limits : bool
+        Report the candidates that were tested and left out of the model with
+        their detection limits (False: the model's phases only, for a caller
+        that reads no more, such as a series' identification).
 
     Returns
     -------
@@ -416,6 +421,8 @@ def quantify(
 
         need = PARAMS_PER_PHASE * np.log(len(scan)) + BIC_MARGIN
         sigma_needed = max(config.detection_sigma, float(np.sqrt(need)))
+    if not absent_limits:
+        tested = [m.id for m in state.models]
     results = _results(scan, lib, state, config, tested, alternatives, unconfirmed, sigma_needed)
     rad = scan.meta.radiation
     if ok:

@@ -108,6 +108,7 @@ def select_by_fit(
     ranking: Ranking | None = None,
     config: QuantConfig | None = None,
     match_config: MatchConfig | None = None,
+    absent_limits: bool = True,
 ) -> tuple[QuantResult, Ranking | None]:
     """Select and quantify the phase set of an XRD scan among ``pool``, seeded by peak matching.
 
@@ -127,6 +128,9 @@ def select_by_fit(
     config : QuantConfig, optional
     match_config : MatchConfig, optional
         For the ranking made here.
+    absent_limits : bool
+        Give the candidates left out of the model their detection limits (see
+        :func:`~phasetrace.quantify.quantify`).
 
     Returns
     -------
@@ -138,7 +142,14 @@ def select_by_fit(
         ranking = rank_or_none(scan, library, pool, system=system, config=match_config)
     order, start = seed_from_ranking(ranking, pool)
     result = quantify(
-        scan, None, config or QuantConfig(), library=library, candidates=order, start=start, prefer=prefer
+        scan,
+        None,
+        config or QuantConfig(),
+        library=library,
+        candidates=order,
+        start=start,
+        prefer=prefer,
+        absent_limits=absent_limits,
     )
     return result, ranking
 

@@ -157,8 +157,17 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         prefer = task["config"].get("prefer", ())
         with stage("ranking"):
             ranking = rank_or_none(scan, lib, phases, system=task.get("system"))
+        # the series reads the identification's phases, start values and alternatives; the detection
+        # limits of the candidates left out are the refit's to give (of the union), not computed here
         res, _ = select_by_fit(
-            scan, lib, phases, system=task.get("system"), prefer=prefer, config=cfg, ranking=ranking
+            scan,
+            lib,
+            phases,
+            system=task.get("system"),
+            prefer=prefer,
+            config=cfg,
+            ranking=ranking,
+            absent_limits=False,
         )
     else:
         start = task["config"].get("start", {}).get(task["path"]) or None
