@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..scan import Scan
-from .fit import FULL_CELL_KEY, FitState, QuantConfig, fit_pattern
+from .fit import FULL_CELL_KEY, XYZ_PREFIX, FitState, QuantConfig, fit_pattern
 from .model import PhaseModel
 
 __all__ = ["SECOND_STAGE_KEY", "resume_second_stage", "second_stage_terms"]
@@ -45,7 +45,8 @@ def second_stage_terms(state: FitState) -> dict[str, Any]:
     -------
     dict
         ``{SECOND_STAGE_KEY: {phase id: {"b": bool, "full_cell": bool, "texture_axis": [h, k, l] or
-        None}}}``, or an empty dict for a fit that failed (its refit starts afresh).
+        None, "xyz": bool}}}`` (``xyz``: atomic coordinates refined), or an empty dict
+        for a fit that failed (its refit starts afresh).
     """
     if not state.models or not state.success or not np.isfinite(state.chi2):
         return {}
@@ -57,6 +58,7 @@ def second_stage_terms(state: FitState) -> dict[str, Any]:
             "b": f"{m.id}:b" in names,
             "full_cell": bool(free),
             "texture_axis": [int(v) for v in m.texture_axis] if m.texture_axis is not None else None,
+            "xyz": any(n.startswith(f"{m.id}:{XYZ_PREFIX}") for n in names),
         }
     return {SECOND_STAGE_KEY: terms}
 
@@ -101,12 +103,13 @@ def resume_second_stage(
     own = [i in terms and isinstance(st.get(i), Mapping) for i in ids]
     if not all(h or o for h, o in zip(held, own, strict=True)):
         return None
-    resumed, textured_out, refine_b, searched = [], [], [], {}
+    resumed, textured_out, refine_b, refine_xyz, searched = [], [], [], [], {}
     for m, tex, h in zip(models, textured, held, strict=True):
         if h:  # held at a neighbour's values: its scale factor only, no second-stage terms
             resumed.append(m)
             textured_out.append(tex)
             refine_b.append(False)
+            refine_xyz.append(False)
             continue
         t = terms[m.id]
         axis = tuple(int(v) for v in t["texture_axis"]) if t.get("texture_axis") is not None else None
@@ -117,12 +120,20 @@ def resume_second_stage(
         resumed.append(m)
         textured_out.append(axis is not None)
         refine_b.append(bool(t.get("b")))
+        refine_xyz.append(bool(t.get("xyz")))
         st[m.id] = {k: v for k, v in st[m.id].items() if k != FULL_CELL_KEY}
         if t.get("full_cell"):
             st[m.id][FULL_CELL_KEY] = True
     st["aligned"] = True  # the values are a converged fit's and a neighbour's: no cell-scale grid search
     state = fit_pattern(
-        scan, resumed, strains=strains, config=config, start=st, textured=textured_out, refine_b=refine_b
+        scan,
+        resumed,
+        strains=strains,
+        config=config,
+        start=st,
+        textured=textured_out,
+        refine_b=refine_b,
+        refine_xyz=refine_xyz,
     )
     state.searched_texture = searched
     return state
