@@ -77,7 +77,12 @@ class QuantConfig:
     refine_displacement, refine_zero : bool
         Specimen displacement (µm; the usual lab error) and a zero shift.
     refine_asymmetry : bool
-        One axial-divergence asymmetry parameter for all phases (split pseudo-Voigt).
+        Refine the axial-divergence tail, one parameter for all phases: the tail length
+        ``asymmetry`` (degrees at 2θ = 20°, falling as 1/|tan 2θ|) of a one-sided exponential
+        convolved with every line (:func:`phasetrace.quantify.model.axial_tail`), between 0
+        and :data:`MAX_AXIAL_TAIL`. Starts at the instrument file's value, else at
+        :data:`AXIAL_TAIL_START`; refined by default (every reflection below ~60° informs it, so
+        it is stable in any fit; it is an instrument term and the same for all phases).
     refine_uv : bool
         Refine the Caglioti U and V too (instrument calibration on a standard).
     refine_w : bool
@@ -187,6 +192,13 @@ def background_terms(config: QuantConfig, x: np.ndarray) -> int:
 #: and moves by at most MAX_B_CHANGE from the CIF's (or typical) values.
 MIN_B = 0.0
 MAX_B_CHANGE = 3.0
+
+#: Start value of the axial-divergence tail length (degrees at 2θ = 20°) without an instrument file:
+#: about what Soller slits of 2.5° give on a 240 mm goniometer (0.02-0.08°).
+AXIAL_TAIL_START = 0.03
+
+#: Upper bound of the axial-divergence tail length (degrees at 2θ = 20°).
+MAX_AXIAL_TAIL = 0.5
 
 #: Upper bound of the size-broadening term (degrees at cos θ = 1, about 8 nm crystallites in Cu Kα).
 MAX_SIZE_TERM = 1.0
@@ -577,11 +589,15 @@ def _kind(name: str) -> str:
 
 
 def _instrument_starts(cfg: QuantConfig) -> tuple[float, float]:
-    """Zero shift and asymmetry of the instrument description (held, or start values when refined)."""
+    """Zero shift and axial-divergence tail: the instrument file's (held, or start values when refined).
+
+    Without a file: 0 and :data:`AXIAL_TAIL_START` (0 if the tail is not refined).
+    """
     inst = cfg.instrument
+    tail0 = AXIAL_TAIL_START if cfg.refine_asymmetry else 0.0
     if inst is None:
-        return 0.0, 0.0
-    return float(inst.zero_deg), float(inst.profile.get("asymmetry", 0.0))
+        return 0.0, tail0
+    return float(inst.zero_deg), float(inst.profile.get("asymmetry", tail0))
 
 
 def _build_space(
@@ -606,7 +622,7 @@ def _build_space(
     if cfg.refine_w:
         sp.add("w", st.get("w", cfg.w), 1e-5, 0.05, -1)
     if cfg.refine_asymmetry:
-        sp.add("asymmetry", st.get("asymmetry", asym0), -0.6, 0.6, -1)
+        sp.add("asymmetry", st.get("asymmetry", asym0), 0.0, MAX_AXIAL_TAIL, -1)
     if cfg.refine_eta:
         sp.add("eta", st.get("eta", cfg.eta), 0.0, 1.0, -1)
     for i, (m, strain) in enumerate(zip(models, strains, strict=True)):

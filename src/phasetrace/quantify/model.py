@@ -1,11 +1,12 @@
 """The whole-pattern model: Chebyshev background plus one scaled calculated pattern per phase.
 
-``y(2θ) = Σ_k b_k T_k(u) + Σ_p S_p Σ_hkl I_hkl · PV(2θ − 2θ_hkl; FWHM_p(θ), η)``
+``y(2θ) = Σ_k b_k T_k(u) + Σ_p S_p Σ_hkl I_hkl · [PV(·; FWHM_p(θ), η) ⊗ E_τ(θ)](2θ − 2θ_hkl)``
 
-for the Kα1 and Kα2 lines. The background coefficients ``b_k`` and the phase
-scales ``S_p`` enter linearly and are solved (non-negative for ``S_p``) for
-every trial of the nonlinear parameters: cell scale (or full cell), width and
-profile shape, zero shift and specimen displacement, March–Dollase texture.
+for the Kα1 and Kα2 lines, with ``E_τ`` the axial-divergence tail (:func:`axial_tail`).
+The background coefficients ``b_k`` and the phase scales ``S_p`` enter linearly and are
+solved (non-negative for ``S_p``) for every trial of the nonlinear parameters: cell scale
+(or full cell), width and profile shape, axial-divergence tail, zero shift and specimen
+displacement, March–Dollase texture.
 This is variable projection; it makes the fit fast and its start values
 uncritical.
 
@@ -24,7 +25,7 @@ from scipy.sparse import csc_matrix
 from ..library.crystallography import lorentz_polarisation, reciprocal_metric
 from ..library.reflections import ReflectionList
 
-__all__ = ["DERIVATIVE_NAMES", "PhaseModel", "chebyshev_basis", "phase_pattern"]
+__all__ = ["DERIVATIVE_NAMES", "PhaseModel", "axial_tail", "chebyshev_basis", "phase_pattern"]
 
 #: Profiles are evaluated over ± this many FWHM of the broadest line of the phase (per wavelength)
 #: around each reflection, so that narrower lines keep more of their Lorentzian tails. (A window of
@@ -41,6 +42,167 @@ RANGE_MARGIN = 2.0
 
 _G = 4.0 * np.log(2.0)
 _TAN20 = np.tan(np.radians(20.0))
+
+#: The tail's angle law is evaluated between these angles (degrees 2θ): 1/tan 2θ diverges at 0.
+_TAIL_ANGLES = (5.0, 175.0)
+
+#: Points per block of the blocked recursion (:class:`_TailPlan`).
+_TAIL_BLOCK = 16
+
+#: Products of step factors below this are dropped: the tail has decayed (and no subnormal numbers,
+#: which are slow to compute, arise).
+_TAIL_TINY = 1e-30
+
+
+def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
+    """Step factors of the exponential tail on a uniform grid, and their derivatives by ``tau20``.
+
+    Over one step h towards the peak the tail's weight is ``a = exp(−h/τ)``; the signal between two
+    points is taken as linear, which makes the recursion exact for a piecewise-linear profile:
+    ``z_i = a z_(i+1) + c0 y_i + c1 y_(i+1)`` with ``c1 = r(1 − a) − a``, ``c0 = 1 − a − c1``,
+    ``r = τ/h``.
+    """
+    step = (xp[-1] - xp[0]) / (xp.size - 1)
+    law = _TAN20 / np.abs(np.tan(np.radians(np.clip(xp, *_TAIL_ANGLES))))
+    tau = np.maximum(tau20 * law, 1e-12)
+    r = tau / step
+    # a below e⁻⁶⁰ is 0 (a tail far shorter than a step), kept out of subnormal numbers (slow to compute)
+    inv = 1.0 / r
+    a = np.where(inv < 60.0, np.exp(-np.minimum(inv, 60.0)), 0.0)
+    c1 = r * (1.0 - a) - a
+    c0 = 1.0 - a - c1
+    da = a * inv / tau  # ∂a/∂τ = a h/τ²
+    dc1 = (1.0 - a) / step - (r + 1.0) * da
+    dc0 = -da - dc1
+    return a, c0, c1, da * law, dc0 * law, dc1 * law
+
+
+class _TailPlan:
+    """The tail's recursion on one grid for one τ₂₀, prepared for any number of columns.
+
+    The grid splits at 90° into a part run downwards (reversed) and one run upwards. Each part's
+    recursion ``z_k = a_k z_(k−1) + g_k`` is run in blocks of :data:`_TAIL_BLOCK` points, all
+    blocks at once (one array operation per position in the block); then the blocks' end values are
+    chained (a short recursion over the blocks, by doubling) and carried into each block with the
+    running products of its factors.
+    """
+
+    def __init__(self, xp: np.ndarray, tau20: float) -> None:
+        coef = _tail_coefficients(xp, tau20)  # a, c0, c1, da, dc0, dc1
+        cut = int(np.searchsorted(xp, 90.0))
+        # the parts as the columns of one array (the shorter zero-padded at its far end)
+        both = (slice(cut - 1, None, -1), slice(cut, None))
+        self.slices = [sl for sl in both if len(range(*sl.indices(xp.size)))]
+        self.sizes = [len(range(*sl.indices(xp.size))) for sl in self.slices]
+        self.nb = -(-max(self.sizes) // _TAIL_BLOCK)
+        length = self.nb * _TAIL_BLOCK
+        self.coef = np.zeros((6, length, len(self.slices)))
+        for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
+            self.coef[:, :n_p, i] = [c[sl] for c in coef]
+        self.fac = self.coef[0].reshape(self.nb, _TAIL_BLOCK, -1)
+        self.e = np.cumprod(self.fac, axis=1)  # running products within each block
+        self.e[self.e < _TAIL_TINY] = 0.0
+
+    def _solve(self, z: np.ndarray) -> np.ndarray:
+        """``z_k = a_k z_(k−1) + g_k`` in place, ``z`` holding g, shape (nb·block, parts, K)."""
+        nb = self.nb
+        z = z.reshape(nb, _TAIL_BLOCK, *z.shape[1:])
+        ff, ee = self.fac[..., None], self.e[..., None]
+        for j in range(1, _TAIL_BLOCK):
+            z[:, j] += ff[:, j] * z[:, j - 1]
+        if nb > 1:
+            # chain the block ends: Y_b = Z_b + P_b Y_(b−1), by doubling over the blocks
+            carry = z[:, -1].copy()
+            span = self.e[:, -1].copy()
+            s = 1
+            while s < nb and span[s:].any():
+                carry[s:] += span[s:, :, None] * carry[:-s]
+                prod = span[s:] * span[:-s]
+                prod[prod < _TAIL_TINY] = 0.0
+                span[s:] = prod
+                s *= 2
+            z[1:] += ee[1:] * carry[:-1, None]
+        return z.reshape(nb * _TAIL_BLOCK, *z.shape[2:])
+
+    def apply(self, y: np.ndarray, *, extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The tail applied to ``y`` (M,) or (M, K).
+
+        With ``extra = (y0, z0)`` (a pattern and its tail) one more column, the derivative of ``z0``
+        by τ₂₀, is appended.
+        """
+        y2 = y if y.ndim == 2 else y[:, None]
+        k = y2.shape[1]
+        _, c0, c1, da, dc0, dc1 = self.coef
+        z = np.zeros((self.nb * _TAIL_BLOCK, len(self.slices), k + (extra is not None)))
+        for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
+            yy = y2[sl]
+            g = z[:n_p, i, :k]
+            np.multiply(c0[:n_p, i, None], yy, out=g)
+            g[1:] += c1[1:n_p, i, None] * yy[:-1]
+            if extra is not None:
+                # z_k = a z_(k−1) + c0 y_k + c1 y_(k−1) differentiated: the same recursion, fed by
+                # a' z_(k−1) + c0' y_k + c1' y_(k−1)
+                y0, z0 = extra[0][sl], extra[1][sl]
+                gd = z[:n_p, i, k]
+                np.multiply(dc0[:n_p, i], y0, out=gd)
+                gd[1:] += dc1[1:n_p, i] * y0[:-1] + da[1:n_p, i] * z0[:-1]
+        z = self._solve(z)
+        out = np.empty((y.shape[0], z.shape[2]))
+        for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
+            out[sl] = z[:n_p, i]
+        return out if y.ndim == 2 else out[:, 0]
+
+
+#: The last few tail plans by (grid, τ₂₀): a fit evaluates every phase, then derivatives, at the same
+#: grid and τ₂₀ (a dict's single get and set are atomic, so threads may share it).
+_TAIL_PLANS: dict = {}
+
+
+def axial_tail(
+    y: np.ndarray, xp: np.ndarray, tau20: float, *, derivative_of: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """A pattern convolved with the one-sided exponential tail of axial divergence.
+
+    Axial divergence (the beam's spread along the goniometer axis, limited by Soller slits) moves
+    part of every line towards the nearer end of the 2θ range (low angles below 90°, high above),
+    the more the further from 90°. Its leading effect is modelled as a one-sided exponential
+    ``E_τ(t) = exp(−t/τ)/τ`` (t ≥ 0 away from the peak) with the angle law of the axial-divergence
+    shift, ``τ(2θ) = τ₂₀ · tan 20° / |tan 2θ|`` (τ₂₀ the tail length at 2θ = 20°, degrees): the
+    simple form of the Finger–Cox–Jephcoat asymmetry (J. Appl. Cryst. 27 (1994) 892), which has an
+    exponential-like low-angle tail and the same divergence at 2θ → 0 and 180°.
+
+    The convolution is a first-order recursion along the grid with the local τ (τ changes by a few
+    % over a line's tail even at 10°), run from the high-angle end downwards below 90° and upwards
+    above (:class:`_TailPlan`); it is linear in ``y``, so a Jacobian's columns go through the same
+    call.
+
+    Parameters
+    ----------
+    y : ndarray, shape (M,) or (M, K)
+        Pattern (or columns) on the uniform grid ``xp``.
+    xp : ndarray, shape (M,)
+        2θ (degrees), uniform and increasing.
+    tau20 : float
+        Tail length at 2θ = 20° (degrees); 0 leaves ``y`` unchanged.
+    derivative_of : (ndarray, ndarray), optional
+        A pattern ``y0`` (M,) and its tail ``z0``: one more column is appended to the result (``y``
+        must then be 2-D, possibly with no columns), the derivative of ``z0`` by ``tau20``.
+
+    Returns
+    -------
+    ndarray, shape of ``y`` (plus one column with ``derivative_of``)
+    """
+    if xp.size < 2:
+        out = y.copy()
+        return out if derivative_of is None else np.column_stack([out, np.zeros(xp.size)])
+    key = (float(xp[0]), float(xp[-1]), xp.size, float(tau20))
+    plan = _TAIL_PLANS.get(key)
+    if plan is None:
+        plan = _TailPlan(xp, tau20)
+        if len(_TAIL_PLANS) >= 8:
+            _TAIL_PLANS.clear()
+        _TAIL_PLANS[key] = plan
+    return plan.apply(y, extra=derivative_of)
 
 
 def chebyshev_basis(x: np.ndarray, n_terms: int) -> np.ndarray:
@@ -254,8 +416,9 @@ def phase_pattern(
     texture_r : float
         March–Dollase ratio (1 = random).
     asymmetry : float
-        Axial-divergence asymmetry at 2θ = 20°, falling as 1/tan 2θ: the low-angle
-        half width is FWHM/2·(1 + a), the high-angle one FWHM/2·(1 − a).
+        Axial-divergence tail length τ₂₀ (degrees) at 2θ = 20°, falling as 1/|tan 2θ|: the
+        pattern is convolved with a one-sided exponential towards the nearer end of the
+        range (:func:`axial_tail`). 0: symmetric lines.
     b_delta : float
         Overall isotropic displacement (Å²) added to every atom's B: the
         intensities are damped by ``exp(−2 ΔB sin²θ/λ²) = exp(−ΔB / 2d²)``.
@@ -283,7 +446,7 @@ def phase_pattern(
     Returns
     -------
     ndarray, or (ndarray, ndarray)
-        Σ_hkl m|F|²·LP·P_MD · PV, integrated intensity per unit scale factor; with
+        Σ_hkl m|F|²·LP·P_MD · PV ⊗ E_τ, integrated intensity per unit scale factor; with
         ``wrt``, also its derivatives, shape (N, len(wrt)).
     """
     n = x.size
@@ -364,9 +527,9 @@ def phase_pattern(
             dlog_i[:, k] = extra[name]
 
     # ---- lines: reflections × wavelengths, with their centres, widths, asymmetries and areas
-    cols = {"centre": [], "fwhm": [], "a": [], "amp": []}
+    cols = {"centre": [], "fwhm": [], "amp": []}
     n_lines: list[int] = []
-    ders = {"centre": [], "fwhm": [], "a": [], "amp": []}
+    ders = {"centre": [], "fwhm": [], "amp": []}
     for lam, wt in zip(wavelengths, weights, strict=True):
         arg = lam / (2.0 * d)
         ok = arg < 1.0
@@ -392,17 +555,13 @@ def phase_pattern(
         )
         lp = lp_fn(tt)
         area = wt * model.mf2[sel] * md[sel] * lp
-        cot_ref = _TAN20 / np.tan(np.radians(np.maximum(tt, 5.0)))
-        a_raw = asymmetry * cot_ref
-        a = np.minimum(np.maximum(a_raw, -0.9), 0.9)  # np.clip, without its overhead on small arrays
         n_lines.append(centre.size)
         cols["centre"].append(centre)
         cols["fwhm"].append(fwhm)
-        cols["a"].append(a)
-        cols["amp"].append(area / fwhm)  # 2·area/(wl + wr): the profile's unit-area normalisation
+        cols["amp"].append(area / fwhm)  # the profile's unit-area normalisation
         if not n_der:
             continue
-        # derivatives of the line's centre, width, asymmetry and log-amplitude by each parameter
+        # derivatives of the line's centre, width and log-amplitude by each parameter
         dth = (-tan_t / d[sel])[:, None] * dd[sel]  # through the spacing
         sec2 = 1.0 / cos_t**2
         dfw_dth = (
@@ -413,12 +572,8 @@ def phase_pattern(
         dc_dth = 2.0 * _DEG + _DEG * shift * sin_t
         lp_p, lp_m = lp_fn(tt + _LP_STEP), lp_fn(tt - _LP_STEP)
         dlnlp_dth = (lp_p - lp_m) / (2.0 * _LP_STEP) / lp * 2.0 * _DEG
-        unclipped = np.abs(a_raw) < 0.9
-        s2 = np.sin(np.radians(np.maximum(tt, 5.0))) ** 2
-        da_dth = unclipped * (tt > 5.0) * asymmetry * _TAN20 * (-1.0 / s2) * 2.0  # d cot(2θ)/dθ = −2/sin²2θ
         dcen = dc_dth[:, None] * dth
         dfw = dfw_dth[:, None] * dth
-        da = da_dth[:, None] * dth
         dlog = dlnlp_dth[:, None] * dth + dlog_i[sel]
         for k, name in enumerate(names):
             if name == "zero":
@@ -439,75 +594,87 @@ def phase_pattern(
                 dfw[:, k] = 0.5 / (cos_t**2 * fwhm)
             elif name == "strain_sq":
                 dfw[:, k] = 0.5 * tan_t**2 / fwhm
-            elif name == "asymmetry":
-                da[:, k] = unclipped * cot_ref
         ders["centre"].append(dcen)
         ders["fwhm"].append(dfw)
-        ders["a"].append(da)
         ders["amp"].append(dlog - dfw / fwhm[:, None])  # ∂ln(amp)/∂p
-    out = np.zeros(n)
-    jac = np.zeros((n, n_der))
     step = (x[-1] - x[0]) / (n - 1)
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
-    blocks_kept = last[3] if reuse else []
+    tail = asymmetry != 0.0 or "asymmetry" in names
     if reuse:
+        half, width, m, xp, raw, blocks_kept, _ = last[3]
         out = last[4].copy()
+    else:
+        # one window for all lines, ± WINDOW_FWHM of the broadest line, on the scan's points extended
+        # by the window at both ends (points beyond are computed, then dropped; the axial-divergence
+        # tail of lines there still reaches the scan)
+        # (the padding is the widest window whatever the lines, so that every phase of a scan has the
+        # same grid and the tail's prepared recursion serves them all)
+        fw_max = max((float(f.max()) for f in cols["fwhm"]), default=0.0)
+        width = min(int(np.ceil(min(WINDOW_FWHM * fw_max, MAX_WINDOW_DEG) / step)), n)
+        half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else width
+        m = n + 2 * half + 1
+        xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
+        raw = np.zeros(m)
+        blocks_kept = []
+    part = np.zeros((m, n_der)) if names else None
     for g in range(len(n_lines)):
-        centre, fwhm, a, amp = (cols[k][g] for k in ("centre", "fwhm", "a", "amp"))
+        centre, fwhm, amp = (cols[k][g] for k in ("centre", "fwhm", "amp"))
         if reuse:
-            idx, half, m, left, width, dx, lor, gau, vals = blocks_kept[g]
+            idx, dx, lor, gau, vals = blocks_kept[g]
         else:
-            wl, wr = fwhm * (1.0 + a), fwhm * (1.0 - a)
-            # one window for the wavelength's lines, ± WINDOW_FWHM of its broadest line, on the scan's
-            # points extended by the window at both ends (points beyond are computed, then dropped)
-            half_deg = min(WINDOW_FWHM * max(float(wl.max()), float(wr.max())), MAX_WINDOW_DEG)
-            half = min(int(np.ceil(half_deg / step)), n)
-            m = n + 2 * half + 1
-            xp = np.concatenate(
-                [x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)]
-            )
-            idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-half, half + 1)[None, :]
-            delta = xp[idx] - centre[:, None]
-            left = delta < 0
-            width = np.where(left, wl[:, None], wr[:, None])
-            dx = delta / width
+            idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-width, width + 1)[None, :]
+            dx = (xp[idx] - centre[:, None]) / fwhm[:, None]
             q = dx * dx
             lor = 1.0 / (1.0 + 4.0 * q)
             gau = np.exp(-_G * q)
             prof = c_l * lor + c_g * gau
             vals = prof * amp[:, None]
-            out += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)[half : half + n]
-            blocks_kept.append((idx, half, m, left, width, dx, lor, gau, vals))
+            raw += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)
+            blocks_kept.append((idx, dx, lor, gau, vals))
         if not names:
             continue
-        # sensitivities of a point's value amp·prof(dx), dx = (x − c)/width, to the line's centre,
-        # fwhm, asymmetry, log-amplitude and η; times the lines' derivatives by each parameter
+        # sensitivities of a point's value amp·prof(dx), dx = (x − c)/fwhm, to the line's centre,
+        # fwhm, log-amplitude and η; times the lines' derivatives by each parameter
         dprof = -8.0 * c_l * dx * lor * lor - 2.0 * _G * c_g * dx * gau
-        g_c = -amp[:, None] * dprof / width
-        g_w = g_c * dx  # ∂value/∂width of the side the point is on
-        sgn = np.where(left, 1.0, -1.0)
+        g_c = -amp[:, None] * dprof / fwhm[:, None]
         blocks = [
             g_c,
-            g_w * (1.0 + sgn * a[:, None]),  # width = fwhm·(1 ± a)
-            g_w * sgn * fwhm[:, None],
+            g_c * dx,
             vals,
             amp[:, None] * ((2.0 / np.pi) * lor - np.sqrt(_G / np.pi) * gau),
         ]
-        coef = [ders[k][g] for k in ("centre", "fwhm", "a", "amp")]
+        coef = [ders[k][g] for k in ("centre", "fwhm", "amp")]
         eta_coef = np.zeros((centre.size, n_der))
         if "eta" in names:
             eta_coef[:, names.index("eta")] = 1.0
-        # one sparse (points × 5·lines) matrix of the sensitivities, each line's window a column
-        n_col, width_pts = 5 * centre.size, idx.shape[1]
+        # one sparse (points × 4·lines) matrix of the sensitivities, each line's window a column
+        n_col, width_pts = len(blocks) * centre.size, idx.shape[1]
         sens = csc_matrix(
             (
                 np.concatenate([b.ravel() for b in blocks]),
-                np.tile(idx.ravel(), 5),
+                np.tile(idx.ravel(), len(blocks)),
                 np.arange(n_col + 1) * width_pts,
             ),
             shape=(m, n_col),
         )
-        jac += np.asarray(sens @ np.vstack([*coef, eta_coef]))[half : half + n]
+        part += np.asarray(sens @ np.vstack([*coef, eta_coef]))
+    if not reuse:
+        tailed = axial_tail(raw, xp, asymmetry) if tail else raw
+        out = tailed[half : half + n]
+    else:
+        tailed = last[3][6]
+    jac = np.zeros((n, n_der))
+    if names:
+        if tail:
+            if "asymmetry" in names:
+                # the lines themselves do not depend on the tail: its column comes from the tail alone
+                both = axial_tail(part, xp, asymmetry, derivative_of=(raw, tailed))
+                part = both[:, :-1]
+                part[:, names.index("asymmetry")] = both[:, -1]
+            else:
+                part = axial_tail(part, xp, asymmetry)
+        jac = part[half : half + n]
     if not names:
-        model._last_blocks["last"] = (key, x, angle_factor, blocks_kept, out.copy())
+        kept = (half, width, m, xp, raw, blocks_kept, tailed)
+        model._last_blocks["last"] = (key, x, angle_factor, kept, out.copy())
     return (out, jac) if names else out
