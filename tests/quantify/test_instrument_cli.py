@@ -16,7 +16,7 @@ from phasetrace.quantify.instrument import load_instrument, standard_cif
 from phasetrace.quantify.model import PhaseModel, phase_pattern
 from phasetrace.scan import CU_KALPHA, Scan, ScanMeta
 
-TRUE = {"u": 0.008, "v": -0.003, "w": 0.004, "eta": 0.6}
+TRUE = {"u": 0.008, "v": -0.003, "w": 0.004, "eta": 0.6, "asymmetry": 0.05}
 
 
 def _standard_scan(zero=0.03, seed=1):
@@ -46,6 +46,8 @@ def test_calibrate_recovers_the_instrument_profile():
         got = np.sqrt(p["u"] * t * t + p["v"] * t + p["w"])
         assert got == pytest.approx(want, rel=0.02)
     assert p["eta"] == pytest.approx(TRUE["eta"], abs=0.03)
+    # the axial-divergence tail (degrees at 2θ = 20°)
+    assert p["asymmetry"] == pytest.approx(TRUE["asymmetry"], abs=0.008)
 
 
 def test_calibrate_command_writes_a_file_fit_reads(tmp_path, library):

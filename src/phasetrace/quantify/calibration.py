@@ -23,7 +23,7 @@ def calibrate(scan, phase: str | Path, base: Instrument | None = None) -> tuple[
     """Refine the instrumental profile and zero from a scan of a standard.
 
     The standard's own broadening is taken as negligible (a line-profile standard), so the
-    Caglioti U, V, W, the pseudo-Voigt η and the axial-divergence asymmetry describe the
+    Caglioti U, V, W, the pseudo-Voigt η and the axial-divergence tail length describe the
     instrument; the zero shift is refined together with the specimen displacement (which
     belongs to the mount, not to the instrument, and is reported only). The standard's B and
     cell are refined too.

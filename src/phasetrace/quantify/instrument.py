@@ -13,7 +13,7 @@ A small YAML file describes one instrument (see ``benchmarks/instruments/cpd-rou
     monochromator: {position: diffracted, two_theta_deg: 26.6}              # graphite 002 for Cu Kα
     soller_slits_deg: {incident: 2.3, diffracted: 2.3}
     zero_deg: 0.0
-    profile: {u: 0.003, v: -0.001, w: 0.002, eta: 0.5, asymmetry: 0.0}
+    profile: {u: 0.003, v: -0.001, w: 0.002, eta: 0.5, asymmetry: 0.05}     # asymmetry: tail, deg at 20°
     sample: {roughness_p: null, roughness_q: null, thickness_mm: null, mu_per_cm: null}
 
 Every key is optional; what is missing keeps the fit's documented default. The file's values
@@ -31,8 +31,12 @@ Intensity corrections (:meth:`Instrument.angle_factor`), each a factor of 2θ:
   normalised at 2θ = 180°.
 * Finite sample thickness t with linear absorption μ: ``1 − exp(−2 μ t / sin θ)``.
 
-Axial divergence (Soller slits) is modelled by the fit's refined asymmetry; the Soller openings
-are recorded for the report.
+Axial divergence (Soller slits) is modelled as a one-sided exponential tail convolved with every
+line (:func:`phasetrace.quantify.model.axial_tail`): ``profile.asymmetry`` is its length in
+degrees at 2θ = 20° (falling as 1/|tan 2θ|; about 0.02-0.08° for Soller slits of 2-5°), the
+start value of the fit's refinement (``instrument calibrate`` refines and writes it). Files written
+before the tail replaced the split pseudo-Voigt stated a dimensionless half-width ratio under the
+same key: recalibrate them. The Soller openings are recorded for the report.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ class Instrument:
     zero_deg : float
         Zero shift (degrees 2θ), added to every peak position.
     profile : mapping
-        Instrumental profile: Caglioti ``u, v, w`` (deg²), pseudo-Voigt ``eta``, ``asymmetry``.
+        Instrumental profile: Caglioti ``u, v, w`` (deg²), pseudo-Voigt ``eta``, ``asymmetry``
+        (axial-divergence tail length, degrees at 2θ = 20°).
     roughness_p, roughness_q : float or None
         Suortti surface-roughness parameters (both or none).
     thickness_mm, mu_per_cm : float or None

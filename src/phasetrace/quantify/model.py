@@ -77,6 +77,54 @@ def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
     return a, c0, c1, da * law, dc0 * law, dc1 * law
 
 
+def _first_order(b: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``w_r = b_r w_(r−1) + g_r`` (1-D, w_(−1) = 0) by doubling steps, ended when the products decay."""
+    w, span, s = g.copy(), b.copy(), 1
+    while s < w.size and span[s:].any():
+        w[s:] = w[s:] + span[s:] * w[:-s]
+        prod = span[s:] * span[:-s]
+        prod[prod < _TAIL_TINY] = 0.0
+        span[s:] = prod
+        s *= 2
+    return w
+
+
+def _unit_area(a, c0, c1, da, dc0, dc1):
+    """Recursion coefficients that give every source point the total weight 1, and their derivatives.
+
+    With τ changing along the grid, the recursion ``z = L⁻¹Cy`` (L: ``z_k − a_k z_(k−1)``, C:
+    ``c0_k y_k + c1_k y_(k−1)``) spreads a point by the factors on its way, and its total weight
+    ``s = Cᵀ L⁻ᵀ 1`` differs from 1 by about dτ/d2θ (0.6 % at 15°, against exactly 1 for a constant
+    τ): the input is divided by ``s``, so that the tail moves intensity without making or losing any.
+    The weight is taken as if the grid went on beyond its far end with its last factor.
+    """
+    n_p = a.size
+    last = 1.0 / (1.0 - a[-1])
+    # v = L⁻ᵀ 1: v_k = 1 + a_(k+1) v_(k+1), run from the far end (reversed)
+    b = np.zeros(n_p)
+    b[1:] = a[:0:-1]
+    g = np.ones(n_p)
+    g[0] = last
+    v = _first_order(b, g)[::-1]
+    db = np.zeros(n_p)
+    db[1:] = da[:0:-1]
+    gd = np.zeros(n_p)
+    gd[0] = da[-1] * last * last
+    gd[1:] = db[1:] * v[:0:-1]  # a'_(k+1) v_(k+1)
+    dv = _first_order(b, gd)[::-1]
+    s = c0 * v
+    s[:-1] += c1[1:] * v[1:]
+    s[-1] += c1[-1] * v[-1]
+    ds = dc0 * v + c0 * dv
+    ds[:-1] += dc1[1:] * v[1:] + c1[1:] * dv[1:]
+    ds[-1] += dc1[-1] * v[-1] + c1[-1] * dv[-1]
+    n = 1.0 / s
+    dn = -ds * n * n
+    n_prev = np.r_[n[0], n[:-1]]
+    dn_prev = np.r_[dn[0], dn[:-1]]
+    return c0 * n, c1 * n_prev, dc0 * n + c0 * dn, dc1 * n_prev + c1 * dn_prev
+
+
 class _TailPlan:
     """The tail's recursion on one grid for one τ₂₀, prepared for any number of columns.
 
@@ -98,7 +146,9 @@ class _TailPlan:
         length = self.nb * _TAIL_BLOCK
         self.coef = np.zeros((6, length, len(self.slices)))
         for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
-            self.coef[:, :n_p, i] = [c[sl] for c in coef]
+            a, c0, c1, da, dc0, dc1 = (c[sl] for c in coef)
+            c0, c1, dc0, dc1 = _unit_area(a, c0, c1, da, dc0, dc1)
+            self.coef[:, :n_p, i] = [a, c0, c1, da, dc0, dc1]
         self.fac = self.coef[0].reshape(self.nb, _TAIL_BLOCK, -1)
         self.e = np.cumprod(self.fac, axis=1)  # running products within each block
         self.e[self.e < _TAIL_TINY] = 0.0
