@@ -154,20 +154,10 @@ def _tail_loop(y, xp, tau20):
     a = np.where(1 / r < 60, np.exp(-np.minimum(1 / r, 60)), 0.0)
     c1 = r * (1 - a) - a
     c0 = 1 - a - c1
-    # every point's total weight made 1: s_j = Σ_i W_ij by the transposed recursion, input divided by s
-    s = np.ones_like(y)
-    low = np.flatnonzero(xp < 90.0)  # below 90° the weight of point j goes to i < j
-    v = np.zeros_like(y)
-    for j in low:  # v_j = 1 + a_(j−1) v_(j−1), from the low end (continued with its own factor)
-        v[j] = 1 / (1 - a[j]) if j == low[0] else 1 + a[j - 1] * v[j - 1]
-    for j in low:
-        s[j] = c0[j] * v[j] + (c1[j - 1] * v[j - 1] if j > low[0] else c1[j] * v[j])
-    high = np.flatnonzero(xp >= 90.0)
-    for j in high[::-1]:
-        v[j] = 1 / (1 - a[j]) if j == high[-1] else 1 + a[j + 1] * v[j + 1]
-    for j in high:
-        s[j] = c0[j] * v[j] + (c1[j + 1] * v[j + 1] if j < high[-1] else c1[j] * v[j])
-    y = y / s
+    # every source point's total weight kept 1: divided by 1 + |dτ/d2θ|
+    inside = (xp > 5) & (xp < 175)
+    slope = inside * np.tan(np.radians(20.0)) / np.sin(np.radians(np.clip(xp, 5, 175))) ** 2 * np.pi / 180
+    y = y / (1.0 + tau20 * slope)
     for i in range(xp.size - 1, -1, -1):  # below 90°: from the high end down
         if xp[i] < 90.0:
             nxt, ynxt = (z[i + 1], y[i + 1]) if i + 1 < xp.size and xp[i + 1] < 90.0 else (0.0, 0.0)

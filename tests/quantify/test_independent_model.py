@@ -5,6 +5,11 @@ header; before the loader read the Kα2 from such a header, every fit of that se
 Kα2 peaks, split from Kα1 by 0.3° at 90° 2θ, were left as unexplained intensity growing with angle (obs/calc
 of isolated reflections 0.99 at 10-20°, 1.33 at 90-100°, GoF 3.5-5.7). Here the doublet is read and the
 known composition comes back; the same scan fitted with Kα1 alone shows the deficit, so the test can fail.
+
+The bounds are those met since the axial-divergence tail replaced split pseudo-Voigt half widths (issue 13,
+benchmarks/profile_shape.md): with the split profile this scan gave LLZTO +0.26, La2Zr2O7 +0.02, MgO −0.28 wt %,
+GoF 2.04; with the tail +0.24, −0.08, −0.15 and GoF 1.11 (the simulator's tail length, 0.06° at 20°, comes
+back as 0.058°).
 """
 
 from __future__ import annotations
@@ -47,11 +52,13 @@ def test_the_stated_doublet_is_read_and_the_composition_recovered(scan):
     assert rad.is_doublet and (rad.kalpha1, rad.kalpha2, rad.ratio) == (1.5405929, 1.544414, 0.5)
     res = _fit(s)
     err = {p: res[p].wt_percent - w for p, w in truth["wt_percent"].items()}
-    assert abs(err["LLZTO_cubic"]) <= 0.6 and abs(err["La2Zr2O7"]) <= 0.6, err
-    assert abs(err["MgO"]) <= 0.4, err
+    assert abs(err["LLZTO_cubic"]) <= 0.4 and abs(err["La2Zr2O7"]) <= 0.4, err
+    assert abs(err["MgO"]) <= 0.25, err
+    # the simulator's axial-divergence tail (0.06° at 2θ = 20°, the same 1/tan 2θ law)
+    assert res.globals["asymmetry"] == pytest.approx(independent.AXIAL_TAIL, abs=0.01)
     # nothing at high angle is left unexplained (before: the Kα2 peaks at 79-95°)
     assert not [p for p in res.quality.peaks if p.two_theta > 60.0], res.quality.peaks
-    assert res.gof < 2.5
+    assert res.gof < 1.3 and res.quality.flag != "poor", (res.gof, res.quality.flag)
 
 
 def test_without_kalpha2_the_high_angle_intensity_is_unexplained(scan):

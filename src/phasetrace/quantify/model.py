@@ -77,52 +77,20 @@ def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
     return a, c0, c1, da * law, dc0 * law, dc1 * law
 
 
-def _first_order(b: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``w_r = b_r w_(r−1) + g_r`` (1-D, w_(−1) = 0) by doubling steps, ended when the products decay."""
-    w, span, s = g.copy(), b.copy(), 1
-    while s < w.size and span[s:].any():
-        w[s:] = w[s:] + span[s:] * w[:-s]
-        prod = span[s:] * span[:-s]
-        prod[prod < _TAIL_TINY] = 0.0
-        span[s:] = prod
-        s *= 2
-    return w
+def _unit_area(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, np.ndarray]:
+    """Factor on each source point that keeps its total weight 1, and its derivative by ``tau20``.
 
-
-def _unit_area(a, c0, c1, da, dc0, dc1):
-    """Recursion coefficients that give every source point the total weight 1, and their derivatives.
-
-    With τ changing along the grid, the recursion ``z = L⁻¹Cy`` (L: ``z_k − a_k z_(k−1)``, C:
-    ``c0_k y_k + c1_k y_(k−1)``) spreads a point by the factors on its way, and its total weight
-    ``s = Cᵀ L⁻ᵀ 1`` differs from 1 by about dτ/d2θ (0.6 % at 15°, against exactly 1 for a constant
-    τ): the input is divided by ``s``, so that the tail moves intensity without making or losing any.
-    The weight is taken as if the grid went on beyond its far end with its last factor.
+    With τ changing along the grid the recursion spreads a point by the factors on its way, and its
+    total weight is ``s ≈ 1 + |dτ/d2θ|`` (2θ in degrees) instead of exactly 1 for a constant τ:
+    0.5 % at 15°, 1.1 % at 10° for τ₂₀ = 0.05° (the exact discrete weight, from the transposed
+    recursion, differs from this by 7·10⁻⁵ at 15°, 4·10⁻⁴ at 10°). The input is divided by ``s``,
+    so that the tail moves intensity without making or losing any.
     """
-    n_p = a.size
-    last = 1.0 / (1.0 - a[-1])
-    # v = L⁻ᵀ 1: v_k = 1 + a_(k+1) v_(k+1), run from the far end (reversed)
-    b = np.zeros(n_p)
-    b[1:] = a[:0:-1]
-    g = np.ones(n_p)
-    g[0] = last
-    v = _first_order(b, g)[::-1]
-    db = np.zeros(n_p)
-    db[1:] = da[:0:-1]
-    gd = np.zeros(n_p)
-    gd[0] = da[-1] * last * last
-    gd[1:] = db[1:] * v[:0:-1]  # a'_(k+1) v_(k+1)
-    dv = _first_order(b, gd)[::-1]
-    s = c0 * v
-    s[:-1] += c1[1:] * v[1:]
-    s[-1] += c1[-1] * v[-1]
-    ds = dc0 * v + c0 * dv
-    ds[:-1] += dc1[1:] * v[1:] + c1[1:] * dv[1:]
-    ds[-1] += dc1[-1] * v[-1] + c1[-1] * dv[-1]
-    n = 1.0 / s
-    dn = -ds * n * n
-    n_prev = np.r_[n[0], n[:-1]]
-    dn_prev = np.r_[dn[0], dn[:-1]]
-    return c0 * n, c1 * n_prev, dc0 * n + c0 * dn, dc1 * n_prev + c1 * dn_prev
+    tt = np.clip(xp, *_TAIL_ANGLES)
+    slope = np.where((xp > _TAIL_ANGLES[0]) & (xp < _TAIL_ANGLES[1]), 1.0, 0.0)
+    slope *= _TAN20 / np.sin(np.radians(tt)) ** 2 * (np.pi / 180.0)  # |d law / d2θ|
+    n = 1.0 / (1.0 + tau20 * slope)
+    return n, -slope * n * n
 
 
 class _TailPlan:
@@ -145,9 +113,13 @@ class _TailPlan:
         self.nb = -(-max(self.sizes) // _TAIL_BLOCK)
         length = self.nb * _TAIL_BLOCK
         self.coef = np.zeros((6, length, len(self.slices)))
+        norm, dnorm = _unit_area(xp, tau20)
         for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
             a, c0, c1, da, dc0, dc1 = (c[sl] for c in coef)
-            c0, c1, dc0, dc1 = _unit_area(a, c0, c1, da, dc0, dc1)
+            # the input y_k enters as c0_k n_k y_k + c1_(k+1) n_k y_k: fold the source factor n in
+            n, dn = norm[sl], dnorm[sl]
+            n_prev, dn_prev = np.r_[n[0], n[:-1]], np.r_[dn[0], dn[:-1]]
+            c0, c1, dc0, dc1 = c0 * n, c1 * n_prev, dc0 * n + c0 * dn, dc1 * n_prev + c1 * dn_prev
             self.coef[:, :n_p, i] = [a, c0, c1, da, dc0, dc1]
         self.fac = self.coef[0].reshape(self.nb, _TAIL_BLOCK, -1)
         self.e = np.cumprod(self.fac, axis=1)  # running products within each block
