@@ -97,3 +97,22 @@ def test_raman_bands_and_silent_phases(library):
 def test_bad_simulation_settings(library, fractions, error, match):
     with pytest.raises(error, match=match):
         simulate_xrd(library, fractions)
+
+
+@pytest.mark.parametrize(("pid", "window"), [("LiCoO2", (16.0, 22.0)), ("MgO", (100.0, 112.0))])
+def test_axial_divergence_tail_moves_intensity_towards_the_nearer_end(library, pid, window):
+    """The instrument's ``asymmetry`` is the fit's exponential tail (τ at 20°, ∝ 1/|tan 2θ|): each line
+    keeps its area and its centroid moves by the tail's mean length τ(2θ), to low angle below 90° (LiCoO2
+    (003) at 18.9°) and to high angle above (MgO (331) at 105.7°)."""
+    kw = {"instrument": MONO, "noise": False, "background": 0.0, "two_theta_range": window, "step": 0.002}
+    plain = simulate_xrd(library, {pid: 1}, **kw)
+    tailed = simulate_xrd(library, {pid: 1}, **kw | {"instrument": Instrument(radiation=MONO.radiation,
+                                                                               asymmetry=0.06)})
+    centre = plain.x[np.argmax(plain.y)]
+    sel = np.abs(plain.x - centre) < 1.5
+    x, y0, y1 = plain.x[sel], plain.y[sel], tailed.y[sel]
+    # normalise both to one area (the simulator scales its highest peak to max_counts)
+    y0, y1 = y0 / np.trapezoid(y0, x), y1 / np.trapezoid(y1, x)
+    shift = np.trapezoid(x * y1, x) - np.trapezoid(x * y0, x)
+    tau = 0.06 * np.tan(np.radians(20.0)) / abs(np.tan(np.radians(centre)))
+    assert shift == pytest.approx(-np.sign(np.tan(np.radians(centre))) * tau, rel=0.05)

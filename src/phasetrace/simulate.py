@@ -2,7 +2,7 @@
 
 Users plan experiments and detection limits with it; the tests, the sample
 data and the benchmark are built on it. The forward model deliberately has
-more physics than the fitter assumes (peak asymmetry, size and strain
+more physics than the fitter assumes (size and strain
 broadening, March–Dollase texture, an amorphous hump, specimen displacement,
 lattice shifts, Poisson noise), so that a good fit result is earned.
 
@@ -21,13 +21,17 @@ import numpy as np
 from .errors import PhasetraceError
 from .library.crystallography import lorentz_polarisation, reciprocal_metric, two_theta
 from .library.phases import PhaseLibrary
-from .peaks.profiles import caglioti_fwhm, pseudo_voigt, scherrer_fwhm, split_pseudo_voigt, strain_fwhm
+from .peaks.profiles import axial_tail, caglioti_fwhm, pseudo_voigt, scherrer_fwhm, strain_fwhm
 from .scan import CU_KALPHA, Radiation, Scan, ScanMeta
 
 __all__ = ["Instrument", "SimulationError", "simulate_raman", "simulate_xrd"]
 
 #: Profile tails are evaluated this many FWHM either side of a peak (the rest is < 0.03 % of its area).
 PROFILE_WINDOW_FWHM = 40.0
+
+#: Lines this far outside the scan range are drawn (degrees 2θ), on a grid extended by as much, so that
+#: their profiles and axial-divergence tails reach into the range as they would on the instrument.
+RANGE_MARGIN = 2.0
 
 
 class SimulationError(PhasetraceError, ValueError):
@@ -48,7 +52,10 @@ class Instrument:
     eta : float
         Pseudo-Voigt Lorentzian fraction of the instrument profile.
     asymmetry : float
-        Axial-divergence asymmetry at 2θ = 20°, falling off as 1/tan 2θ.
+        Axial divergence: length (degrees 2θ) at 2θ = 20° of the one-sided exponential tail convolved
+        with every line, ``τ(2θ) = asymmetry · tan 20° / |tan 2θ|``, towards the nearer end of the
+        range (:func:`phasetrace.peaks.profiles.axial_tail`, the fit's profile term of the same name).
+        0: symmetric lines. A lab Bragg–Brentano instrument with 2.5° Soller slits has about 0.05°.
     monochromator_2theta : float or None
         For the polarisation factor (None: no monochromator).
     goniometer_radius_mm : float
@@ -179,7 +186,10 @@ def simulate_xrd(
             return float(value.get(pid, default))
         return float(value)
 
-    crystalline = np.zeros_like(x)
+    # the pattern is drawn on the grid extended by RANGE_MARGIN on both sides, then cut to the range
+    n_ext = int(np.ceil(RANGE_MARGIN / step))
+    xe = np.round(lo + step * np.arange(-n_ext, x.size + n_ext), 10)
+    crystalline = np.zeros_like(xe)
     for pid, wt in fr.items():
         if wt <= 0:
             continue
@@ -198,7 +208,7 @@ def simulate_xrd(
         s_p = wt / (refl.cell_mass * volume)  # Hill–Howard: S ∝ W / (Z M V)
         for lam, weight in lines:
             tt = two_theta(d, lam)
-            ok = np.isfinite(tt) & (tt > lo - 2) & (tt < hi + 2)
+            ok = np.isfinite(tt) & (tt > lo - RANGE_MARGIN) & (tt < hi + RANGE_MARGIN)
             tt = tt[ok]
             th = np.radians(tt) / 2
             shift = zero_shift - np.degrees(
@@ -211,17 +221,17 @@ def simulate_xrd(
                 + strain_fwhm(tt, eps) ** 2
             )
             area = s_p * weight * intens[ok] * lorentz_polarisation(tt, instrument.monochromator_2theta)
-            asym = instrument.asymmetry * np.tan(np.radians(20.0)) / np.tan(np.radians(np.maximum(tt, 5.0)))
-            for c, f, a, s in zip(centers, fwhm, area, asym, strict=True):
+            for c, f, a in zip(centers, fwhm, area, strict=True):
                 win = PROFILE_WINDOW_FWHM * f
-                i0, i1 = np.searchsorted(x, [c - win, c + win])
+                i0, i1 = np.searchsorted(xe, [c - win, c + win])
                 if i1 <= i0:
                     continue
-                xs = x[i0:i1]
-                if s != 0.0:
-                    crystalline[i0:i1] += a * split_pseudo_voigt(xs, c, f, instrument.eta, s)
-                else:
-                    crystalline[i0:i1] += a * pseudo_voigt(xs, c, f, instrument.eta)
+                crystalline[i0:i1] += a * pseudo_voigt(xe[i0:i1], c, f, instrument.eta)
+    if instrument.asymmetry != 0.0:
+        if instrument.asymmetry < 0.0:
+            raise SimulationError(f"axial-divergence tail length must be ≥ 0, got {instrument.asymmetry}")
+        crystalline = axial_tail(crystalline, xe, instrument.asymmetry)
+    crystalline = crystalline[n_ext : n_ext + x.size]
     peak = crystalline.max()
     if peak <= 0:
         raise SimulationError("no reflection of the given phases falls in the 2θ range")

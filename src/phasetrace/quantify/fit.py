@@ -79,7 +79,7 @@ class QuantConfig:
     refine_asymmetry : bool
         Refine the axial-divergence tail, one parameter for all phases: the tail length
         ``asymmetry`` (degrees at 2θ = 20°, falling as 1/|tan 2θ|) of a one-sided exponential
-        convolved with every line (:func:`phasetrace.quantify.model.axial_tail`), between 0
+        convolved with every line (:func:`phasetrace.peaks.profiles.axial_tail`), between 0
         and :data:`MAX_AXIAL_TAIL`. Starts at the instrument file's value, else at
         :data:`AXIAL_TAIL_START`; refined by default (every reflection below ~60° informs it, so
         it is stable in any fit; it is an instrument term and the same for all phases).

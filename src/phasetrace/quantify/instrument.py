@@ -32,7 +32,7 @@ Intensity corrections (:meth:`Instrument.angle_factor`), each a factor of 2θ:
 * Finite sample thickness t with linear absorption μ: ``1 − exp(−2 μ t / sin θ)``.
 
 Axial divergence (Soller slits) is modelled as a one-sided exponential tail convolved with every
-line (:func:`phasetrace.quantify.model.axial_tail`): ``profile.asymmetry`` is its length in
+line (:func:`phasetrace.peaks.profiles.axial_tail`): ``profile.asymmetry`` is its length in
 degrees at 2θ = 20° (falling as 1/|tan 2θ|; about 0.02-0.08° for Soller slits of 2-5°), the
 start value of the fit's refinement (``instrument calibrate`` refines and writes it). Files written
 before the tail replaced the split pseudo-Voigt stated a dimensionless half-width ratio under the
