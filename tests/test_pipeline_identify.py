@@ -24,7 +24,7 @@ def scan(library):
         TRUTH,
         seed=4,
         step=0.02,
-        instrument=Instrument(u=0.006, v=-0.002, w=0.003, eta=0.6, asymmetry=0.25),
+        instrument=Instrument(u=0.006, v=-0.002, w=0.003, eta=0.6, asymmetry=0.08),
         lattice_scale={"LNMO_Fd3m": 1.004, "LLZTO_cubic": 1.001, "LaMnO3_R3c": 1.002, "LaMnO3_Pnma": 1.003},
         crystallite_size_nm={"LNMO_Fd3m": 150, "LLZTO_cubic": 120, "LaMnO3_R3c": 80, "LaMnO3_Pnma": 80},
         displacement_um=-30,

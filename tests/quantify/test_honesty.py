@@ -13,7 +13,7 @@ from phasetrace.simulate import Instrument, simulate_xrd
 
 from ..conftest import real_file
 
-WIDE = Instrument(u=0.005, v=-0.0015, w=0.003, eta=0.6, asymmetry=0.15)
+WIDE = Instrument(u=0.005, v=-0.0015, w=0.003, eta=0.6, asymmetry=0.05)
 #: A structure outside the bundled library (rutile), read in place from the shared real data.
 RUTILE = "cif/autoXRD_LiMnTiOF/TiO2_136.cif"
 

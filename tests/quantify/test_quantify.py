@@ -21,7 +21,7 @@ LCO_TRUTH = {"LLZTO_cubic": 60.0, "LiCoO2": 37.0, "La2Zr2O7": 2.0, "LaCoO3": 1.0
 def lco_scan(library):
     return simulate_xrd(
         library, LCO_TRUTH, seed=11, lattice_scale={"LLZTO_cubic": 1.003, "LaCoO3": 0.995},
-        displacement_um=40, instrument=Instrument(asymmetry=0.08), amorphous_fraction=0.03,
+        displacement_um=40, instrument=Instrument(asymmetry=0.03), amorphous_fraction=0.03,
         crystallite_size_nm={"LLZTO_cubic": 300, "LiCoO2": 150, "La2Zr2O7": 40, "LaCoO3": 60},
         texture={"LiCoO2": ((0, 0, 1), 0.9)},
     )
