@@ -282,6 +282,24 @@ class _Space:
         self.owner.append(owner)
 
 
+def _error_property(key: str, doc: str, empty: Any = None) -> property:
+    """A :class:`FitState` standard-error attribute, made by the state's pending step when first read.
+
+    ``empty`` (a factory) gives the value stored and returned when the step made none.
+    """
+
+    def get(self: FitState) -> Any:
+        out = self._error(key)
+        if out is None and empty is not None:
+            out = self._errors[key] = empty()
+        return out
+
+    def put(self: FitState, value: Any) -> None:
+        self._errors[key] = value
+
+    return property(get, put, doc=doc)
+
+
 @dataclass
 class FitState:
     """Everything a fit produced (arrays and parameters); QuantResult is built from it."""
@@ -320,44 +338,14 @@ class FitState:
             pending(self)
         return self._errors.get(key, default)
 
-    @property
-    def cov_scales(self) -> np.ndarray | None:
-        """Covariance of the scale factors (GoF-scaled)."""
-        return self._error("cov_scales")
-
-    @cov_scales.setter
-    def cov_scales(self, value: np.ndarray | None) -> None:
-        self._errors["cov_scales"] = value
-
-    @property
-    def sigma_scales(self) -> np.ndarray | None:
-        """Standard errors of the scale factors (GoF-scaled)."""
-        return self._error("sigma_scales")
-
-    @sigma_scales.setter
-    def sigma_scales(self, value: np.ndarray | None) -> None:
-        self._errors["sigma_scales"] = value
-
-    @property
-    def nonlinear_sigma(self) -> dict[str, float]:
-        """Standard errors of the nonlinear parameters by name."""
-        out = self._error("nonlinear_sigma")
-        if out is None:
-            out = self._errors["nonlinear_sigma"] = {}
-        return out
-
-    @nonlinear_sigma.setter
-    def nonlinear_sigma(self, value: dict[str, float]) -> None:
-        self._errors["nonlinear_sigma"] = value
-
-    @property
-    def nonlinear_cov(self) -> np.ndarray | None:
-        """Covariance of ``theta`` (order of ``names``), GoF-scaled."""
-        return self._error("nonlinear_cov")
-
-    @nonlinear_cov.setter
-    def nonlinear_cov(self, value: np.ndarray | None) -> None:
-        self._errors["nonlinear_cov"] = value
+    cov_scales = _error_property("cov_scales", "Covariance of the scale factors (GoF-scaled).")
+    sigma_scales = _error_property("sigma_scales", "Standard errors of the scale factors (GoF-scaled).")
+    nonlinear_sigma = _error_property(
+        "nonlinear_sigma", "Standard errors of the nonlinear parameters by name.", empty=dict
+    )
+    nonlinear_cov = _error_property(
+        "nonlinear_cov", "Covariance of ``theta`` (order of ``names``), GoF-scaled."
+    )
 
     def __getstate__(self) -> dict:
         """Pickle with the standard errors made (the pending step is a closure)."""
