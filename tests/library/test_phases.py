@@ -67,7 +67,7 @@ def test_phase_provenance_is_stated(entry):
     assert "to be verified" not in text.replace("\n#", " ").replace("\n", " ")
 
 
-@pytest.mark.parametrize("pid", ["NMC111", "Li3PO4_beta", "LaCoO3"])
+@pytest.mark.parametrize("pid", ["NMC111", "Li3PO4_beta", "LaCoO3", "LiTiO2_cubic"])
 def test_phases_show_states_the_provenance(pid):
     """`phases show` says whether a structure is a published refinement or a model (issue 16), and what
     of its source was re-checked (or that nothing was)."""
@@ -84,6 +84,18 @@ def test_phases_show_states_the_provenance(pid):
         assert " ".join(entry["checked"].split())[:60] in checked
     else:
         assert "not re-checked against the original publication" in checked
+
+
+def test_every_model_says_where_a_published_structure_was_sought():
+    """Issue 16 allows a model only where no published structure is at hand: each model's 'checked' records
+    the search and names the database entries that hold a refinement of its composition (or that none was
+    found), so that the next curator knows which entry to transcribe; `phases show` prints it."""
+    models = [e for e in PHASE_ENTRIES if e["provenance"] == "model"]
+    assert models
+    for e in models:
+        checked = " ".join(str(e.get("checked") or "").split())
+        assert "search" in checked, e["id"]
+        assert re.search(r"\b(COD|ICSD) \d{4,7}\b", checked) or re.search(r"\bno [\w -]*entry\b", checked), e["id"]
 
 
 def test_phases_list_counts_the_provenance(tmp_path, monkeypatch):
