@@ -39,6 +39,7 @@ __all__ = [
     "compute_reflections",
     "d_min_for_scan",
     "positional_f2",
+    "sabine_extinction",
 ]
 
 #: Smallest d-spacing kept (Å) unless the scan reaches further: Cu Kα up to 2θ ≈ 133°, Mo Kα up to ≈ 60°.
@@ -69,6 +70,9 @@ CACHE_SCHEMA = 6  # 5-6: the free atomic coordinates (``ReflectionList.positions
 
 #: Arrays of ``ReflectionList.positions`` (stored as ``pos_<name>`` in a cache entry).
 _POSITION_ARRAYS = ("xyz", "orbit", "dxyz", "fsite", "values")
+
+#: Classical electron radius (Å), the unit of the scattering length r_e·|F| in the extinction variable.
+ELECTRON_RADIUS = 2.8179403262e-5
 
 #: Avogadro's number × 1e-24: g/mol per Å³ → g/cm³.
 _AMU_PER_A3_TO_G_CM3 = 1.0 / 0.602214076
@@ -654,6 +658,44 @@ def positional_f2(
         f2 += 0.5 * np.abs(big_f) ** 2
         df2 += np.real(np.conj(big_f)[:, None] * dbig_f)  # 0.5 · 2 Re(F* ∂F)
     return f2, df2
+
+
+def sabine_extinction(refl: ReflectionList, wavelength: float, block_um: float) -> np.ndarray:
+    """Primary-extinction factor of each reflection of a powder, Sabine's model (ITC C §6.4.8).
+
+    ``x = (r_e λ |F| D / V)²`` for mosaic blocks of size ``D`` in a cell of volume ``V``;
+    ``E = E_L cos²θ + E_B sin²θ`` with the Laue term ``E_L = 1 − x/2 + x²/4 − 5x³/48 + 7x⁴/192``
+    (x ≤ 1; ``√(2/πx) (1 − 1/8x − 3/128x² − 15/1024x³)`` above) and the Bragg term
+    ``E_B = (1 + x)^−½``. It lowers the strong reflections of heavy, small-cell phases most: at
+    D = 1 µm in Cu Kα zincite's intensity-weighted mean E is 0.97, corundum's 0.99.
+
+    Parameters
+    ----------
+    refl : ReflectionList
+        The phase's reflections (``f2`` with its displacement damping).
+    wavelength : float
+        Å (the Kα1 line: E changes by < 10⁻³ between Kα1 and Kα2).
+    block_um : float
+        Mosaic-block (coherently diffracting domain) size, µm; 0 for no extinction.
+
+    Returns
+    -------
+    ndarray
+        Factor (0, 1] on each reflection's |F|², one per row of ``refl``.
+    """
+    if not block_um or block_um <= 0.0:
+        return np.ones(refl.d.size)
+    f = np.sqrt(np.clip(np.asarray(refl.f2, dtype=float), 0.0, None))
+    x = (ELECTRON_RADIUS * wavelength * f * block_um * 1e4 / cell_volume(refl.cell)) ** 2
+    xs = np.maximum(x, 1.0)  # the asymptotic branch, used above x = 1 only
+    series = 1.0 - x / 2.0 + x**2 / 4.0 - 5.0 * x**3 / 48.0 + 7.0 * x**4 / 192.0
+    asymptotic = np.sqrt(2.0 / (np.pi * xs)) * (
+        1.0 - 1.0 / (8.0 * xs) - 3.0 / (128.0 * xs**2) - 15.0 / (1024.0 * xs**3)
+    )
+    e_laue = np.where(x <= 1.0, series, asymptotic)
+    e_bragg = 1.0 / np.sqrt(1.0 + x)
+    sin2 = np.clip(wavelength / (2.0 * np.asarray(refl.d, dtype=float)), 0.0, 1.0) ** 2
+    return e_laue * (1.0 - sin2) + e_bragg * sin2
 
 
 def d_min_for_scan(two_theta_max: float, wavelength: float) -> float:

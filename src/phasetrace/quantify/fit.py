@@ -109,6 +109,13 @@ class QuantConfig:
     brindley_um : mapping or None
         Particle size (µm) per phase for the Brindley microabsorption
         correction of weight fractions; None for no correction.
+    extinction_um : mapping or None
+        Mosaic-block size (µm) per phase for Sabine's primary-extinction correction of its
+        reflection intensities (:func:`phasetrace.library.reflections.sabine_extinction`); None
+        (default) or a missing phase: none. Never refined: on measured patterns the size is not
+        determined by the fit (CPD round robin, ``benchmarks/cpd_bias.md``: χ² flat from 0 to
+        0.5 µm while zincite's weight fraction moves by 2 %), so give it from an independent
+        measurement (electron microscopy of the powder), as for ``brindley_um``.
     refine_b : {"auto", True, False}
         Per-phase overall displacement ΔB (Å², added to the CIF's or typical
         B of every atom). "auto": refined in a second stage for phases of at
@@ -154,6 +161,7 @@ class QuantConfig:
     detection_sigma: float = 3.0
     max_nfev: int = 150
     brindley_um: Mapping[str, float] | None = None
+    extinction_um: Mapping[str, float] | None = None
     refine_b: Any = "auto"
     refine_positions: Any = "auto"
     texture_search: bool = True

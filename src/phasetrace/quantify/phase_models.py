@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..library.phases import PhaseLibrary
-from ..library.reflections import d_min_for_scan
+from ..library.reflections import d_min_for_scan, sabine_extinction
 from ..scan import Scan
 from .fit import TEXTURE_FAMILIES, FitState, QuantConfig
 from .model import PhaseModel
@@ -42,6 +45,13 @@ def phase_models(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: 
         m = PhaseModel.build(pid, refl, (lo, hi), lams, max_strain=max(p.strain, 0.01), texture_axis=tex_axis)
         if m.d0.size == 0:
             continue  # no reflection of this phase in the scan range
+        block = (config.extinction_um or {}).get(pid)
+        if block:
+            # on the model's intensities, not the list's |F|²: refined coordinates scale those by
+            # their ratio to the list's (fit.position_terms), which keeps the extinction factor
+            row = {tuple(h): r for r, h in enumerate(refl.hkl.tolist())}
+            rows = np.array([row[tuple(h)] for h in m.hkl.tolist()], dtype=np.int64)
+            m = dataclasses.replace(m, mf2=m.mf2 * sabine_extinction(refl, rad.kalpha1, block)[rows])
         models.append(m)
         strains.append(p.strain)
         textured.append(tex_axis is not None)
