@@ -48,9 +48,16 @@ def png_bytes(rgba: np.ndarray, *, dpi: float, level: int = 1, software: str = "
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"expected an (H, W, 4) RGBA array, got shape {rgba.shape}")
     h, w, _ = rgba.shape
-    opaque = bool(np.all(rgba[:, :, 3] == 255))
-    px = rgba[:, :, :3] if opaque else rgba
-    rows = np.ascontiguousarray(px).reshape(h, -1)
+    opaque = bool(rgba[:, :, 3].min() == 255)
+    if opaque:
+        # the colour planes one at a time: numpy copies a 3-of-4-byte pixel slice (rgba[:, :, :3]) about
+        # five times slower than three single-byte planes, and the copy cost as much as the compression
+        px = np.empty((h, w, 3), dtype=np.uint8)
+        for c in range(3):
+            px[:, :, c] = rgba[:, :, c]
+    else:
+        px = np.ascontiguousarray(rgba)
+    rows = px.reshape(h, -1)
     # each row: its filter type byte, then the row minus the row above (mod 256); the first row as is
     out = np.empty((h, rows.shape[1] + 1), dtype=np.uint8)
     out[:, 0] = 2
@@ -65,5 +72,6 @@ def png_bytes(rgba: np.ndarray, *, dpi: float, level: int = 1, software: str = "
     ]
     if software:
         parts.append(_chunk(b"tEXt", b"Software\x00" + software.encode("latin-1", "replace")))
-    parts += [_chunk(b"IDAT", zlib.compress(out.tobytes(), level)), _chunk(b"IEND", b"")]
+    # zlib reads the filtered rows' buffer itself (no bytes copy of them)
+    parts += [_chunk(b"IDAT", zlib.compress(out, level)), _chunk(b"IEND", b"")]
     return b"".join(parts)

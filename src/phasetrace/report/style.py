@@ -248,7 +248,9 @@ class _Pixels:
     def write(self, data: Any) -> int:
         import numpy as np
 
-        self.array = np.array(data, dtype=np.uint8, copy=True)  # the buffer's (H, W, 4) memoryview
+        # the buffer's (H, W, 4) memoryview, not copied: the view keeps the renderer's buffer alive, and
+        # nothing draws into it before the PNG is encoded (a 300 dpi figure is 10-20 MB of pixels)
+        self.array = np.asarray(data, dtype=np.uint8)
         return self.array.size
 
     def seek(self, *args: Any) -> int:  # matplotlib takes an object with ``seek`` for a file handle

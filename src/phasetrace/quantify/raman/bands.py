@@ -42,6 +42,31 @@ _G = 4.0 * math.log(2.0)
 _SQ = math.sqrt(_G / math.pi)
 
 
+#: Arguments of exp: above the first numpy's exp takes its fast (vectorised) path; at or below the second
+#: the result is exactly 0 (exp(-745.14) rounds to 0). Results near and below the smallest normal double
+#: (exp(-708.4)) take a slow path, about ten times slower per point, and most points of a spectrum lie
+#: far out in every band's Gaussian tail: it was two thirds of a band profile's cost.
+_EXP_NORMAL = -700.0
+_EXP_ZERO = -746.0
+
+
+def _gaussian_core(d2: np.ndarray) -> np.ndarray:
+    """``exp(-4 ln2 · d2)``, element for element the same as numpy's, without its slow underflow path.
+
+    The exponent is clipped into the fast range for the one vectorised call; the few points
+    between it and exact zero (results near or below the smallest normal double) are then evaluated
+    as they are, and the points beyond are zero, as exp gives them.
+    """
+    a = -_G * d2
+    out = np.exp(np.maximum(a, _EXP_NORMAL))
+    low = a < _EXP_NORMAL
+    if low.any():
+        out[low] = 0.0
+        sub = low & (a > _EXP_ZERO)
+        out[sub] = np.exp(a[sub])
+    return out
+
+
 def band_profiles(
     x: np.ndarray,
     centre: np.ndarray,
@@ -64,30 +89,65 @@ def band_profiles(
         With ``derivs``: derivatives with respect to the centre, the log of the
         FWHM and (``dasym``) the asymmetry.
     """
+    # The same operations in the same order as the formulas in the comments, mostly in place: the
+    # profiles are (points × bands) arrays large enough that each fresh temporary costs as much as the
+    # arithmetic (so the values are bit for bit those of the formulas).
     u = x[:, None] - centre[None, :]
     if asym is None or not np.any(asym):
         side = None
-        w = np.broadcast_to(fwhm[None, :], u.shape)
+        w = fwhm[None, :]
     else:
         side = np.where(u < 0, 1.0, -1.0)
         w = fwhm[None, :] * (1.0 + side * asym[None, :])
     d = u / w
     d2 = d * d
-    q = 1.0 / (1.0 + 4.0 * d2)
-    lor = (2.0 / np.pi) * q / w
-    gau = _SQ * np.exp(-_G * d2) / w
-    pv = eta * lor + (1.0 - eta) * gau
+    q = np.multiply(4.0, d2)  # q = 1 / (1 + 4 d²)
+    q += 1.0
+    np.divide(1.0, q, out=q)
+    el = np.multiply(2.0 / np.pi, q)  # η · lor, lor = (2/π) q / w
+    el /= w
+    el *= eta
+    eg = _gaussian_core(d2)  # (1 - η) · gau, gau = √(G/π) exp(-G d²) / w
+    eg *= _SQ
+    eg /= w
+    eg *= 1.0 - eta
     scale = area[None, :] if side is None else area[None, :] * (w / fwhm[None, :])
-    val = pv * scale
     if not derivs:
-        return (val,)
-    # ∂pV/∂centre and w·∂pV/∂w at the half width in force
-    dc = (eta * lor * 8.0 * q + (1.0 - eta) * gau * 2.0 * _G) * d / w
-    wdw = eta * lor * (4.0 * d2 - 1.0) * q + (1.0 - eta) * gau * (2.0 * _G * d2 - 1.0)
+        el += eg  # pV
+        el *= scale
+        return (el,)
+    pv = el + eg
+    val = pv * scale
+    # ∂pV/∂centre and w·∂pV/∂w at the half width in force:
+    # dc = (η lor · 8 q + (1-η) gau · 2G) · d / w
+    dc = np.multiply(el, 8.0)
+    dc *= q
+    t = np.multiply(eg, 2.0)
+    t *= _G
+    dc += t
+    dc *= d
+    dc /= w
+    # wdw = η lor · (4 d² - 1) · q + (1-η) gau · (2G d² - 1)
+    wdw = np.multiply(4.0, d2)
+    wdw -= 1.0
+    wdw *= el
+    wdw *= q
+    np.multiply(2.0 * _G, d2, out=t)
+    t -= 1.0
+    t *= eg
+    wdw += t
+    dc *= scale
     if not dasym:
-        return val, dc * scale, wdw * scale, None
+        wdw *= scale
+        return val, dc, wdw, None
+    # dasym = sign · (pV + wdw) · area
     sgn = np.where(u < 0, 1.0, -1.0) if side is None else side
-    return val, dc * scale, wdw * scale, sgn * (pv + wdw) * area[None, :]
+    da = pv
+    da += wdw
+    np.multiply(sgn, da, out=da)
+    da *= area[None, :]
+    wdw *= scale
+    return val, dc, wdw, da
 
 
 def peak_height(fwhm: np.ndarray, eta: float) -> np.ndarray:
