@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from phasetrace.quantify.raman.bands import _gaussian_core, band_profiles
+from phasetrace.quantify.raman.bands import _gaussian_core, band_derivatives, band_profiles, band_terms
 
 _G = 4.0 * math.log(2.0)
 _SQ = math.sqrt(_G / math.pi)
@@ -78,3 +78,18 @@ def test_band_profiles_area_and_centre_derivative(bands):
     up = band_profiles(x, centre + h, fwhm, area, 0.7)[0]
     down = band_profiles(x, centre - h, fwhm, area, 0.7)[0]
     np.testing.assert_allclose(dc[:, 0], (up - down)[:, 0] / (2 * h), atol=1e-9 * float(val.max()))
+
+
+def test_band_terms_kept_for_the_jacobian_are_not_changed_by_it(bands):
+    x, centre, fwhm, area, rng = bands
+    asym = rng.uniform(-0.3, 0.3, centre.size)
+    t = band_terms(x, centre, fwhm, area, 0.7, asym)
+    before = [None if a is None else a.copy() for a in t]
+    first = band_derivatives(t, dasym=True)
+    second = band_derivatives(t, dasym=True)  # a second Jacobian at the same shape
+    for a, b in zip(t, before, strict=True):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    want = _formulas(x, centre, fwhm, area, 0.7, asym)
+    assert np.array_equal(t.val, want[0])
+    for g1, g2, w in zip(first, second, want[1:], strict=True):
+        assert np.array_equal(g1, w) and np.array_equal(g2, w)

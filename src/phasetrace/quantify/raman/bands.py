@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from numpy.polynomial import chebyshev
@@ -14,7 +15,17 @@ from ...match.raman import NO_DATA_REASON, SILENT_REASON
 from ..core import orthonormal_basis
 from .result import RamanFitConfig
 
-__all__ = ["BandModel", "band_model", "band_profiles", "peak_height", "spike_mask", "twin_groups"]
+__all__ = [
+    "BandModel",
+    "BandTerms",
+    "band_derivatives",
+    "band_model",
+    "band_profiles",
+    "band_terms",
+    "peak_height",
+    "spike_mask",
+    "twin_groups",
+]
 
 
 #: Bands whose centre lies this many (widest allowed) FWHM outside the window still enter with their tails.
@@ -67,6 +78,102 @@ def _gaussian_core(d2: np.ndarray) -> np.ndarray:
     return out
 
 
+class BandTerms(NamedTuple):
+    """The intermediate arrays of a set of band profiles (:func:`band_terms`), shape (N, B) or (1, B)."""
+
+    u: np.ndarray  # x - centre
+    side: np.ndarray | None  # +1 below the centre, -1 above (asymmetric bands only)
+    w: np.ndarray  # the FWHM in force (of the side)
+    d: np.ndarray  # u / w
+    d2: np.ndarray
+    q: np.ndarray  # 1 / (1 + 4 d²)
+    el: np.ndarray  # η · lor
+    eg: np.ndarray  # (1 - η) · gau
+    scale: np.ndarray
+    area: np.ndarray
+    pv: np.ndarray  # el + eg
+    val: np.ndarray  # pv · scale
+
+
+def _terms(x, centre, fwhm, area, eta, asym):
+    """u, side, w, d, d², q, η·lor, (1-η)·gau and the area scale of the profiles (see band_profiles)."""
+    u = x[:, None] - centre[None, :]
+    if asym is None or not np.any(asym):
+        side = None
+        w = fwhm[None, :]
+    else:
+        side = np.where(u < 0, 1.0, -1.0)
+        w = fwhm[None, :] * (1.0 + side * asym[None, :])
+    d = u / w
+    d2 = d * d
+    q = np.multiply(4.0, d2)  # q = 1 / (1 + 4 d²)
+    q += 1.0
+    np.divide(1.0, q, out=q)
+    el = np.multiply(2.0 / np.pi, q)  # η · lor, lor = (2/π) q / w
+    el /= w
+    el *= eta
+    eg = _gaussian_core(d2)  # (1 - η) · gau, gau = √(G/π) exp(-G d²) / w
+    eg *= _SQ
+    eg /= w
+    eg *= 1.0 - eta
+    scale = area[None, :] if side is None else area[None, :] * (w / fwhm[None, :])
+    return u, side, w, d, d2, q, el, eg, scale
+
+
+def band_terms(
+    x: np.ndarray,
+    centre: np.ndarray,
+    fwhm: np.ndarray,
+    area: np.ndarray,
+    eta: float,
+    asym: np.ndarray | None = None,
+) -> BandTerms:
+    """The profiles of :func:`band_profiles` (``val``) with the intermediate arrays its derivatives need.
+
+    For a caller that may want the derivatives at the same parameters later
+    (:func:`band_derivatives`) without evaluating the profiles again.
+    """
+    u, side, w, d, d2, q, el, eg, scale = _terms(x, centre, fwhm, area, eta, asym)
+    pv = el + eg
+    return BandTerms(u, side, w, d, d2, q, el, eg, scale, area, pv, pv * scale)
+
+
+def band_derivatives(t: BandTerms, dasym: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Derivatives of the profiles ``t`` with respect to the centre, the log of the FWHM and the asymmetry.
+
+    The same values as :func:`band_profiles` with ``derivs``; ``t`` is left as it is.
+    """
+    # ∂pV/∂centre and w·∂pV/∂w at the half width in force:
+    # dc = (η lor · 8 q + (1-η) gau · 2G) · d / w
+    dc = np.multiply(t.el, 8.0)
+    dc *= t.q
+    tmp = np.multiply(t.eg, 2.0)
+    tmp *= _G
+    dc += tmp
+    dc *= t.d
+    dc /= t.w
+    # wdw = η lor · (4 d² - 1) · q + (1-η) gau · (2G d² - 1)
+    wdw = np.multiply(4.0, t.d2)
+    wdw -= 1.0
+    wdw *= t.el
+    wdw *= t.q
+    np.multiply(2.0 * _G, t.d2, out=tmp)
+    tmp -= 1.0
+    tmp *= t.eg
+    wdw += tmp
+    dc *= t.scale
+    if not dasym:
+        wdw *= t.scale
+        return dc, wdw, None
+    # dasym = sign · (pV + wdw) · area
+    sgn = np.where(t.u < 0, 1.0, -1.0) if t.side is None else t.side
+    da = t.pv + wdw
+    np.multiply(sgn, da, out=da)
+    da *= t.area[None, :]
+    wdw *= t.scale
+    return dc, wdw, da
+
+
 def band_profiles(
     x: np.ndarray,
     centre: np.ndarray,
@@ -92,62 +199,13 @@ def band_profiles(
     # The same operations in the same order as the formulas in the comments, mostly in place: the
     # profiles are (points × bands) arrays large enough that each fresh temporary costs as much as the
     # arithmetic (so the values are bit for bit those of the formulas).
-    u = x[:, None] - centre[None, :]
-    if asym is None or not np.any(asym):
-        side = None
-        w = fwhm[None, :]
-    else:
-        side = np.where(u < 0, 1.0, -1.0)
-        w = fwhm[None, :] * (1.0 + side * asym[None, :])
-    d = u / w
-    d2 = d * d
-    q = np.multiply(4.0, d2)  # q = 1 / (1 + 4 d²)
-    q += 1.0
-    np.divide(1.0, q, out=q)
-    el = np.multiply(2.0 / np.pi, q)  # η · lor, lor = (2/π) q / w
-    el /= w
-    el *= eta
-    eg = _gaussian_core(d2)  # (1 - η) · gau, gau = √(G/π) exp(-G d²) / w
-    eg *= _SQ
-    eg /= w
-    eg *= 1.0 - eta
-    scale = area[None, :] if side is None else area[None, :] * (w / fwhm[None, :])
-    if not derivs:
-        el += eg  # pV
-        el *= scale
-        return (el,)
-    pv = el + eg
-    val = pv * scale
-    # ∂pV/∂centre and w·∂pV/∂w at the half width in force:
-    # dc = (η lor · 8 q + (1-η) gau · 2G) · d / w
-    dc = np.multiply(el, 8.0)
-    dc *= q
-    t = np.multiply(eg, 2.0)
-    t *= _G
-    dc += t
-    dc *= d
-    dc /= w
-    # wdw = η lor · (4 d² - 1) · q + (1-η) gau · (2G d² - 1)
-    wdw = np.multiply(4.0, d2)
-    wdw -= 1.0
-    wdw *= el
-    wdw *= q
-    np.multiply(2.0 * _G, d2, out=t)
-    t -= 1.0
-    t *= eg
-    wdw += t
-    dc *= scale
-    if not dasym:
-        wdw *= scale
-        return val, dc, wdw, None
-    # dasym = sign · (pV + wdw) · area
-    sgn = np.where(u < 0, 1.0, -1.0) if side is None else side
-    da = pv
-    da += wdw
-    np.multiply(sgn, da, out=da)
-    da *= area[None, :]
-    wdw *= scale
-    return val, dc, wdw, da
+    if derivs:
+        t = band_terms(x, centre, fwhm, area, eta, asym)
+        return (t.val, *band_derivatives(t, dasym))
+    _, _, _, _, _, _, el, eg, scale = _terms(x, centre, fwhm, area, eta, asym)
+    el += eg  # pV
+    el *= scale
+    return (el,)
 
 
 def peak_height(fwhm: np.ndarray, eta: float) -> np.ndarray:

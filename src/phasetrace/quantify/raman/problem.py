@@ -23,7 +23,16 @@ from ..core import (
     nonnegative_amplitudes,
     project_out,
 )
-from .bands import BandModel, band_profiles, corresponds, peak_height, similarity
+from .bands import (
+    BandModel,
+    BandTerms,
+    band_derivatives,
+    band_profiles,
+    band_terms,
+    corresponds,
+    peak_height,
+    similarity,
+)
 from .result import RamanFitConfig
 
 __all__ = ["RamanProblem", "Statistics", "statistics"]
@@ -115,6 +124,9 @@ class RamanProblem:
         self.dlogw = np.zeros((n, m))
         self.dband: dict[int, tuple[np.ndarray, ...]] = {}  # per-band derivatives of flexible phases
         self.fresh = np.zeros(m, dtype=bool)  # derivatives current
+        # per phase: the parameters and profile terms of its last refresh inside a refinement, so that the
+        # Jacobian at the same shapes does not evaluate the profiles again
+        self._terms: dict[int, tuple[tuple[np.ndarray, ...], BandTerms]] = {}
         for i in range(m):
             self.refresh(i)
         self.amp = np.zeros(m)
@@ -126,12 +138,24 @@ class RamanProblem:
         self.lw = (math.log(cfg.width_bounds[0]), math.log(cfg.width_bounds[1]))
 
     # -- columns
-    def refresh(self, i: int) -> None:
-        """Recompute phase ``i``'s column after a change of its shape (derivatives on demand)."""
+    def _shape(self, i: int) -> tuple[np.ndarray, ...]:
+        """Phase ``i``'s band centres, widths, areas and asymmetries (copies, not views of its state)."""
         m = self.models[i]
-        self.cols[:, i] = band_profiles(self.x, m.centres(), m.widths(), m.areas(), self.cfg.eta, m.asym())[
-            0
-        ].sum(axis=1)
+        return m.centres(), m.widths(), m.areas(), m.asym().copy()
+
+    def refresh(self, i: int, keep: bool = False) -> None:
+        """Recompute phase ``i``'s column after a change of its shape (derivatives on demand).
+
+        ``keep``: keep the profiles' terms for the derivatives at this shape (a refinement's step).
+        """
+        c, w, a, s = shape = self._shape(i)
+        if keep:
+            t = band_terms(self.x, c, w, a, self.cfg.eta, s)
+            self._terms[i] = (shape, t)
+            self.cols[:, i] = t.val.sum(axis=1)
+        else:
+            self._terms.pop(i, None)
+            self.cols[:, i] = band_profiles(self.x, c, w, a, self.cfg.eta, s)[0].sum(axis=1)
         self.wcols[:, i] = self.perp(self.cols[:, i] * self.sw)
         self.fresh[i] = False
 
@@ -141,9 +165,14 @@ class RamanProblem:
             if self.fresh[i]:
                 continue
             m = self.models[i]
-            val, dc, dw, da = band_profiles(
-                self.x, m.centres(), m.widths(), m.areas(), self.cfg.eta, m.asym(), True, m.flexible
-            )
+            shape = self._shape(i)
+            kept = self._terms.get(i)
+            if kept is not None and all(np.array_equal(p, q) for p, q in zip(kept[0], shape, strict=True)):
+                t = kept[1]
+            else:
+                t = band_terms(self.x, *shape[:3], self.cfg.eta, shape[3])
+            val = t.val
+            dc, dw, da = band_derivatives(t, m.flexible)
             self.dshift[:, i] = dc.sum(axis=1)
             self.dlogw[:, i] = dw.sum(axis=1)
             if m.flexible:
@@ -342,7 +371,7 @@ class RamanProblem:
                 else:
                     m.band[b, kind - 2] = p[n]
             for i in active:
-                self.refresh(i)
+                self.refresh(i, keep=True)
             self.solve()
             return np.concatenate([self.residual_w(), p * inv_sig])
 
@@ -363,9 +392,12 @@ class RamanProblem:
 
         tiny = np.where(np.array([k for _, k, _ in layout]) == 0, 0.01, 1e-4)
         tiny[[n for n, (_, k, _) in enumerate(layout) if k == 3]] = 0.01
-        levenberg_marquardt(
-            evaluate, jacobian, params(), lo, hi, tiny=tiny, max_nfev=max_nfev or self.cfg.max_nfev
-        )
+        try:
+            levenberg_marquardt(
+                evaluate, jacobian, params(), lo, hi, tiny=tiny, max_nfev=max_nfev or self.cfg.max_nfev
+            )
+        finally:
+            self._terms.clear()  # (points × bands) arrays per phase: not kept past the refinement
 
 
 @dataclass
