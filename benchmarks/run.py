@@ -9,6 +9,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/run.py --only accuracy    # the validation-set accuracy alone
     .venv/bin/python benchmarks/run.py --only batch --batch-scans 1000 --batch-jobs 2
                                                           # issue 18's 1,000-scan batch and its stages
+    .venv/bin/python benchmarks/speed.py                  # the two fit-speed rows alone, process time
 
 The benchmark measures each pipeline stage through its public interface, and only when the stage exists
 in the checked-out commit. Python stages are imported inside ``try/except ImportError`` (see

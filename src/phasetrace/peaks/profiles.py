@@ -95,6 +95,27 @@ _TAIL_BLOCK = 16
 _TAIL_TINY = 1e-30
 
 
+#: The tail's angle laws by grid (first, last point, size): a fit makes a plan per trial τ₂₀ on a few grids.
+_TAIL_LAWS: dict = {}
+
+
+def _grid_laws(xp: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The grid's step, the angle law ``τ/τ₂₀`` and ``|d law/d2θ|`` (degrees) on it (kept per grid)."""
+    key = (float(xp[0]), float(xp[-1]), xp.size)
+    out = _TAIL_LAWS.get(key)
+    if out is None:
+        step = (xp[-1] - xp[0]) / (xp.size - 1)
+        law = _TAN20 / np.abs(np.tan(np.radians(np.clip(xp, *_TAIL_ANGLES))))
+        tt = np.clip(xp, *_TAIL_ANGLES)
+        slope = np.where((xp > _TAIL_ANGLES[0]) & (xp < _TAIL_ANGLES[1]), 1.0, 0.0)
+        slope *= _TAN20 / np.sin(np.radians(tt)) ** 2 * (np.pi / 180.0)
+        out = (step, law, slope)
+        if len(_TAIL_LAWS) >= 8:
+            _TAIL_LAWS.clear()
+        _TAIL_LAWS[key] = out
+    return out
+
+
 def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
     """Step factors of the exponential tail on a uniform grid, and their derivatives by ``tau20``.
 
@@ -103,8 +124,7 @@ def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
     ``z_i = a z_(i+1) + c0 y_i + c1 y_(i+1)`` with ``c1 = r(1 − a) − a``, ``c0 = 1 − a − c1``,
     ``r = τ/h``.
     """
-    step = (xp[-1] - xp[0]) / (xp.size - 1)
-    law = _TAN20 / np.abs(np.tan(np.radians(np.clip(xp, *_TAIL_ANGLES))))
+    step, law, _ = _grid_laws(xp)
     tau = np.maximum(tau20 * law, 1e-12)
     r = tau / step
     # a below e⁻⁶⁰ is 0 (a tail far shorter than a step), kept out of subnormal numbers (slow to compute)
@@ -127,9 +147,7 @@ def _unit_area(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, np.ndarray]:
     recursion, differs from this by 7·10⁻⁵ at 15°, 4·10⁻⁴ at 10°). The input is divided by ``s``,
     so that the tail moves intensity without making or losing any.
     """
-    tt = np.clip(xp, *_TAIL_ANGLES)
-    slope = np.where((xp > _TAIL_ANGLES[0]) & (xp < _TAIL_ANGLES[1]), 1.0, 0.0)
-    slope *= _TAN20 / np.sin(np.radians(tt)) ** 2 * (np.pi / 180.0)  # |d law / d2θ|
+    slope = _grid_laws(xp)[2]  # |d law / d2θ|
     n = 1.0 / (1.0 + tau20 * slope)
     return n, -slope * n * n
 
@@ -165,6 +183,17 @@ class _TailPlan:
         self.fac = self.coef[0].reshape(self.nb, _TAIL_BLOCK, -1)
         self.e = np.cumprod(self.fac, axis=1)  # running products within each block
         self.e[self.e < _TAIL_TINY] = 0.0
+        # the chaining of the blocks by doubling: the step s and the products over s blocks at each level
+        # (functions of the factors alone, so made once here rather than in every call)
+        self.levels: list[tuple[int, np.ndarray]] = []
+        span = self.e[:, -1].copy()
+        s = 1
+        while s < self.nb and span[s:].any():
+            self.levels.append((s, span[s:, :, None].copy()))
+            prod = span[s:] * span[:-s]
+            prod[prod < _TAIL_TINY] = 0.0
+            span[s:] = prod
+            s *= 2
 
     def _solve(self, z: np.ndarray) -> np.ndarray:
         """``z_k = a_k z_(k−1) + g_k`` in place, ``z`` holding g, shape (nb·block, parts, K)."""
@@ -176,14 +205,8 @@ class _TailPlan:
         if nb > 1:
             # chain the block ends: Y_b = Z_b + P_b Y_(b−1), by doubling over the blocks
             carry = z[:, -1].copy()
-            span = self.e[:, -1].copy()
-            s = 1
-            while s < nb and span[s:].any():
-                carry[s:] += span[s:, :, None] * carry[:-s]
-                prod = span[s:] * span[:-s]
-                prod[prod < _TAIL_TINY] = 0.0
-                span[s:] = prod
-                s *= 2
+            for s, span in self.levels:
+                carry[s:] += span * carry[:-s]
             z[1:] += ee[1:] * carry[:-1, None]
         return z.reshape(nb * _TAIL_BLOCK, *z.shape[2:])
 

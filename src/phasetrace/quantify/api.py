@@ -13,6 +13,7 @@ from ..library.crystallography import cell_volume
 from ..library.phases import PhaseLibrary
 from ..scan import Scan
 from ..timing import stage
+from .core import single_blas_thread
 from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
 from .limits import candidate_lod_scale
@@ -297,6 +298,7 @@ def _brindley_tau(library, pid, size_um, lam, state, zmv) -> float:
     return float(np.trapezoid(pl * np.exp(-(mu_p - mu_mean) * ll), ll))
 
 
+@single_blas_thread
 def quantify(
     scan: Scan,
     phases: Sequence[str] | None = None,
@@ -353,6 +355,11 @@ def quantify(
     ------
     FitError
         For scans without peaks, Raman scans, and empty phase lists.
+
+    Notes
+    -----
+    Runs with one BLAS thread (:func:`phasetrace.quantify.core.one_blas_thread`): faster for these
+    problem sizes, and the numbers are those of a series task, wherever it runs.
     """
     lib = library or PhaseLibrary.default()
     _check_scan(scan)

@@ -487,13 +487,15 @@ def phase_pattern(
         eta_coef = np.zeros((centre.size, n_der))
         if "eta" in names:
             eta_coef[:, names.index("eta")] = 1.0
-        # one sparse (points × 4·lines) matrix of the sensitivities, each line's window a column
+        # one sparse (points × 4·lines) matrix of the sensitivities, each line's window a column (32-bit
+        # indices, which scipy would otherwise check and convert in every call)
         n_col, width_pts = len(blocks) * centre.size, idx.shape[1]
+        itype = np.int32 if (n_col + 1) * width_pts < 2**31 else np.int64
         sens = csc_matrix(
             (
                 np.concatenate([b.ravel() for b in blocks]),
-                np.tile(idx.ravel(), len(blocks)),
-                np.arange(n_col + 1) * width_pts,
+                np.tile(idx.ravel().astype(itype), len(blocks)),
+                np.arange(0, (n_col + 1) * width_pts, width_pts, dtype=itype),
             ),
             shape=(m, n_col),
         )

@@ -32,23 +32,6 @@ _LIBRARIES: dict[tuple[str, ...], Any] = {}
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-_BLAS: list[Any] = []
-
-
-def _one_blas_thread():
-    """Context in which the BLAS/OpenMP libraries use one thread.
-
-    Every task runs so, wherever it runs (in this process with ``--jobs 1``, in pool workers, on
-    Dask workers): one task is one core's work, and the floating-point results do not depend on
-    where it ran (a multithreaded BLAS sums in a different order).
-    """
-    from threadpoolctl import ThreadpoolController
-
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1)
-
-
 def _library(paths: Sequence[str]):
     from ..library.phases import PhaseLibrary
 
@@ -114,7 +97,11 @@ def analyse_scan(task: dict[str, Any]) -> dict[str, Any]:
     t0, c0 = time.perf_counter(), cpu_seconds()
     with recording() as clock:
         try:
-            with _one_blas_thread():
+            # one BLAS thread wherever a task runs (this process, pool workers, Dask workers): one task is
+            # one core's work, and the results do not depend on where it ran
+            from ..quantify.core import one_blas_thread
+
+            with one_blas_thread():
                 result = _run(task)
             status, error = "ok", None
         except PhasetraceError as exc:
