@@ -32,16 +32,16 @@ from scipy.optimize import lsq_linear, nnls
 
 __all__ = [
     "Projector",
-    "one_blas_thread",
-    "single_blas_thread",
     "bounded_lsq",
     "gram_ridge",
     "inverse_diagonal",
     "levenberg_marquardt",
     "nonnegative_amplitudes",
     "normal_lstsq",
+    "one_blas_thread",
     "orthonormal_basis",
     "project_out",
+    "single_blas_thread",
 ]
 
 
