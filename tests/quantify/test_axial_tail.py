@@ -108,3 +108,23 @@ def test_a_fit_recovers_the_tail_and_the_scales_the_symmetric_profile_misses(lib
                                                                background_terms=6, refine_asymmetry=False)
     )  # fmt: skip
     assert flat.gof > 1.5 * state.gof
+
+
+def test_kept_tail_plans_belong_to_their_own_grid():
+    """Two grids of the same range and size (scans whose angles differ in the last digits) get their own
+    tail: the numbers do not depend on which scan a process saw first."""
+    from phasetrace.peaks import profiles
+
+    xp1 = np.linspace(10.0, 80.0, 3501)
+    xp2 = xp1.copy()
+    xp2[1:-1] += 1e-9 * np.sin(np.arange(xp1.size - 2))
+    y = _pv(xp1, 20.0, 0.08) + _pv(xp1, 45.0, 0.1)
+    profiles._TAIL_PLANS.clear()
+    profiles._TAIL_LAWS.clear()
+    fresh = axial_tail(y, xp2, 0.03)
+    profiles._TAIL_PLANS.clear()
+    profiles._TAIL_LAWS.clear()
+    other = axial_tail(y, xp1, 0.03)
+    assert not np.array_equal(other, fresh)
+    assert np.array_equal(axial_tail(y, xp2, 0.03), fresh)
+    assert np.array_equal(axial_tail(y, xp1, 0.03), other)

@@ -95,25 +95,39 @@ _TAIL_BLOCK = 16
 _TAIL_TINY = 1e-30
 
 
-#: The tail's angle laws by grid (first, last point, size): a fit makes a plan per trial τ₂₀ on a few grids.
-_TAIL_LAWS: dict = {}
+def _kept(store: list, xp: np.ndarray, extra: object, make):
+    """A value kept in ``store`` for exactly this grid (and ``extra``), else made and kept.
+
+    Grids are compared point by point, not by their ends and size: scans of the same range and point
+    count can differ in the last digits of their angles, and the numbers must not depend on which
+    scan a process saw first. At most 8 entries (appends and clears are atomic: threads may share it).
+    """
+    for kept_xp, kept_extra, value in list(store):
+        if kept_extra == extra and kept_xp.shape == xp.shape and np.array_equal(kept_xp, xp):
+            return value
+    value = make()
+    if len(store) >= 8:
+        store.clear()
+    store.append((xp.copy(), extra, value))
+    return value
+
+
+#: The tail's angle laws of the last few grids: a fit makes a plan per trial τ₂₀ on one or two grids.
+_TAIL_LAWS: list = []
 
 
 def _grid_laws(xp: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """The grid's step, the angle law ``τ/τ₂₀`` and ``|d law/d2θ|`` (degrees) on it (kept per grid)."""
-    key = (float(xp[0]), float(xp[-1]), xp.size)
-    out = _TAIL_LAWS.get(key)
-    if out is None:
+
+    def make() -> tuple[float, np.ndarray, np.ndarray]:
         step = (xp[-1] - xp[0]) / (xp.size - 1)
-        law = _TAN20 / np.abs(np.tan(np.radians(np.clip(xp, *_TAIL_ANGLES))))
         tt = np.clip(xp, *_TAIL_ANGLES)
+        law = _TAN20 / np.abs(np.tan(np.radians(tt)))
         slope = np.where((xp > _TAIL_ANGLES[0]) & (xp < _TAIL_ANGLES[1]), 1.0, 0.0)
         slope *= _TAN20 / np.sin(np.radians(tt)) ** 2 * (np.pi / 180.0)
-        out = (step, law, slope)
-        if len(_TAIL_LAWS) >= 8:
-            _TAIL_LAWS.clear()
-        _TAIL_LAWS[key] = out
-    return out
+        return step, law, slope
+
+    return _kept(_TAIL_LAWS, xp, None, make)
 
 
 def _tail_coefficients(xp: np.ndarray, tau20: float) -> tuple[np.ndarray, ...]:
@@ -239,9 +253,9 @@ class _TailPlan:
         return out if y.ndim == 2 else out[:, 0]
 
 
-#: The last few tail plans by (grid, τ₂₀): a fit evaluates every phase, then derivatives, at the same
-#: grid and τ₂₀ (a dict's single get and set are atomic, so threads may share it).
-_TAIL_PLANS: dict = {}
+#: The last few tail plans by grid and τ₂₀ (:func:`_kept`): a fit evaluates every phase, then
+#: derivatives, at the same grid and τ₂₀.
+_TAIL_PLANS: list = []
 
 
 def axial_tail(
@@ -281,11 +295,5 @@ def axial_tail(
     if xp.size < 2:
         out = y.copy()
         return out if derivative_of is None else np.column_stack([out, np.zeros(xp.size)])
-    key = (float(xp[0]), float(xp[-1]), xp.size, float(tau20))
-    plan = _TAIL_PLANS.get(key)
-    if plan is None:
-        plan = _TailPlan(xp, tau20)
-        if len(_TAIL_PLANS) >= 8:
-            _TAIL_PLANS.clear()
-        _TAIL_PLANS[key] = plan
+    plan = _kept(_TAIL_PLANS, xp, float(tau20), lambda: _TailPlan(xp, tau20))
     return plan.apply(y, extra=derivative_of)
