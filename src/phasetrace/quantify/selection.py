@@ -67,6 +67,54 @@ def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: Q
     return phase_models(scan, library, ids, config)
 
 
+def line_offset(globals_: Mapping[str, float], two_theta: np.ndarray, radius_mm: float) -> np.ndarray:
+    """Where the instrument globals put a line's centroid relative to its Bragg angle (degrees).
+
+    Zero shift, specimen displacement (``-2 s cos θ / R``) and the mean of the axial-divergence
+    tail (an exponential of length ``τ₂₀ tan 20° / |tan 2θ|`` towards the nearer end of the range,
+    see :func:`phasetrace.peaks.profiles.axial_tail`).
+    """
+    tt = np.radians(np.asarray(two_theta, dtype=float))
+    tail = float(globals_.get("asymmetry", 0.0)) * np.tan(np.radians(20.0)) / np.abs(np.tan(tt))
+    tail = np.where(tt < np.pi / 2, -tail, tail)
+    disp = -np.degrees(2.0 * float(globals_.get("displacement", 0.0)) * 1e-3 / radius_mm * np.cos(tt / 2))
+    return float(globals_.get("zero", 0.0)) + disp + tail
+
+
+#: Kept grid columns are made again once the globals have moved some line by more than this fraction
+#: of the cell grid's step (as the equivalent cell-scale change at that line's angle).
+GRID_STALE_STEPS = 0.25
+
+
+class _GridColumns(dict):
+    """The grid search's broadened candidate columns of one selection, with the globals they were made at.
+
+    They are kept across rounds because the globals usually move lines by far less than the grid's
+    step; but the first columns are made before any phase has refined the profile (axial tail at its
+    start value, displacement 0), and a 0.08° tail with 60 µm displacement moves a line at 20° by
+    about 0.1° (nearly a cell step of 0.2 %, and more than a third of the broadened width). Grid
+    columns that stale pick a wrong cell scale in a family member's quick test (LaNiO3 at 0.999
+    instead of 0.998 lost to LaCoO3 by 7,000 χ², with the real fit 1,600 χ² in its favour).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made_with: dict[str, float] | None = None
+
+    def follow(self, globals_: Mapping[str, float], x: np.ndarray, radius_mm: float) -> None:
+        """Forget the columns when ``globals_`` place some line differently from those they were made at."""
+        g = {k: float(globals_.get(k, 0.0)) for k in ("zero", "displacement", "asymmetry")}
+        if self.made_with is not None and self:
+            tt = np.linspace(float(x[0]), float(x[-1]), 64)
+            moved = np.abs(line_offset(g, tt, radius_mm) - line_offset(self.made_with, tt, radius_mm))
+            # a line moved by δ(2θ) looks like a cell scale changed by δ / (2 tan θ)
+            rel = np.radians(moved) / (2.0 * np.tan(np.radians(tt / 2)))
+            if float(rel.max()) <= GRID_STALE_STEPS * TRIAL_STEP:
+                return
+        self.clear()
+        self.made_with = g
+
+
 #: Candidate columns kept across selections in this process (about 1,000 broadened grid columns of a
 #: 10-80° scan, or 700 full columns of 7,000 points).
 _COLUMNS = ColumnCache(48 * 2**20)
@@ -92,9 +140,11 @@ class _Trial:
         step = (state.x[-1] - state.x[0]) / max(state.x.size - 1, 1)
         self.every = max(1, int(round(GRID_SAMPLING / step)))
         self.last_size = TRIAL_WIDTHS[0]
-        # broadened, coarsely sampled grid columns are kept across the rounds of one selection: the
-        # globals they were made with (zero, displacement, widths) move by far less than their width
-        self.cache = cache if cache is not None else {}
+        # broadened, coarsely sampled grid columns are kept across the rounds of one selection while the
+        # globals they were made with place the lines where the state does (see _GridColumns)
+        self.cache = cache if cache is not None else _GridColumns()
+        if isinstance(self.cache, _GridColumns):
+            self.cache.follow(state.globals_, state.x, config.radius_mm)
         self._residual: tuple | None = None
         self._x_digest: dict[bool, bytes] = {}
 
@@ -279,8 +329,13 @@ def select_phases(
     ) -> FitState:
         st = start_from(prev, start)
         if prev is not None:
+            # the phases of the previous fit start where it left them, and one new phase (added last, or
+            # swapped in for a family member) at the cell its grid test found: no grid search over all
+            # cells again, which would put a minor twin back onto a stranger's peaks wherever the phase
+            # it replaces happened to stand in the list
             st.pop("aligned", None)
-            st["aligned"] = all(i in {m.id for m in prev.models} for i in ids[:-1])
+            prev_ids = {m.id for m in prev.models}
+            st["aligned"] = sum(i not in prev_ids for i in ids) <= 1
         return fit_pattern(
             scan,
             [info[i][0] for i in ids],
@@ -298,7 +353,7 @@ def select_phases(
 
     need = PARAMS_PER_PHASE * np.log(n) + BIC_MARGIN
     hopeless: set[str] = set()  # candidates whose gain was far below the bar: adding phases only lowers it
-    grid_cache: dict = {}
+    grid_cache = _GridColumns()
     # a rejected candidate leaves the model as it was: the next round tests the others against the same
     # state, and their tests (deterministic functions of the state, the candidate's model, strain and
     # start) are taken from here instead of being made again
@@ -431,8 +486,12 @@ def select_phases(
             else:
                 margin, screen = ALTERNATIVE_CHI2, SWAP_SCREEN
             # twins of equal standing that the data cannot tell apart: the one nearer its own reference
-            # cell is the likelier (NiO at its tabulated cell rather than Li-doped NiO strained 1 %)
-            tie_break = twin and (q in prefer) == (pid in prefer)
+            # cell is the likelier (NiO at its tabulated cell rather than Li-doped NiO strained 1 %) -
+            # when their reference cells are resolved at all; where they coincide (NiO and the NMC rock
+            # salt, 0.07 % apart) the offsets are the fit's noise, and chi² decides as for any swap
+            tie_break = twin and (q in prefer) == (pid in prefer) and _ref_separation(info, pid, q) >= (
+                PAIR_SEPARATION
+            )
             if np.isfinite(screen) and (sc <= 0 or c2 > current + screen * explained):
                 continue
             if reference is None:
@@ -467,6 +526,7 @@ def select_phases(
                 for q2, st in tried
                 if q2 != q
                 and _twins(library, info, q, q2)
+                and _ref_separation(info, q, q2) >= PAIR_SEPARATION
                 and (q2 in prefer) == (q in prefer)
                 and st.chi2 < new_state.chi2 + ALTERNATIVE_CHI2 * trial.gof2
             ]
@@ -476,7 +536,12 @@ def select_phases(
                     q, new_state = q2, st
             chosen[chosen.index(pid)] = q
             steps.append({"action": "swap", "phase": pid, "for": q, "chi2": new_state.chi2})
-            state = reference = new_state
+            # the next phase's swaps each get SWAP_NFEV more evaluations from here: so does the set they
+            # are compared with (a swapped host moves the displacement by 50 µm, which the other phases'
+            # cells follow; against a reference stopped there, any family member of a minor phase wins
+            # the next swap on that convergence alone: LaNiO3 gave way to LaCoO3 by 55 χ² while, both
+            # refined, LaNiO3 fits better)
+            state, reference = new_state, None
 
     # close-lattice pairs: twins were kept out of the forward steps (one of them, its cell strained, fits
     # a single phase), which absorbed a NiO + MgO 65 : 31 mixture into 97 % NiO at an expanded cell. Each
