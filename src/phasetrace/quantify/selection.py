@@ -325,17 +325,23 @@ def select_phases(
     quick = replace(config, max_nfev=QUICK_NFEV)
 
     def fit(
-        ids: list[str], prev: FitState | None, *, final: bool = False, nfev: int | None = None
+        ids: list[str],
+        prev: FitState | None,
+        *,
+        final: bool = False,
+        nfev: int | None = None,
+        realign: bool = False,
     ) -> FitState:
         st = start_from(prev, start)
         if prev is not None:
             # the phases of the previous fit start where it left them, and one new phase (added last, or
             # swapped in for a family member) at the cell its grid test found: no grid search over all
             # cells again, which would put a minor twin back onto a stranger's peaks wherever the phase
-            # it replaces happened to stand in the list
+            # it replaces happened to stand in the list. A host swapped for its twin (``realign``) moves
+            # the displacement and tail that every cell was fitted with: then all cells are searched again
             st.pop("aligned", None)
             prev_ids = {m.id for m in prev.models}
-            st["aligned"] = sum(i not in prev_ids for i in ids) <= 1
+            st["aligned"] = not realign and sum(i not in prev_ids for i in ids) <= 1
         return fit_pattern(
             scan,
             [info[i][0] for i in ids],
@@ -447,6 +453,26 @@ def select_phases(
         verdict = _own_pattern(new_state, pid, scan, need, config, library, chosen, fixed, prefer)
         if verdict is not None:
             chosen.remove(pid)
+            # the grid search may have strained its cell onto the strangers' peaks that fail it (LiOH
+            # at 1.1 wt % onto rutile's, outside the library): once more near its own cell, where it must
+            # pass every test again
+            retry = _near_reference(trial, state, info[pid][0], info[pid][1], s, base, need, config)
+            if retry is not None:
+                s, sizes[pid], gain, t = retry
+                held = info[pid]
+                info[pid] = (held[0], held[1] / 2, held[2])
+                start[pid] = {**start[pid], "scale": s, "size": sizes[pid]}
+                chosen.append(pid)
+                new_state = fit(chosen, state)
+                if _own_pattern(new_state, pid, scan, need, config, library, chosen, fixed, prefer) is None:
+                    steps.append({"action": "retest", "phase": pid, "scale": s, "missing_strained": True})
+                    steps.append(
+                        {"action": "add", "phase": pid, "gain": gain, "t": t, "chi2": new_state.chi2}
+                    )
+                    state = new_state
+                    continue
+                chosen.remove(pid)
+                info[pid] = held
             hopeless.add(pid)
             steps.append({"action": "reject", "phase": pid, "reason": "its own reflections are missing",
                           "missing": list(verdict.missing), "strangers": list(verdict.strangers)})
@@ -504,7 +530,7 @@ def select_phases(
             own = state.per_phase[[m.id for m in state.models].index(pid)]
             profile = {k: own[k] for k in ("size", "strain") if k in own}
             start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), **profile, "scale": sq}
-            new_state = fit(ids, state, nfev=SWAP_NFEV)
+            new_state = fit(ids, state, nfev=SWAP_NFEV, realign=pid in prefer or q in prefer)
             if _own_pattern(new_state, q, scan, need, config, library, ids, fixed, prefer) is not None:
                 continue  # it would gain on a stranger's peaks, not show its own pattern (see missing.py)
             cost = new_state.chi2 + margin * trial.gof2
