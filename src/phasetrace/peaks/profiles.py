@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "axial_tail",
+    "axial_tail_length",
     "caglioti_fwhm",
     "gaussian",
     "lorentzian",
@@ -95,6 +96,16 @@ _TAIL_BLOCK = 16
 _TAIL_TINY = 1e-30
 
 
+def axial_tail_length(two_theta: np.ndarray, tau20: float) -> np.ndarray:
+    """Length (degrees) of the axial-divergence tail at ``two_theta``: ``τ₂₀ · tan 20° / |tan 2θ|``.
+
+    Also the mean distance by which the tail moves a line's centroid (towards low angles below 90°,
+    high above); see :func:`axial_tail`.
+    """
+    tt = np.clip(np.asarray(two_theta, dtype=float), *_TAIL_ANGLES)
+    return tau20 * _TAN20 / np.abs(np.tan(np.radians(tt)))
+
+
 def _kept(store: list, xp: np.ndarray, extra: object, make):
     """A value kept in ``store`` for exactly this grid (and ``extra``), else made and kept.
 
@@ -122,7 +133,7 @@ def _grid_laws(xp: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     def make() -> tuple[float, np.ndarray, np.ndarray]:
         step = (xp[-1] - xp[0]) / (xp.size - 1)
         tt = np.clip(xp, *_TAIL_ANGLES)
-        law = _TAN20 / np.abs(np.tan(np.radians(tt)))
+        law = axial_tail_length(tt, 1.0)
         slope = np.where((xp > _TAIL_ANGLES[0]) & (xp < _TAIL_ANGLES[1]), 1.0, 0.0)
         slope *= _TAN20 / np.sin(np.radians(tt)) ** 2 * (np.pi / 180.0)
         return step, law, slope

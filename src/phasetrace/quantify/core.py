@@ -45,7 +45,11 @@ __all__ = [
 ]
 
 
-_BLAS: list = []
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def one_blas_thread():
@@ -58,11 +62,7 @@ def one_blas_thread():
     where a fit runs (a multithreaded BLAS sums in another order), as the series tasks need.
     The limit is process-wide while the context is open.
     """
-    from threadpoolctl import ThreadpoolController
-
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1)
+    return _blas_controller().limit(limits=1)
 
 
 def single_blas_thread(fn: Callable) -> Callable:

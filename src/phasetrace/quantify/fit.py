@@ -1358,16 +1358,34 @@ def refine_sample_terms(
             st[m.id]["fixed"] = True
         if fc:
             st[m.id][FULL_CELL_KEY] = True
-    st["aligned"] = True
+    return refit_second_stage(scan, models, strains, config, st, textured, refine_b, refine_xyz, searched)
+
+
+def refit_second_stage(
+    scan: Scan,
+    models: Sequence[PhaseModel],
+    strains: Sequence[float],
+    config: QuantConfig,
+    start: dict[str, Any],
+    textured: Sequence[bool],
+    refine_b: Sequence[bool],
+    refine_xyz: Sequence[bool],
+    searched: Mapping[str, tuple[int, int, int]],
+) -> FitState:
+    """A second-stage fit from converged values (no cell-scale grid search), with its searched texture axes.
+
+    Shared by :func:`refine_sample_terms` and :func:`phasetrace.quantify.resume.resume_second_stage`.
+    """
+    start["aligned"] = True  # the values are a converged fit's (and a neighbour's): no grid search
     new = fit_pattern(
         scan,
         models,
         strains=strains,
         config=config,
-        start=st,
+        start=start,
         textured=textured,
         refine_b=refine_b,
         refine_xyz=refine_xyz,
     )
-    new.searched_texture = searched
+    new.searched_texture = dict(searched)
     return new

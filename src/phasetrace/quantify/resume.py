@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..scan import Scan
-from .fit import FULL_CELL_KEY, XYZ_PREFIX, FitState, QuantConfig, fit_pattern
+from .fit import FULL_CELL_KEY, XYZ_PREFIX, FitState, QuantConfig, refit_second_stage
 from .model import PhaseModel
 
 __all__ = ["SECOND_STAGE_KEY", "resume_second_stage", "second_stage_terms"]
@@ -124,16 +124,6 @@ def resume_second_stage(
         st[m.id] = {k: v for k, v in st[m.id].items() if k != FULL_CELL_KEY}
         if t.get("full_cell"):
             st[m.id][FULL_CELL_KEY] = True
-    st["aligned"] = True  # the values are a converged fit's and a neighbour's: no cell-scale grid search
-    state = fit_pattern(
-        scan,
-        resumed,
-        strains=strains,
-        config=config,
-        start=st,
-        textured=textured_out,
-        refine_b=refine_b,
-        refine_xyz=refine_xyz,
+    return refit_second_stage(
+        scan, resumed, strains, config, st, textured_out, refine_b, refine_xyz, searched
     )
-    state.searched_texture = searched
-    return state

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..library.phases import PhaseLibrary
+from ..peaks.profiles import axial_tail_length
 from ..scan import Scan
 from .core import normal_lstsq
 from .fit import ColumnCache, FitState, LinearSolver, QuantConfig, background_terms, fit_pattern, model_digest
@@ -75,7 +76,7 @@ def line_offset(globals_: Mapping[str, float], two_theta: np.ndarray, radius_mm:
     see :func:`phasetrace.peaks.profiles.axial_tail`).
     """
     tt = np.radians(np.asarray(two_theta, dtype=float))
-    tail = float(globals_.get("asymmetry", 0.0)) * np.tan(np.radians(20.0)) / np.abs(np.tan(tt))
+    tail = axial_tail_length(np.degrees(tt), float(globals_.get("asymmetry", 0.0)))
     tail = np.where(tt < np.pi / 2, -tail, tail)
     disp = -np.degrees(2.0 * float(globals_.get("displacement", 0.0)) * 1e-3 / radius_mm * np.cos(tt / 2))
     return float(globals_.get("zero", 0.0)) + disp + tail
