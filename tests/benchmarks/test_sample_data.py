@@ -101,3 +101,11 @@ def test_seen_flags_are_clear_of_the_threshold(truth):
         lo, hi = truth["z_clear"][s["technique"]]
         for z in s["significance"].values():
             assert not lo < z < hi
+
+
+def test_truth_names_the_bundled_library(truth):
+    """The answer key was made with today's library: a CIF or band-table edit must be followed by a re-run of
+    sample_data/generate.py (its ``--check`` compares every byte; this catches the cheap part of it)."""
+    from phasetrace.library.phases import PhaseLibrary
+
+    assert truth["library_version"] == PhaseLibrary.default(include_user=False).version
