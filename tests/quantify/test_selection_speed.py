@@ -150,3 +150,27 @@ def test_standard_errors_made_when_first_read_are_those_made_at_once(library):
     # a pickled state carries its errors
     again = pickle.loads(pickle.dumps(fit_pattern(scan, models, strains=strains, config=config, textured=textured)))
     assert np.array_equal(again.sigma_scales, sigma_now)
+
+
+def test_only_chosen_phases_with_a_family_member_in_the_pool_are_quick_tested_for_a_swap(library, monkeypatch):
+    # the family-swap stage tests a chosen phase against its family members; a phase without one among the
+    # candidates (LiCoO2 with no other layered oxide, the pyrochlore) has nothing to be swapped for and is
+    # not tested, while the garnet beside its twin LLZTO is - and the twin is still reported
+    truth = {"LiCoO2": 60.0, "LLZO_cubic": 37.0, "La2Zr2O7": 3.0}
+    scan = simulate_xrd(library, truth, seed=11)
+    pool = ["LiCoO2", "LLZO_cubic", "La2Zr2O7", "Li2CO3", "Co3O4", "LLZTO_cubic"]
+    tested: list[str] = []
+    real = sel._Trial.best_scale
+
+    def counted(self, model, strain, base, start=None):
+        if model.id in {m.id for m in self.state.models}:  # a phase of the model tested against the others
+            tested.append(model.id)
+        return real(self, model, strain, base, start)
+
+    monkeypatch.setattr(sel._Trial, "best_scale", counted)
+    state, steps, alternatives = sel.select_phases(scan, library, pool, QuantConfig())
+    chosen = {m.id for m in state.models}
+    assert chosen == {"LiCoO2", "LLZO_cubic", "La2Zr2O7"}
+    # (only the swap stage tests a phase of the model; the forward steps, pairs and alternatives test others)
+    assert set(tested) == {"LLZO_cubic"}
+    assert "LLZTO_cubic" in alternatives["LLZO_cubic"]

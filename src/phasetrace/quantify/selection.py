@@ -490,18 +490,19 @@ def select_phases(
     for pid in list(chosen):
         if pid in fixed:
             continue
+        family = library[pid].family
+        members = [q for q in pool if q not in chosen and q not in fixed and library[q].family == family]
+        if not members:
+            continue  # nothing to swap it for: its own quick test would not be used
         trial = _Trial(scan, state, config, grid_cache)
         i = [m.id for m in state.models].index(pid)
         others = np.delete(state.columns, i, axis=1)
         # the quick test compares like with like: both tested the same way against the same other phases
         current = trial.best_scale(info[pid][0], info[pid][1], others)[1]
         explained = max(trial.chi2(others)[0] - current, 0.0)
-        family = library[pid].family
         best_swap: tuple[float, str, FitState] | None = None
         tried: list[tuple[str, FitState]] = []
-        for q in pool:
-            if q in chosen or q in fixed or library[q].family != family:
-                continue
+        for q in members:
             sq, c2, sc = trial.best_scale(info[q][0], info[q][1], others)
             twin = _twins(library, info, pid, q)
             if q in prefer and pid not in prefer and twin:
