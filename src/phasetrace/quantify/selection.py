@@ -44,6 +44,10 @@ PRIOR_CHI2 = 100.0
 SWAP_SCREEN = 0.25
 #: ... or this fraction when the chosen phase is preferred and the other is not.
 SWAP_SCREEN_PREFERRED = 0.05
+#: A family member refitted in a chosen phase's place further than this (GoF-scaled chi²) above the current
+#: set decides nothing: a swap wins below -PRIOR_CHI2 at most, the winner's nearer twin (or a tie-break)
+#: lies within ALTERNATIVE_CHI2 of a winner.
+SWAP_DECISIVE = PRIOR_CHI2 + 2.0 * ALTERNATIVE_CHI2
 #: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
 QUICK_NFEV = 12
 #: ... and to the refits that decide between family members (a swapped-in phase starts further off).
@@ -533,6 +537,8 @@ def select_phases(
             profile = {k: own[k] for k in ("size", "strain") if k in own}
             start[q] = {**(start.get(q) if isinstance(start.get(q), Mapping) else {}), **profile, "scale": sq}
             new_state = fit(ids, state, nfev=SWAP_NFEV, realign=pid in prefer or q in prefer)
+            if new_state.chi2 - reference.chi2 >= SWAP_DECISIVE * trial.gof2:
+                continue  # it can neither win nor be a nearer twin of the winner: no need to test its pattern
             if _own_pattern(new_state, q, scan, need, config, library, ids, fixed, prefer) is not None:
                 continue  # it would gain on a stranger's peaks, not show its own pattern (see missing.py)
             cost = new_state.chi2 + margin * trial.gof2
