@@ -599,33 +599,42 @@ def phase_columns(
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
     tail = asymmetry != 0.0
     # each column's window is phase_pattern's: ± WINDOW_FWHM of its own broadest line
-    fw_max = np.zeros(k_cols)
+    fw_max, lines = np.zeros(k_cols), np.zeros(k_cols, dtype=int)
     for col_i, _, fwhm, _ in groups:
         np.maximum.at(fw_max, col_i, fwhm)
+        lines += np.bincount(col_i, minlength=k_cols)
     widths = [min(int(np.ceil(min(WINDOW_FWHM * float(f), MAX_WINDOW_DEG) / step)), n) for f in fw_max]
+    wid = np.asarray(widths)
+    # the columns in chunks of about COLUMNS_CHUNK window points, each on one padded grid (without a tail
+    # the widest window's: the points a narrower window reaches are the same numbers there) with one
+    # tail for all of them
+    cost = lines * (2 * wid + 1)
+    chunks: list[list[int]] = [[]]
+    total = 0
+    for k in range(k_cols):
+        if chunks[-1] and total + cost[k] > COLUMNS_CHUNK:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(k)
+        total += int(cost[k])
     out = np.empty((n, k_cols))
-    for width in sorted(set(widths)):
-        same = [k for k in range(k_cols) if widths[k] == width]
-        half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else width
+    for ks in chunks:
+        half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else int(wid[ks].max())
         m = n + 2 * half + 1
         xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
-        win = np.arange(-width, width + 1)
-        n_lines = sum(int(np.isin(g[0], same).sum()) for g in groups)
-        per = max(1, int(COLUMNS_CHUNK * len(same) / max(n_lines * win.size, 1)))
-        for first in range(0, len(same), per):
-            ks = same[first : first + per]
-            slot = np.full(k_cols, -1)
-            slot[ks] = np.arange(len(ks))
-            raw = np.zeros(m * len(ks))
-            for col_i, centre, fwhm, amp in groups:
-                s = slot[col_i]
-                use = s >= 0
+        slot = np.full(k_cols, -1)
+        slot[ks] = np.arange(len(ks))
+        raw = np.zeros(m * len(ks))
+        for col_i, centre, fwhm, amp in groups:
+            s_line = slot[col_i]
+            for width in sorted({int(wid[k]) for k in ks}):
+                use = (s_line >= 0) & (wid[col_i] == width)
                 if not use.any():
                     continue
                 # each column's lines in their own order: every point sums its terms as phase_pattern does
-                order = np.argsort(s[use], kind="stable")
-                c, f, a, s = centre[use][order], fwhm[use][order], amp[use][order], s[use][order]
-                idx = (np.searchsorted(x, c) + half)[:, None] + win[None, :]
+                order = np.argsort(s_line[use], kind="stable")
+                c, f, a, s = centre[use][order], fwhm[use][order], amp[use][order], s_line[use][order]
+                idx = (np.searchsorted(x, c) + half)[:, None] + np.arange(-width, width + 1)[None, :]
                 # phase_pattern's expressions, evaluated in place
                 dx = xp[idx]
                 dx -= c[:, None]
@@ -642,7 +651,7 @@ def phase_columns(
                 prof *= a[:, None]
                 idx += (s * m)[:, None]
                 raw += np.bincount(idx.ravel(), weights=prof.ravel(), minlength=m * len(ks))
-            raw2 = raw.reshape(len(ks), m).T
-            tailed = axial_tail(raw2, xp, asymmetry) if tail else raw2
-            out[:, ks] = tailed[half : half + n]
+        raw2 = raw.reshape(len(ks), m).T
+        tailed = axial_tail(raw2, xp, asymmetry) if tail else raw2
+        out[:, ks] = tailed[half : half + n]
     return out
