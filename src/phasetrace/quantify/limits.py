@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fit import FitState, QuantConfig, state_column
-from .model import PhaseModel, chebyshev_basis
+from .fit import FitState, QuantConfig
+from .model import PhaseModel, chebyshev_basis, phase_columns
 
 __all__ = ["LOD_SIZE", "candidate_lod_scale"]
 
@@ -43,9 +43,34 @@ _D_SIZE = 0.01
 _UNIQUE_ITER = 3
 
 
-def _column(scan, state: FitState, model: PhaseModel, config: QuantConfig, scale: float, size: float):
-    p = {"scale": scale, "cell": None, "size": size, "strain": 0.0, "texture": 1.0}
-    return state_column(scan, state, config, model, p)
+def _columns(scan, state: FitState, model: PhaseModel, config: QuantConfig, pairs) -> list[np.ndarray]:
+    """The candidate's columns at (cell scale, size) pairs, in one pass (:func:`phase_columns`).
+
+    Each is :func:`~phasetrace.quantify.fit.state_column` of a phase at that cell scale and size
+    with no strain, texture, ΔB or coordinate shift, bit for bit.
+    """
+    rad = scan.meta.radiation
+    g = state.globals_
+    cols = phase_columns(
+        state.x,
+        model,
+        scales=[p[0] for p in pairs],
+        sizes=[p[1] for p in pairs],
+        wavelengths=(rad.kalpha1, rad.kalpha2) if rad.is_doublet else (rad.kalpha1,),
+        weights=(1.0, rad.ratio) if rad.is_doublet else (1.0,),
+        u=g.get("u", config.u),
+        v=g.get("v", config.v),
+        w=g["w"],
+        strain_y=0.0,
+        eta=g["eta"],
+        zero=g["zero"],
+        displacement=g["displacement"],
+        radius_mm=config.radius_mm,
+        monochromator_2theta=config.monochromator_2theta,
+        asymmetry=g.get("asymmetry", 0.0),
+        angle_factor=config.instrument.angle_factor if config.instrument is not None else None,
+    )
+    return [np.ascontiguousarray(cols[:, k]) for k in range(len(pairs))]
 
 
 def candidate_lod_scale(
@@ -80,11 +105,13 @@ def candidate_lod_scale(
         candidate's column at unit scale.
     """
     lam = scan.meta.radiation.kalpha1
-    col = _column(scan, state, model, config, 1.0, LOD_SIZE)
+    col, col_cell, col_size = _columns(
+        scan, state, model, config, [(1.0, LOD_SIZE), (1.0 + _D_SCALE, LOD_SIZE), (1.0, LOD_SIZE + _D_SIZE)]
+    )
     if not np.any(col > 0):
         return np.inf, col
-    d_cell = (_column(scan, state, model, config, 1.0 + _D_SCALE, LOD_SIZE) - col) / _D_SCALE
-    d_size = (_column(scan, state, model, config, 1.0, LOD_SIZE + _D_SIZE) - col) / _D_SIZE
+    d_cell = (col_cell - col) / _D_SCALE
+    d_size = (col_size - col) / _D_SIZE
     sw = np.sqrt(state.weights)
     a_bg = chebyshev_basis(state.x, len(state.bg_coef))
     active = state.columns[:, state.scales > 0] if state.columns.size else np.zeros((state.x.size, 0))

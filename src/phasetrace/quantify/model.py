@@ -27,7 +27,14 @@ from ..library.crystallography import lorentz_polarisation, reciprocal_metric
 from ..library.reflections import ReflectionList
 from ..peaks.profiles import axial_tail
 
-__all__ = ["DERIVATIVE_NAMES", "PhaseModel", "axial_tail", "chebyshev_basis", "phase_pattern"]
+__all__ = [
+    "DERIVATIVE_NAMES",
+    "PhaseModel",
+    "axial_tail",
+    "chebyshev_basis",
+    "phase_columns",
+    "phase_pattern",
+]
 
 #: Profiles are evaluated over ± this many FWHM of the broadest line of the phase (per wavelength)
 #: around each reflection, so that narrower lines keep more of their Lorentzian tails. (A window of
@@ -520,3 +527,131 @@ def phase_pattern(
         kept = (half, width, m, xp, raw, blocks_kept, tailed)
         model._last_blocks["last"] = (key, x, angle_factor, kept, out.copy())
     return (out, jac) if names else out
+
+
+#: :func:`phase_columns` evaluates its profile windows in chunks of about this many points (lines ×
+#: window): larger arrays leave the processor's cache, and the vectorised pass gets slower, not faster.
+COLUMNS_CHUNK = 100_000
+
+
+def phase_columns(
+    x: np.ndarray,
+    model: PhaseModel,
+    *,
+    scales: Sequence[float],
+    sizes: Sequence[float],
+    wavelengths: tuple[float, ...],
+    weights: tuple[float, ...],
+    u: float,
+    v: float,
+    w: float,
+    strain_y: float,
+    eta: float,
+    zero: float,
+    displacement: float,
+    radius_mm: float,
+    texture_r: float = 1.0,
+    monochromator_2theta: float | None = None,
+    asymmetry: float = 0.0,
+    angle_factor: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Several columns of one phase at once: ``phase_pattern`` values at cell scale and size pairs.
+
+    Column ``k`` is, bit for bit, ``phase_pattern(x, model, scale=scales[k], size_x=sizes[k], ...)``
+    with the other (shared) parameters, no full cell, ΔB or |F|² factor: the same operations on the
+    same numbers per point, with the lines of many columns in one pass (a candidate's cell-scale grid,
+    its trial widths, a detection limit's finite differences), which saves the per-call overhead that
+    dominates the evaluation of phases with few reflections. Keep in step with :func:`phase_pattern`
+    (``tests/quantify/test_phase_columns.py`` compares them).
+
+    Returns
+    -------
+    ndarray, shape (N, len(scales))
+    """
+    n = x.size
+    scales = np.asarray(scales, dtype=float)
+    sizes = np.asarray(sizes, dtype=float)
+    k_cols = scales.size
+    md = model.march_dollase(texture_r, None)
+    if angle_factor is None:
+        angle_factor = lambda t: lorentz_polarisation(t, monochromator_2theta)  # noqa: E731
+    shift = 2.0 * displacement * 1e-3 / radius_mm
+    d_all = model.d0[None, :] * scales[:, None]
+    # lines (column, reflection) per wavelength, as phase_pattern makes them for each column
+    groups = []
+    for lam, wt in zip(wavelengths, weights, strict=True):
+        arg = lam / (2.0 * d_all)
+        ok = arg < 1.0
+        col_i, refl_i = np.nonzero(ok)
+        sin_t = arg[ok]
+        th = np.arcsin(sin_t)
+        tt = 2.0 * _DEG * th
+        cos_t, tan_t = np.cos(th), np.tan(th)
+        centre = tt + zero - _DEG * shift * cos_t
+        inside = (centre > x[0] - RANGE_MARGIN) & (centre < x[-1] + RANGE_MARGIN)
+        col_i, refl_i = col_i[inside], refl_i[inside]
+        tt, cos_t, tan_t, centre = tt[inside], cos_t[inside], tan_t[inside], centre[inside]
+        fwhm2 = u * tan_t**2 + v * tan_t + w
+        fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (sizes[col_i] / cos_t) ** 2 + (strain_y * tan_t) ** 2)
+        area = wt * model.mf2[refl_i] * md[refl_i] * angle_factor(tt)
+        groups.append((col_i, centre, fwhm, area / fwhm))
+    step = (x[-1] - x[0]) / (n - 1)
+    c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
+    tail = asymmetry != 0.0
+    # each column's window is phase_pattern's: ± WINDOW_FWHM of its own broadest line
+    fw_max, lines = np.zeros(k_cols), np.zeros(k_cols, dtype=int)
+    for col_i, _, fwhm, _ in groups:
+        np.maximum.at(fw_max, col_i, fwhm)
+        lines += np.bincount(col_i, minlength=k_cols)
+    widths = [min(int(np.ceil(min(WINDOW_FWHM * float(f), MAX_WINDOW_DEG) / step)), n) for f in fw_max]
+    wid = np.asarray(widths)
+    # the columns in chunks of about COLUMNS_CHUNK window points, each on one padded grid (without a tail
+    # the widest window's: the points a narrower window reaches are the same numbers there) with one
+    # tail for all of them
+    cost = lines * (2 * wid + 1)
+    chunks: list[list[int]] = [[]]
+    total = 0
+    for k in range(k_cols):
+        if chunks[-1] and total + cost[k] > COLUMNS_CHUNK:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(k)
+        total += int(cost[k])
+    out = np.empty((n, k_cols))
+    for ks in chunks:
+        half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else int(wid[ks].max())
+        m = n + 2 * half + 1
+        xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
+        slot = np.full(k_cols, -1)
+        slot[ks] = np.arange(len(ks))
+        raw = np.zeros(m * len(ks))
+        for col_i, centre, fwhm, amp in groups:
+            s_line = slot[col_i]
+            for width in sorted({int(wid[k]) for k in ks}):
+                use = (s_line >= 0) & (wid[col_i] == width)
+                if not use.any():
+                    continue
+                # each column's lines in their own order: every point sums its terms as phase_pattern does
+                order = np.argsort(s_line[use], kind="stable")
+                c, f, a, s = centre[use][order], fwhm[use][order], amp[use][order], s_line[use][order]
+                idx = (np.searchsorted(x, c) + half)[:, None] + np.arange(-width, width + 1)[None, :]
+                # phase_pattern's expressions, evaluated in place
+                dx = xp[idx]
+                dx -= c[:, None]
+                dx /= f[:, None]
+                q = dx * dx
+                prof = 4.0 * q
+                prof += 1.0
+                np.divide(1.0, prof, out=prof)  # Lorentzian 1 / (1 + 4 q)
+                q *= -_G
+                np.exp(q, out=q)  # Gaussian
+                prof *= c_l
+                q *= c_g
+                prof += q
+                prof *= a[:, None]
+                idx += (s * m)[:, None]
+                raw += np.bincount(idx.ravel(), weights=prof.ravel(), minlength=m * len(ks))
+        raw2 = raw.reshape(len(ks), m).T
+        tailed = axial_tail(raw2, xp, asymmetry) if tail else raw2
+        out[:, ks] = tailed[half : half + n]
+    return out

@@ -25,7 +25,7 @@ from ..scan import Scan
 from .core import normal_lstsq
 from .fit import ColumnCache, FitState, LinearSolver, QuantConfig, background_terms, fit_pattern, model_digest
 from .missing import missing_reflections, resolved_significance
-from .model import PhaseModel, chebyshev_basis, phase_pattern
+from .model import PhaseModel, chebyshev_basis, phase_columns
 from .phase_models import phase_models, start_from
 from .residual import misfit_gof2
 
@@ -105,6 +105,9 @@ class _GridColumns(dict):
     def __init__(self) -> None:
         super().__init__()
         self.made_with: dict[str, float] | None = None
+        #: the last state's trial terms (state, √weights, linear solver, GoF², misfit GoF²), shared by the
+        #: trials made against that same state object
+        self.state_terms: tuple | None = None
 
     def follow(self, globals_: Mapping[str, float], x: np.ndarray, radius_mm: float) -> None:
         """Forget the columns when ``globals_`` place some line differently from those they were made at."""
@@ -134,68 +137,95 @@ class _Trial:
         self.wts = (1.0, rad.ratio) if rad.is_doublet else (1.0,)
         self.state = state
         self.config = config
-        self.sw = np.sqrt(state.weights)
-        self.solver = LinearSolver(chebyshev_basis(state.x, len(state.bg_coef)), state.y, self.sw)
-        self.gof2_plain = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
-        # evidence is scaled by the misfit of the modelled reflections, not by a stranger's peaks
-        self.gof2 = misfit_gof2(
-            state.x, state.y, state.ycalc, state.background, state.weights, state.n_params, _curves(state)
-        )
+        # broadened, coarsely sampled grid columns are kept across the rounds of one selection while the
+        # globals they were made with place the lines where the state does (see _GridColumns)
+        self.cache = cache if cache is not None else _GridColumns()
+        kept = getattr(self.cache, "state_terms", None)
+        if kept is not None and kept[0] is state:
+            # another trial against the same fitted state (the family swaps test each chosen phase)
+            _, self.sw, self.solver, self.gof2_plain, self.gof2 = kept
+        else:
+            self.sw = np.sqrt(state.weights)
+            self.solver = LinearSolver(chebyshev_basis(state.x, len(state.bg_coef)), state.y, self.sw)
+            self.gof2_plain = max(state.chi2 / max(state.y.size - state.n_params, 1), 1.0)
+            # evidence is scaled by the misfit of the modelled reflections, not by a stranger's peaks
+            self.gof2 = misfit_gof2(
+                state.x, state.y, state.ycalc, state.background, state.weights, state.n_params, _curves(state)
+            )
+            if isinstance(self.cache, _GridColumns):
+                self.cache.state_terms = (state, self.sw, self.solver, self.gof2_plain, self.gof2)
         # the grid search runs on broadened peaks, which a coarser sampling describes as well
         step = (state.x[-1] - state.x[0]) / max(state.x.size - 1, 1)
         self.every = max(1, int(round(GRID_SAMPLING / step)))
         self.last_size = TRIAL_WIDTHS[0]
-        # broadened, coarsely sampled grid columns are kept across the rounds of one selection while the
-        # globals they were made with place the lines where the state does (see _GridColumns)
-        self.cache = cache if cache is not None else _GridColumns()
         if isinstance(self.cache, _GridColumns):
             self.cache.follow(state.globals_, state.x, config.radius_mm)
         self._residual: tuple | None = None
         self._x_digest: dict[bool, bytes] = {}
+        self._key_globals: tuple | None = None
 
     def column(self, model: PhaseModel, scale: float, size: float, *, coarse: bool = False) -> np.ndarray:
         """A candidate's unit-scale column at the state's globals (from :data:`_COLUMNS` when made before)."""
-        g = self.state.globals_
-        key = None
+        return self.columns(model, [(scale, size)], coarse=coarse)[0]
+
+    def columns(
+        self, model: PhaseModel, pairs: Sequence[tuple[float, float]], *, coarse: bool = False
+    ) -> list[np.ndarray]:
+        """:meth:`column` at several (cell scale, size) pairs; those not kept are made in one pass."""
+        keys: list[tuple | None] = [None] * len(pairs)
+        out: list[np.ndarray | None] = [None] * len(pairs)
         if self.config.instrument is None:
             if coarse not in self._x_digest:
                 x = self.state.x[:: self.every] if coarse else self.state.x
                 digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
                 self._x_digest[coarse] = digest.digest()
-            key = (
-                self._x_digest[coarse],
-                model_digest(model),
-                self.lams,
-                self.wts,
-                float(scale),
-                float(size),
-                tuple(sorted((k, float(v)) for k, v in g.items())),
-                self.config.u,
-                self.config.v,
-                self.config.radius_mm,
-                self.config.monochromator_2theta,
-            )
-            col = _COLUMNS.get(key)
-            if col is not None:
-                return col
-        col = self._compute_column(model, scale, size, coarse=coarse)
-        if key is not None:
-            col.setflags(write=False)
-            _COLUMNS.put(key, col)
-        return col
+            if self._key_globals is None:
+                g = self.state.globals_
+                self._key_globals = tuple(sorted((k, float(v)) for k, v in g.items()))
+            x_digest, m_digest = self._x_digest[coarse], model_digest(model)
+            for i, (scale, size) in enumerate(pairs):
+                keys[i] = (
+                    x_digest,
+                    m_digest,
+                    self.lams,
+                    self.wts,
+                    float(scale),
+                    float(size),
+                    self._key_globals,
+                    self.config.u,
+                    self.config.v,
+                    self.config.radius_mm,
+                    self.config.monochromator_2theta,
+                )
+                out[i] = _COLUMNS.get(keys[i])
+        todo = [i for i, col in enumerate(out) if col is None]
+        if todo:
+            made = self._compute_columns(model, [pairs[i] for i in todo], coarse=coarse)
+            for i, col in zip(todo, made, strict=True):
+                out[i] = col
+                if keys[i] is not None:
+                    col.setflags(write=False)
+                    _COLUMNS.put(keys[i], col)
+        return out
 
     def _compute_column(self, model: PhaseModel, scale: float, size: float, *, coarse: bool) -> np.ndarray:
+        return self._compute_columns(model, [(scale, size)], coarse=coarse)[0]
+
+    def _compute_columns(
+        self, model: PhaseModel, pairs: Sequence[tuple[float, float]], *, coarse: bool
+    ) -> list[np.ndarray]:
+        """``phase_pattern`` columns at (cell scale, size) pairs, made together (:func:`phase_columns`)."""
         g = self.state.globals_
-        return phase_pattern(
+        cols = phase_columns(
             self.state.x[:: self.every] if coarse else self.state.x,
             model,
+            scales=[p[0] for p in pairs],
+            sizes=[p[1] for p in pairs],
             wavelengths=self.lams,
             weights=self.wts,
-            scale=scale,
             u=g.get("u", self.config.u),
             v=g.get("v", self.config.v),
             w=g["w"],
-            size_x=size,
             strain_y=0.0,
             eta=g["eta"],
             asymmetry=g.get("asymmetry", 0.0),
@@ -205,6 +235,21 @@ class _Trial:
             monochromator_2theta=self.config.monochromator_2theta,
             angle_factor=self.config.instrument.angle_factor if self.config.instrument is not None else None,
         )
+        # contiguous columns, as phase_pattern returns them (the products taken with them are the same)
+        return [np.ascontiguousarray(cols[:, k]) for k in range(len(pairs))]
+
+    def _grid(self, model: PhaseModel, pairs: Sequence[tuple[float, float]]) -> list[np.ndarray]:
+        """Coarse columns kept for the grid search (by id, rounded scale, size); missing ones made at once."""
+        keys = [(model.id, round(float(s), 6), sz) for s, sz in pairs]
+        todo: dict[tuple, tuple[float, float]] = {}
+        for key, pair in zip(keys, pairs, strict=True):
+            if key not in self.cache and key not in todo:
+                todo[key] = pair  # the first pair of a rounded key makes its column, as one by one
+        if todo:
+            made = self.columns(model, list(todo.values()), coarse=True)
+            for key, col in zip(todo, made, strict=True):
+                self.cache[key] = col
+        return [self.cache[key] for key in keys]
 
     def chi2(self, cols: np.ndarray) -> tuple[float, np.ndarray]:
         _, scales, ycalc = self.solver(cols)
@@ -246,11 +291,7 @@ class _Trial:
         grid = np.arange(1 - strain, 1 + strain + 1e-12, TRIAL_STEP)
         if start is not None:
             grid = np.r_[float(start), grid]
-        for s in grid:
-            key = (model.id, round(float(s), 6), TRIAL_SIZE)
-            col = self.cache.get(key)
-            if col is None:
-                col = self.cache[key] = self.column(model, s, TRIAL_SIZE, coarse=True)
+        for s, col in zip(grid, self._grid(model, [(s, TRIAL_SIZE) for s in grid]), strict=True):
             num = float(col @ r)
             if num <= 0:
                 continue
@@ -262,18 +303,15 @@ class _Trial:
         # 0.9 wt %, 23σ once in the model, was left out that way); the best of a few widths is taken
         # (chosen on the coarse grid by the one-column projection, like the cell scale)
         size, best_w = TRIAL_WIDTHS[0], -np.inf
-        for sz in TRIAL_WIDTHS:
-            key = (model.id, round(s_best, 6), sz)
-            col = self.cache.get(key)
-            if col is None:
-                col = self.cache[key] = self.column(model, s_best, sz, coarse=True)
+        widths = self._grid(model, [(s_best, sz) for sz in TRIAL_WIDTHS])
+        for sz, col in zip(TRIAL_WIDTHS, widths, strict=True):
             num = float(col @ r)
             gain = num * num / float(col @ (col * w)) if num > 0 else -np.inf
             if gain > best_w:
                 best_w, size = gain, sz
         out = (s_best, np.inf, 0.0)
-        for s in (s_best - TRIAL_STEP / 2, s_best, s_best + TRIAL_STEP / 2):
-            col = self.column(model, s, size)
+        near = (s_best - TRIAL_STEP / 2, s_best, s_best + TRIAL_STEP / 2)
+        for s, col in zip(near, self.columns(model, [(s, size) for s in near]), strict=True):
             c2, sc = self.chi2_added(base, col)
             if c2 < out[1]:
                 out = (float(s), c2, sc)
