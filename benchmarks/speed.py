@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/speed.py --profile fit    # cProfile of the known-phase fits (top 30)
     .venv/bin/python benchmarks/speed.py --profile auto   # ... of the automatic selection + fit
     .venv/bin/python benchmarks/speed.py --cpd            # also a 3-phase fit of the CPD-1 scans
+    .venv/bin/python benchmarks/speed.py --counts         # evaluations per fit of the known-phase fits
 
 The rows are those of ``benchmarks/run.py`` (section "Speed"): the first :data:`run.STAGE_SCANS`
 validation XRD scans with three or more phases, fitted with their true phases (``quantify``), and
@@ -57,6 +58,39 @@ def _times(fn) -> tuple[float, float]:
     return time.process_time() - c0, time.perf_counter() - t0
 
 
+def _counts(fn, items) -> None:
+    """Per known-phase fit (first and second stage): residual evaluations, phase columns and derivatives."""
+    from phasetrace.quantify import fit as fit_module
+
+    seen = []
+    original = fit_module.fit_pattern
+
+    def counted(*args, **kwargs):
+        state = original(*args, **kwargs)
+        _ = state.sigma_scales  # the standard errors' derivative evaluation, as every caller reads them
+        stage = "second" if (kwargs.get("start") or {}).get("aligned") else "first"
+        seen.append(
+            (stage, state.nfev, state.evaluations.get("columns", 0), state.evaluations.get("derivatives", 0))
+        )
+        return state
+
+    fit_module.fit_pattern = counted
+    import phasetrace.quantify.api as api
+
+    api.fit_pattern = counted
+    try:
+        print("| scan | stage | evaluations | phase columns | phase derivatives |")
+        print("|---|---|---|---|---|")
+        for n, it in enumerate(items):
+            seen.clear()
+            fn(it)
+            for stage, nfev, cols, ders in seen:
+                print(f"| {n} | {stage} | {nfev} | {cols} | {ders} |")
+    finally:
+        fit_module.fit_pattern = original
+        api.fit_pattern = original
+
+
 def main(argv: list[str] | None = None) -> int:
     """Time (or profile) the known-phase and the automatic fits."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -65,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpd", action="store_true", help="also time a 3-phase fit of each CPD-1 scan")
     ap.add_argument("--top", type=int, default=30, help="profile rows shown (default 30)")
     ap.add_argument("--rows", default="fit,auto", help="rows timed, comma-separated (default fit,auto)")
+    ap.add_argument(
+        "--counts", action="store_true", help="print the evaluations of each fit of the known-phase row"
+    )
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="phasetrace-speed-") as tmpname:
@@ -106,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                         (load(cpd.REAL_DATA / cpd.SCANS / entry["file"], kind="xrd"), list(entry["weighed"]))
                     )
             rows["cpd"] = (lambda s: quantify(s[0], s[1], config, library=cpd_lib), scans)
+
+        if args.counts:
+            _counts(rows["fit"][0], inputs)
+            return 0
 
         if args.profile:
             fn, items = rows[args.profile]

@@ -238,3 +238,26 @@ def test_pattern_and_reused_blocks_match_a_line_by_line_reference(library, pid, 
             X, _model(library, pid, axis), wavelengths=LAMS, weights=WTS, **{**PROFILE, "eta": 0.2}
         ),
     )
+
+
+def test_width_terms_at_zero_grow_by_their_square_in_fewer_steps(library):
+    """Size and strain started at 0 (their lower bound) on a scan whose lines have both: with
+    ``square_width_steps`` (the known-phase fits) the fit reaches the same solution as with plain steps,
+    where the first steps of a term at 0 ran to its upper bound and were rejected, in half the evaluations."""
+    models = [_model(library, "MgO"), _model(library, "LiCoO2")]
+    prof = {**PROFILE, "asymmetry": 0.0, "zero": 0.0, "b_delta": 0.0, "strain_y": 0.03}
+    y = np.full(X.size, 300.0)
+    for m, s in zip(models, (2e-3, 4e-3), strict=True):
+        y += s * phase_pattern(X, m, wavelengths=LAMS, weights=WTS, scale=1.001, **prof)
+    y = np.random.default_rng(0).poisson(y).astype(float)
+    scan = Scan(x=X, y=y, kind="xrd", meta=ScanMeta(radiation=CU_KALPHA, sample="synthetic"))
+    cfg = QuantConfig(refine_asymmetry=False, background_terms=6)
+    start = {m.id: {"size": 0.0, "strain": 0.0} for m in models}
+    plain, square = (
+        fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg, start=start, square_width_steps=sq)
+        for sq in (False, True)
+    )
+    assert square.chi2 <= plain.chi2 + 0.1  # the fits' tolerance (CHI2_TOL)
+    assert square.theta == pytest.approx(plain.theta, rel=1e-3, abs=1e-4)
+    assert square.theta[square.names.index("LiCoO2:size")] == pytest.approx(0.05, abs=0.005)
+    assert square.nfev * 2 <= plain.nfev

@@ -399,10 +399,14 @@ def quantify(
             # a refit of the phase set a finished fit ended with resumes its second stage (resume.py)
             state = resume_second_stage(scan, models, strains, textured, config, start)
             if state is None:
+                # (the width terms' square steps: see fit_pattern; the selection keeps its steps)
                 state = fit_pattern(
-                    scan, models, strains=strains, config=config, start=start, textured=textured
+                    scan, models, strains=strains, config=config, start=start, textured=textured,
+                    square_width_steps=True,
                 )
-                state = refine_sample_terms(scan, state, config, strains, textured, start)
+                state = refine_sample_terms(
+                    scan, state, config, strains, textured, start, square_width_steps=True
+                )
         steps, alternatives, tested = [], {}, list(phases)
     ok = bool(state.success and np.isfinite(state.chi2))
     unconfirmed = set()

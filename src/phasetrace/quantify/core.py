@@ -214,6 +214,7 @@ def levenberg_marquardt(
     dcost: Callable[[float], float] | None = None,
     lam_factors: tuple[float, float] = (3.0, 4.0),
     hold_at_bounds: bool = False,
+    step_map: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float, int]:
     """Levenberg-Marquardt with bounds by projection, for variable-projection residuals.
 
@@ -245,6 +246,10 @@ def levenberg_marquardt(
         Parameters at a bound whose gradient points out of the box are held for the step (the
         step is solved for the others): without it their clipped steps cost evaluations while
         the damping rises for all.
+    step_map : callable, optional
+        ``step_map(p, step)``: the trial point (before the bounds clip it) for a solved ``step``
+        from ``p``; default ``p + step``. For parameters whose linearisation the Jacobian gives in
+        another variable (e.g. a width term near 0, whose model is linear in its square).
 
     Returns
     -------
@@ -273,7 +278,7 @@ def levenberg_marquardt(
         while nfev < max_nfev:
             step = np.zeros(p.size)
             step[free] = np.linalg.solve(hf + lam * np.diag(dh[free]), -g[free])
-            trial = np.clip(p + step, lower, upper)
+            trial = np.clip(p + step if step_map is None else step_map(p, step), lower, upper)
             if np.all(np.abs(trial - p) <= tiny):
                 break
             rt = evaluate(trial)

@@ -470,38 +470,54 @@ def phase_pattern(
             idx, dx, lor, gau, vals = blocks_kept[g]
         else:
             idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-width, width + 1)[None, :]
-            dx = (xp[idx] - centre[:, None]) / fwhm[:, None]
+            # the same operations as (xp[idx] − c)/fwhm, 1/(1 + 4q), exp(−G q), (c_l·lor + c_g·gau)·amp,
+            # in place: lines × window points are ~10⁵ numbers per array, and fewer temporaries save
+            # ~15 % of this block (the results are bit for bit those of the plain expressions)
+            dx = xp[idx]
+            dx -= centre[:, None]
+            dx /= fwhm[:, None]
             q = dx * dx
-            lor = 1.0 / (1.0 + 4.0 * q)
-            gau = np.exp(-_G * q)
-            prof = c_l * lor + c_g * gau
-            vals = prof * amp[:, None]
+            lor = np.multiply(q, 4.0)
+            lor += 1.0
+            np.divide(1.0, lor, out=lor)
+            gau = np.multiply(q, -_G, out=q)
+            np.exp(gau, out=gau)
+            vals = np.multiply(lor, c_l)
+            vals += np.multiply(gau, c_g)
+            vals *= amp[:, None]
             raw += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)
             blocks_kept.append((idx, dx, lor, gau, vals))
         if not names:
             continue
         # sensitivities of a point's value amp·prof(dx), dx = (x − c)/fwhm, to the line's centre,
         # fwhm, log-amplitude and η; times the lines' derivatives by each parameter
-        dprof = -8.0 * c_l * dx * lor * lor - 2.0 * _G * c_g * dx * gau
-        g_c = -amp[:, None] * dprof / fwhm[:, None]
-        blocks = [
-            g_c,
-            g_c * dx,
-            vals,
-            amp[:, None] * ((2.0 / np.pi) * lor - np.sqrt(_G / np.pi) * gau),
-        ]
+        # (in place, into one array that is the sparse matrix's data: the operations of
+        # g_c = −amp·dprof/fwhm with dprof = −8 c_l dx lor² − 2G c_g dx gau, g_c·dx, vals and
+        # amp·((2/π) lor − √(G/π) gau), bit for bit)
+        data = np.empty((4, *dx.shape))
+        g_c = np.multiply(dx, -8.0 * c_l, out=data[0])
+        g_c *= lor
+        g_c *= lor
+        g_c -= np.multiply(dx, 2.0 * _G * c_g) * gau
+        g_c *= -amp[:, None]
+        g_c /= fwhm[:, None]
+        np.multiply(g_c, dx, out=data[1])
+        data[2] = vals
+        d_eta = np.multiply(lor, 2.0 / np.pi, out=data[3])
+        d_eta -= np.multiply(gau, np.sqrt(_G / np.pi))
+        d_eta *= amp[:, None]
         coef = [ders[k][g] for k in ("centre", "fwhm", "amp")]
         eta_coef = np.zeros((centre.size, n_der))
         if "eta" in names:
             eta_coef[:, names.index("eta")] = 1.0
         # one sparse (points × 4·lines) matrix of the sensitivities, each line's window a column (32-bit
         # indices, which scipy would otherwise check and convert in every call)
-        n_col, width_pts = len(blocks) * centre.size, idx.shape[1]
+        n_col, width_pts = len(data) * centre.size, idx.shape[1]
         itype = np.int32 if (n_col + 1) * width_pts < 2**31 else np.int64
         sens = csc_matrix(
             (
-                np.concatenate([b.ravel() for b in blocks]),
-                np.tile(idx.ravel().astype(itype), len(blocks)),
+                data.ravel(),
+                np.tile(idx.ravel().astype(itype), len(data)),
                 np.arange(0, (n_col + 1) * width_pts, width_pts, dtype=itype),
             ),
             shape=(m, n_col),
