@@ -71,13 +71,23 @@ def test_a_held_union_phase_joins_the_resumed_refit(library, textured_scan, firs
     # held: its scale factor is fitted, nothing else
     assert not [n for n in state.names if n.startswith("LaCoO3:")]
     assert "LiCoO2:b" in state.names
+    # a union phase no identification found (Raman only) enters as a held trace: its library cell and
+    # the detection limit's width (series.rules.refit_starts), and the refit still resumes
+    from phasetrace.quantify.limits import LOD_SIZE
+
+    start["LaCoO3"] = {"size": LOD_SIZE, "fixed": True}
+    state = _resume(library, textured_scan, [*TRUTH, "LaCoO3"], start)
+    assert state is not None and state.nfev <= 6
+    assert not [n for n in state.names if n.startswith("LaCoO3:")]
+    held = state.per_phase[[m.id for m in state.models].index("LaCoO3")]
+    assert held["scale"] == 1.0 and held["size"] == LOD_SIZE
 
 
 def test_other_phase_sets_take_the_full_fit(library, textured_scan, first):
     start = first.start_values
     plain = {k: v for k, v in start.items() if k != SECOND_STAGE_KEY}
     assert _resume(library, textured_scan, list(TRUTH), plain) is None
-    # a phase with neither the fit's own values nor held ones (e.g. found by Raman only)
+    # a phase with neither the fit's own values nor held ones (a series holds a Raman-only phase)
     assert _resume(library, textured_scan, [*TRUTH, "LaCoO3"], start) is None
     # a phase of the finished fit left out of the refit
     assert _resume(library, textured_scan, ["LLZTO_cubic", "LiCoO2"], start) is None

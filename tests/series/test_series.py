@@ -227,6 +227,14 @@ def test_refit_holds_a_phase_at_its_values_from_the_nearest_scan_that_found_it()
     assert out["b.xy"]["start"]["X"] == {"scale": 1.003, "size": 0.04, "fixed": True}  # 700 is nearest
     assert out["a.xy"]["start"]["X"]["scale"] == 1.003
     assert "fixed" not in out["d.xy"]["start"]["X"]  # found there: refined freely
+    # a union phase no identification found (Raman only) is a trace in every scan: held at its library
+    # cell (no cell scale given) with the width of an absent candidate's detection limit, scale only
+    from phasetrace.quantify.limits import LOD_SIZE
+
+    out = refit_starts(stage1, records, {"S": ["H", "X", "R"]})
+    for path in ("a.xy", "b.xy", "c.xy", "d.xy"):
+        assert out[path]["start"]["R"] == {"size": LOD_SIZE, "fixed": True}
+        assert "R" not in out[path]["identified"]
 
 
 def test_a_raman_detection_of_indistinguishable_phases_goes_to_the_member_xrd_found():

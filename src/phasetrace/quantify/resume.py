@@ -9,9 +9,11 @@ second-stage terms again and fits a second time, to land next to where the ident
 already converged; the held phases get no second-stage terms either way. :func:`second_stage_terms`
 records what the identification's second stage refined (per phase: ΔB, the full cell, the texture
 axis) beside its start values, and :func:`resume_second_stage` fits that model once, from the
-converged values, with the held phases added: the terms are decided once per scan. A phase set
-that is not so (merged twins, a union phase with neither the scan's own values nor a neighbour's, a
-phase of the identification missing from the union) takes the full two-stage fit.
+converged values, with the held phases added: the terms are decided once per scan. A union phase
+no identification of the series found (found by Raman only) is held too, at its library cell
+(:func:`phasetrace.series.rules.refit_starts`). A phase set that is not so (merged twins, a union
+phase with neither the scan's own values nor held ones, a phase of the identification missing from
+the union) takes the full two-stage fit.
 """
 
 from __future__ import annotations

@@ -600,6 +600,11 @@ def _raman_seen(p: dict[str, Any]) -> bool:
     )
 
 
+#: Margins of the lattice figure (inches): left, right, top, bottom, and the gaps between panels
+#: (width: the next panel's tick labels and y label; height: a row's title above its panels).
+_LATTICE_MARGINS = (0.75, 0.1, 0.5, 0.5, 0.85, 0.35)
+
+
 #: Cell parameters drawn against temperature, per crystal family: cubic a; others a and c and c/a.
 def _cell_series(system: dict[str, Any], profiles: dict[str, dict[str, Any]]) -> dict[str, dict[str, list]]:
     """Phase -> {T, a, c, a_esd, c_esd} over the scans in which the phase was detected."""
@@ -668,24 +673,41 @@ def plot_lattice_vs_temperature(
             axes = np.array([[ax] + [None] * (ncol - 1)])
             panels_of = dict(list(panels_of.items())[:1])
         else:
-            fig, axes = plt.subplots(
-                len(panels_of),
+            # only the panels that are drawn get axes (a grid of rows x ncol with the empty cells left
+            # out: an axes costs as much to create and lay out as to draw); x shared, tick labels on the
+            # last row (and where the code below puts them back), as subplots(sharex=True) has them.
+            # Fixed margins in inches instead of the constrained layout engine (which cost as much as
+            # drawing the figure twice): y tick labels and label left of every panel, a title above
+            # every row; x labels sit only under a panel with no panel below it
+            nrow = len(panels_of)
+            width, height = 2.5 * ncol + 1.2, 1.6 * nrow + 0.8
+            fig = plt.figure(figsize=(width, height))
+            left, right, top, bottom, wgap, hgap = _LATTICE_MARGINS
+            panel_w = (width - left - right - (ncol - 1) * wgap) / ncol
+            panel_h = (height - top - bottom - (nrow - 1) * hgap) / nrow
+            grid = fig.add_gridspec(
+                nrow,
                 ncol,
-                figsize=(2.5 * ncol + 1.2, 1.6 * len(panels_of) + 0.8),
-                squeeze=False,
-                sharex=True,
-                layout="constrained",
+                left=left / width,
+                right=1 - right / width,
+                top=1 - top / height,
+                bottom=bottom / height,
+                wspace=wgap / panel_w,
+                hspace=hgap / panel_h,
             )
+            axes = np.full((len(panels_of), ncol), None, dtype=object)
+            for r, panels in enumerate(panels_of.values()):
+                for k2 in range(len(panels)):
+                    axes[r, k2] = fig.add_subplot(grid[r, k2], sharex=axes[0, 0])
+                    if r < len(panels_of) - 1:
+                        axes[r, k2].xaxis.set_tick_params(which="both", labelbottom=False)
         first = None
         for r, (pid, panels) in enumerate(panels_of.items()):
             c = colours[pid]
             t = np.array(series[pid]["T"])
             for k2 in range(ncol):
                 axis = axes[r, k2]
-                if axis is None:
-                    continue
-                if k2 >= len(panels):
-                    axis.set_visible(False)
+                if axis is None or k2 >= len(panels):
                     continue
                 name, v, e = panels[k2]
                 axis.errorbar(
@@ -714,6 +736,7 @@ def plot_lattice_vs_temperature(
             fig.suptitle(
                 f"{system['system']}: refined lattice parameters (± esd where the fit gives one)",
                 x=0.02,
+                y=1 - 0.12 / height,
                 ha="left",
                 fontsize=10,
             )

@@ -90,8 +90,16 @@ def refit_starts(
     A union phase that identification did not find in a scan enters its refit with the cell and
     profile refined where it was found (at the nearest temperature) held fixed: only its scale factor
     is fitted, so that a 3σ detection there is a one-parameter test and not the best of many cells
-    and widths tried on the noise.
+    and widths tried on the noise. A union phase no XRD identification of the series found (only
+    Raman did, or only as a twin merged into it) has no such values: it is a trace for every scan,
+    held at its library cell with the width an absent candidate's detection limit assumes
+    (:data:`~phasetrace.quantify.limits.LOD_SIZE`), its scale factor the only term (the trace rule of
+    the second stage: ΔB, cell and texture are refined for phases of a few wt %, held for traces).
+    The refit then resumes the identification's fit (:mod:`phasetrace.quantify.resume`) instead of
+    fitting two stages afresh.
     """
+    from ..quantify.limits import LOD_SIZE
+
     done = [t for t in stage1 if records.get(t["key"]) and records[t["key"]]["status"] == "ok"]
     merged = merged or {}
     # a scan that found a dropped twin found the kept one (its start values, relative to the twin's
@@ -116,6 +124,8 @@ def refit_starts(
                     where, key=lambda u: abs((u["temperature_C"] or 0.0) - (t["temperature_C"] or 0.0))
                 )
                 st[pid] = {**start[near["path"]][pid], "fixed": True}
+            else:
+                st[pid] = {"size": LOD_SIZE, "fixed": True}
         out[t["path"]] = {"start": st, "identified": sorted(found[t["path"]])}
     return out
 
