@@ -30,6 +30,7 @@ from .validate import read_user_cif
 __all__ = [
     "RAMAN_COLUMNS",
     "ROLES",
+    "USER_FAMILY",
     "LibraryError",
     "PhaseLibrary",
     "RamanBand",
@@ -48,6 +49,9 @@ ROLES = ("host", "secondary", "contaminant", "crucible")
 
 #: Lattice strain the matcher allows a user phase that states none (fraction).
 DEFAULT_USER_STRAIN = 0.01
+#: The family of a user phase that states none: no structure family (twins are then found from the
+#: structures, see :mod:`phasetrace.library.twins`).
+USER_FAMILY = "user"
 
 #: Plausible range of calculated densities for an inorganic crystal, g/cm³.
 DENSITY_RANGE = (0.8, 23.0)
@@ -183,6 +187,10 @@ class ReferencePhase:
         Where the phase was found: the bundled library, the project-local or
         user-global folder, a ``--library`` file or folder, or a large
         ``--library`` folder searched through its index.
+    twin_of : str
+        For a user phase that states no family: the bundled phase it is the same structure as
+        (same elements, space group, atomic arrangement, cells within the strains), whose family
+        it joined; empty otherwise.
     """
 
     id: str
@@ -205,6 +213,7 @@ class ReferencePhase:
     provenance: str = ""
     scope: str = "bundled"
     checked: str = ""
+    twin_of: str = ""
 
     @property
     def cif_bytes(self) -> bytes:
@@ -239,6 +248,7 @@ class ReferencePhase:
             "provenance": self.provenance,
             "checked": self.checked,
             "notes": self.notes,
+            "twin_of": self.twin_of,
         }
 
 
@@ -282,6 +292,37 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         self._refl: dict[tuple[str, float, float], ReflectionList] = {}
         #: Indexed large folders (:class:`phasetrace.library.index.LibraryIndex`), searched by :meth:`select`.
         self.indexes = list(indexes)
+        self._join_twin_families()
+
+    def _join_twin_families(self) -> None:
+        """A user phase without a family joins the family of the bundled phase it is a twin of.
+
+        The phase selection tries the members of a family in each other's place and names them as
+        each other's alternatives; a user's corundum.cif, the same phase as the bundled Al2O3, must
+        be one of that family, not a second phase beside it (which splits one phase's intensity
+        between two ids). Only bundled phases with the same elements (and space group, when both
+        state one) are compared, so a library without such a pair computes nothing here.
+        """
+        from .twins import compact_space_group, structural_twins
+
+        bundled = [q for q in self._phases.values() if q.origin == "bundled" and q.family != USER_FAMILY]
+        for pid, p in list(self._phases.items()):
+            if p.origin == "bundled" or p.family != USER_FAMILY or not p.elements:
+                continue
+            for q in bundled:
+                if q.elements != p.elements:
+                    continue
+                if p.space_group and q.space_group and (
+                    compact_space_group(p.space_group) != compact_space_group(q.space_group)
+                ):
+                    continue
+                try:
+                    rp, rq = self.reflections(p), self.reflections(q)
+                except LibraryError:
+                    break  # an unreadable user CIF: the error comes when the phase is used
+                if structural_twins(p, q, rp, rq, p.strain + q.strain):
+                    self._phases[pid] = replace(p, family=q.family, twin_of=q.id)
+                    break
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -394,7 +435,7 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
             name=e["formula"] or pid,
             formula=e["formula"] or pid,
             role="secondary",
-            family="user",
+            family=USER_FAMILY,
             structure_type="",
             space_group=e["space_group"],
             cif_path=Path(e["path"]).resolve(),
@@ -670,7 +711,7 @@ def _user_phase(path: Path) -> ReferencePhase:
         name=tags.get("_chemical_name_common") or tags.get("_chemical_name_mineral") or pid,
         formula=formula or pid,
         role=tags.get("_phasetrace_role", "secondary"),
-        family=tags.get("_phasetrace_family", "user"),
+        family=tags.get("_phasetrace_family", USER_FAMILY),
         structure_type="",
         space_group=tags.get("_symmetry_space_group_name_h-m") or tags.get("_space_group_name_h-m_alt") or "",
         cif_path=path.resolve(),

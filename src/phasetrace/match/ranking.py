@@ -219,8 +219,8 @@ def _tie_order(
     In order, each criterion decides only if the two differ by more than its tolerance: the system's
     host phases first; better relative heights of the shared peaks (:func:`_intensity_misfit`); the
     simpler pattern (fewer visible expected peaks that the other lacks; then fewer weak ones, if they
-    differ by a whole superlattice); the likelier lattice scale (:func:`_strain_log_prior`); the library
-    role; the score.
+    differ by a whole superlattice); a user's phase before a bundled one; the likelier lattice scale
+    (:func:`_strain_log_prior`); the library role; the score.
     """
 
     def compare(a: int, b: int) -> int:
@@ -239,6 +239,12 @@ def _tie_order(
         ea, eb = _extra_peaks(fa, fb, visible=False), _extra_peaks(fb, fa, visible=False)
         if abs(ea - eb) >= SUPERLATTICE_MIN_PEAKS:
             return -1 if ea < eb else 1
+        # the user's own phase before a bundled one: it was added for these samples on purpose (a
+        # round robin's corundum.cif rather than the bundled Al2O3 crucible), and the strain prior
+        # below would otherwise favour the bundled entry for its tighter curated strain alone
+        ua, ub = fa.phase.origin != "bundled", fb.phase.origin != "bundled"
+        if ua != ub:
+            return -1 if ua else 1
         la, lb = _strain_log_prior(fa), _strain_log_prior(fb)
         if abs(la - lb) > TIE_LOG_PRIOR:
             return -1 if la > lb else 1

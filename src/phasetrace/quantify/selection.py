@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..library.phases import PhaseLibrary
+from ..library.phases import USER_FAMILY, PhaseLibrary
+from ..library.twins import structural_twins
 from ..peaks.profiles import axial_tail_length
 from ..scan import Scan
 from .core import normal_lstsq
@@ -960,19 +961,30 @@ def _twins(library: PhaseLibrary, info, a: str, b: str) -> bool:
 def twins(library: PhaseLibrary, a: str, b: str) -> bool:
     """Whether XRD cannot tell two library phases apart by peak positions.
 
-    Twins are of the same structure family and crystal system with cells that can
-    coincide within their allowed strains (LaCoO3/LaNiO3, LLZO/LLZTO, and the
-    Ni/Mn-ordered and disordered LNMO, whose superstructure reflections are weak).
-    Only one of them enters a model; the other is reported as its alternative.
+    Twins of the bundled library are of the same structure family and crystal system
+    with cells that can coincide within their allowed strains (LaCoO3/LaNiO3,
+    LLZO/LLZTO, and the Ni/Mn-ordered and disordered LNMO, whose superstructure
+    reflections are weak). A user phase has no curated family: it is the twin of
+    another phase when both are the same structure (same elements and composition,
+    space group and atomic arrangement) with cells within their strains
+    (:func:`phasetrace.library.twins.structural_twins`): a user's corundum.cif and the
+    bundled Al2O3. Only one of them enters a model; the other is reported as its
+    alternative.
     """
     pa, pb = library[a], library[b]
     return _same_lattice(pa, pb, library.reflections(pa), library.reflections(pb), pa.strain, pb.strain)
 
 
 def _same_lattice(pa, pb, ra, rb, sa: float, sb: float) -> bool:
-    if pa.family != pb.family or ra.crystal_system != rb.crystal_system:
-        return False
-    return abs((ra.volume / rb.volume) ** (1 / 3) - 1.0) <= sa + sb
+    if pa.family == pb.family and pa.family != USER_FAMILY:
+        # a curated family: its members' structures differ in ways the curators judged XRD cannot see
+        if ra.crystal_system != rb.crystal_system:
+            return False
+        return abs((ra.volume / rb.volume) ** (1 / 3) - 1.0) <= sa + sb
+    if pa.origin == "bundled" and pb.origin == "bundled":
+        return False  # bundled phases of different families were curated as different phases
+    # "user" is no family (every user CIF gets it): the structures decide
+    return structural_twins(pa, pb, ra, rb, sa + sb)
 
 
 def _background_only(scan: Scan, config: QuantConfig) -> FitState:
