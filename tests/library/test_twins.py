@@ -102,3 +102,20 @@ def test_space_group_symbols_compare_without_spaces_and_settings():
     assert compact_space_group("R -3 c H") == compact_space_group("R-3c") == compact_space_group("R -3 c :H")
     assert compact_space_group("P 63/m m c") == "P63/mmc"
     assert same_composition("Al2O3", "Al4O6") and not same_composition("Al2O3", "AlO")
+
+
+@pytest.mark.slow
+def test_identify_gives_the_fits_twin_the_matching_evidence(real, cpd_library):
+    """The fit's pick of two twins is not "likely, score 0.00, 0 unique" above its twin's "possible, 0.99"."""
+    import phasetrace
+
+    scan = phasetrace.load(real("xrd/qpa/cpd-roundrobin/CPD-1E.xye"))
+    ranking = phasetrace.identify(scan, elements="Al,Ca,F,Zn,O", library=cpd_library)
+    rows = {c.id: c for c in ranking.candidates}
+    chosen = [rows[p] for p in ("corundum", "Al2O3") if rows[p].fit and rows[p].fit["detected"]]
+    assert len(chosen) == 1
+    (pick,) = chosen
+    other = rows["Al2O3" if pick.id == "corundum" else "corundum"]
+    assert pick.status == "likely" and pick.score > 0.9 and len(pick.unique) >= 20
+    assert other.status == "unlikely" and other.score < 0.1 and not other.unique
+    assert pick.alternatives[0] == other.id and other.alternatives[0] == pick.id

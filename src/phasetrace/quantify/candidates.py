@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import PhasetraceError
 from ..library.phases import PhaseLibrary
-from ..match import MatchConfig, NoCandidatesError, Ranking, rank_candidates
+from ..match import Candidate, MatchConfig, NoCandidatesError, Ranking, rank_candidates
 from ..match.candidates import candidate_pool, sample_system
 from ..scan import Scan
 from .api import quantify
@@ -200,6 +200,7 @@ def rerank_by_fit(ranking: Ranking, result: QuantResult | None, message: str = "
             "significance": round(float(sig), 2),
             "alternatives": list(p.alternatives),
         }
+    ranked = _twin_evidence(ranked, verdict)
     found = sorted(
         (c for c in ranked if verdict.get(c.id, {}).get("detected")),
         key=lambda c: -verdict[c.id]["wt_percent"],
@@ -217,6 +218,60 @@ def rerank_by_fit(ranking: Ranking, result: QuantResult | None, message: str = "
         out.append(replace(c, rank=k, status=status, reason=reason, fit=v))
     rest = [c for c in ranking.candidates if c.rank is None]
     return replace(ranking, candidates=(*out, *rest), fit=summary)
+
+
+def _twin_evidence(ranked: list[Candidate], verdict: dict[str, dict[str, Any]]) -> list[Candidate]:
+    """Give the matching evidence of a pair of twins to the one the fit selected.
+
+    Peak positions cannot tell twins apart (a round robin's corundum.cif and the bundled Al2O3):
+    the matcher credits their shared peaks to whichever it chose first and names the other as its
+    alternative, with score 0 and no unique peak. When the fit selects that other one, the score,
+    the unique peaks and the matching status go with it, and the twin it replaced keeps what the
+    fit's choice had (otherwise the fit's phase reads "likely, score 0.00, 0 unique" above its twin's
+    "possible, 0.95").
+    """
+    by_id = {c.id: c for c in ranked}
+    out = {c.id: c for c in ranked}
+    for c in ranked:
+        if not verdict.get(c.id, {}).get("detected"):
+            continue
+        for t in ranked:
+            if (
+                c.id not in t.alternatives
+                or verdict.get(t.id, {}).get("detected")
+                or (t.score or 0.0) <= (c.score or 0.0)
+                or out[t.id] is not t  # already given away
+            ):
+                continue
+            shared = {round(m.observed, 4) for m in t.unique if m.observed is not None}
+            c_matched, c_unique = _mark_unique(c, shared)
+            t_matched, t_unique = _mark_unique(t, set())
+            out[c.id] = replace(
+                c,
+                score=t.score,
+                status=t.status,
+                matched=c_matched,
+                unique=c_unique,
+                alternatives=(t.id, *[a for a in c.alternatives if a != t.id]),
+            )
+            out[t.id] = replace(
+                t,
+                score=c.score,
+                status=by_id[c.id].status,
+                matched=t_matched,
+                unique=t_unique,
+                alternatives=(c.id, *[a for a in t.alternatives if a != c.id]),
+            )
+            break
+    return [out[c.id] for c in ranked]
+
+
+def _mark_unique(cand: Candidate, observed: set[float]) -> tuple[tuple, tuple]:
+    """A candidate's matched rows, ``unique`` where the observed peak is in ``observed``; and those."""
+    rows = tuple(
+        replace(m, unique=m.observed is not None and round(m.observed, 4) in observed) for m in cand.matched
+    )
+    return rows, tuple(m for m in rows if m.unique)
 
 
 def quantify_scan(
