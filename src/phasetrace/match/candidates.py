@@ -78,7 +78,9 @@ def select_candidates(
     else:
         raise NoCandidatesError("say what the sample contains: give elements, a system or a list of phases")
     chosen = library.select(elements=els, always=always, peaks=peaks)
-    if not [p for p in chosen if p.id not in always]:
+    # an always-tested phase made of the sample's elements is selected by them too (a user's Silicon
+    # contaminant for "--elements Si"); only the others are there whatever the elements
+    if not [p for p in chosen if p.id not in always or p.elements <= els]:
         raise NoCandidatesError(
             f"{where} select no library phase (only the always-tested {', '.join(always) or 'none'}); "
             "check the element symbols, or add a CIF with --library"
