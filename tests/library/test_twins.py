@@ -119,3 +119,11 @@ def test_identify_gives_the_fits_twin_the_matching_evidence(real, cpd_library):
     assert pick.status == "likely" and pick.score > 0.9 and len(pick.unique) >= 20
     assert other.status == "unlikely" and other.score < 0.1 and not other.unique
     assert pick.alternatives[0] == other.id and other.alternatives[0] == pick.id
+
+
+def test_a_cif_with_ionic_species_is_the_twin_of_the_neutral_one(real):
+    """autoXRD's tetragonal LLZO writes Li+, La3+ ... and "P 1" (expanded): still the bundled LLZO_tetragonal."""
+    lib = PhaseLibrary.default([real("cif/autoXRD_LiLaZrO/Li7La3Zr2O12_142.cif")], include_user=False)
+    assert lib["Li7La3Zr2O12_142"].twin_of == "LLZO_tetragonal"
+    assert twins(lib, "Li7La3Zr2O12_142", "LLZO_tetragonal")
+    assert not twins(lib, "Li7La3Zr2O12_142", "LLZO_cubic")  # a tetragonal cell is not the cubic garnet

@@ -194,6 +194,11 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         return
     c = out["cell"]
     click.echo(f"{p.id}: {p.name} ({p.formula}), {p.role}, {p.family}")
+    if p.twin_of:
+        click.echo(
+            f"  the same structure as {p.twin_of} (family {p.family}): one of them enters a fit, the other "
+            "is named as its alternative; where both fit equally well this one is taken"
+        )
     click.echo(
         f"  space group {refl.space_group} ({refl.crystal_system}), Z = {refl.z:g}, "
         f"density {refl.density:.3f} g/cm³"
@@ -210,7 +215,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
             else "  checked: citation and values written from the curators' knowledge, not re-checked "
             "against the original publication"
         )
-    click.echo(f"  CIF: {p.cif_path} ({p.scope} library)")
+    click.echo(f"  CIF: {p.cif_path} ({_SCOPE_LABEL.get(p.scope, p.scope)})")
     if p.notes:
         click.echo(f"  notes: {p.notes}")
     click.echo(
@@ -232,8 +237,19 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         click.echo("  Raman bands (cm⁻¹, rel. intensity, FWHM, source):")
         for b in bands:
             click.echo(
-                f"    {b.position:7.1f} {b.rel_intensity:5.2f} {b.fwhm:5.0f}  {b.assignment}  [{b.source}]"
+                f"    {b.position:7.1f} {b.rel_intensity:5.2f} {b.fwhm:5.0f}  {b.assignment}"
+                + (f"  [{b.source}]" if b.source else "")
             )
+
+
+#: How a user folder is named in messages ("library" is a --library-dir folder).
+_SCOPE_LABEL = {
+    "bundled": "bundled library",
+    "project": "project library",
+    "global": "global library",
+    "library": "library folder",
+    "index": "indexed library folder",
+}
 
 
 def _where_options(func):
@@ -329,7 +345,8 @@ def phases_add(cif, role, family, raman_csv, phase_id, strain, force, where, lib
     bands = "" if res.bands is None else f", {len(res.bands)} Raman band(s)"
     click.echo(
         f"{'replaced' if res.replaced else 'added'} {out['id']} ({r.formula}, {r.space_group}, "
-        f"{r.density:.3f} g/cm³, {res.phase.role}{bands}) in the {res.scope} library: {out['stored_as']}"
+        f"{r.density:.3f} g/cm³, {res.phase.role}{bands}) in the {_SCOPE_LABEL.get(res.scope, res.scope)}: "
+        f"{out['stored_as']}"
     )
     for w in res.warnings:
         click.echo(f"  warning: {w}")
@@ -357,7 +374,7 @@ def phases_remove(phase_id, where, library_dir, as_json) -> None:
     if as_json:
         dump_json({"id": phase_id, "library": scope, "folder": str(folder)})
         return
-    click.echo(f"removed {phase_id} from the {scope} library ({folder})")
+    click.echo(f"removed {phase_id} from the {_SCOPE_LABEL.get(scope, scope)} ({folder})")
 
 
 # --------------------------------------------------------------------------- simulate

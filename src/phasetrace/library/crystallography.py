@@ -6,11 +6,14 @@ recompute peak positions for a refined cell without touching pymatgen.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
     "cell_volume",
+    "compact_hm_symbol",
     "d_spacings",
     "lorentz_polarisation",
     "reciprocal_metric",
@@ -77,3 +80,35 @@ def lorentz_polarisation(two_theta_deg: np.ndarray, monochromator_2theta: float 
     k = 1.0 if monochromator_2theta is None else np.cos(np.radians(monochromator_2theta)) ** 2
     th = tt / 2.0
     return (1.0 + k * np.cos(tt) ** 2) / (np.sin(th) ** 2 * np.cos(th)) / (1.0 + k)
+
+
+#: Screw axes as CIFs write them with spaces ("P 63 m c", "P 21/c"): rotation order, then the translation.
+_SCREW = re.compile(r"^([2346])([1-5])(?=/|$)")
+
+
+def compact_hm_symbol(symbol: str) -> str:
+    """A Hermann–Mauguin symbol as the bundled library writes it: no spaces, screw axes as ``6_3``.
+
+    The setting suffix (``:H``, ``:2``, a trailing ``H``) is dropped. A symbol written without
+    spaces is kept as it is apart from that (``P4332`` cannot be split safely).
+
+    Examples
+    --------
+    >>> compact_hm_symbol("P -3 m 1")
+    'P-3m1'
+    >>> compact_hm_symbol("P 63 m c")
+    'P6_3mc'
+    >>> compact_hm_symbol("P 21/c")
+    'P2_1/c'
+    >>> compact_hm_symbol("R -3 c H")
+    'R-3c'
+    """
+    s = re.sub(r"\s+", " ", symbol.strip().strip("'\""))
+    s = re.sub(r"\s*:\s*\w+$", "", s)  # "R -3 c :H", "F d -3 m :2"
+    s = re.sub(r"\s+[HRS]$", "", s)  # "R -3 c H": hexagonal axes, written as a fourth token
+    tokens = s.split(" ")
+    if len(tokens) == 1:
+        return s
+    return tokens[0] + "".join(
+        "/".join(_SCREW.sub(r"\1_\2", part) for part in tok.split("/")) for tok in tokens[1:]
+    )

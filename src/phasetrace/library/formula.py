@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 
-__all__ = ["ELEMENTS", "formula_elements", "parse_formula"]
+__all__ = ["ELEMENTS", "formula_elements", "parse_formula", "reduced_formula"]
 
 #: Element symbols H..Cf (what xraydb tabulates).
 ELEMENTS = frozenset(
@@ -92,3 +93,33 @@ def _amount(text: str) -> float:
 def formula_elements(formula: str) -> frozenset[str]:
     """The set of elements in a formula."""
     return frozenset(el for el, n in parse_formula(formula).items() if n > 0)
+
+
+def reduced_formula(formula: str) -> str:
+    """A formula divided by the greatest common divisor of its amounts, elements in their order.
+
+    CIFs state ``_chemical_formula_sum`` per cell or per formula unit as they please; the library
+    shows formula units, as the bundled entries do. Formulas with groups, hydrate dots or
+    fractional amounts are returned unchanged (their writer chose the unit).
+
+    Examples
+    --------
+    >>> reduced_formula("Al12O18")
+    'Al2O3'
+    >>> reduced_formula("Li56La24Zr16O96")
+    'Li7La3Zr2O12'
+    >>> reduced_formula("Mg(OH)2")
+    'Mg(OH)2'
+    """
+    if re.search(r"[()\[\]·•*]", formula):
+        return formula
+    try:
+        amounts = parse_formula(formula)
+    except ValueError:
+        return formula
+    if not all(float(n).is_integer() and n > 0 for n in amounts.values()):
+        return formula
+    g = math.gcd(*(int(n) for n in amounts.values()))
+    if g <= 1:
+        return formula
+    return "".join(f"{el}{'' if int(n) // g == 1 else int(n) // g}" for el, n in amounts.items())

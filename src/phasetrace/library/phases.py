@@ -23,7 +23,8 @@ import yaml
 
 from .._atomic import atomic_write_text
 from ..errors import PhasetraceError
-from .formula import formula_elements
+from .crystallography import compact_hm_symbol
+from .formula import formula_elements, reduced_formula
 from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList
 from .validate import read_user_cif
 
@@ -300,10 +301,11 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         The phase selection tries the members of a family in each other's place and names them as
         each other's alternatives; a user's corundum.cif, the same phase as the bundled Al2O3, must
         be one of that family, not a second phase beside it (which splits one phase's intensity
-        between two ids). Only bundled phases with the same elements (and space group, when both
-        state one) are compared, so a library without such a pair computes nothing here.
+        between two ids). Only bundled phases with the same elements are compared, so a library
+        without such a pair computes nothing here (the CIF's space-group tag is no filter: an
+        expanded CIF states "P 1" for a structure of higher symmetry).
         """
-        from .twins import compact_space_group, structural_twins
+        from .twins import structural_twins
 
         bundled = [q for q in self._phases.values() if q.origin == "bundled" and q.family != USER_FAMILY]
         for pid, p in list(self._phases.items()):
@@ -311,10 +313,6 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
                 continue
             for q in bundled:
                 if q.elements != p.elements:
-                    continue
-                if p.space_group and q.space_group and (
-                    compact_space_group(p.space_group) != compact_space_group(q.space_group)
-                ):
                     continue
                 try:
                     rp, rq = self.reflections(p), self.reflections(q)
@@ -433,11 +431,11 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         phase = ReferencePhase(
             id=pid,
             name=e["formula"] or pid,
-            formula=e["formula"] or pid,
+            formula=reduced_formula(e["formula"]) if e["formula"] else pid,
             role="secondary",
             family=USER_FAMILY,
             structure_type="",
-            space_group=e["space_group"],
+            space_group=compact_hm_symbol(e["space_group"] or ""),
             cif_path=Path(e["path"]).resolve(),
             source=f"indexed CIF folder {idx.folder}",
             strain=DEFAULT_USER_STRAIN,
@@ -685,7 +683,7 @@ def _user_phase(path: Path) -> ReferencePhase:
     if not re.fullmatch(r"[A-Za-z0-9_.()+\-]+", pid):
         pid = re.sub(r"[^A-Za-z0-9_.()+\-]+", "_", pid)
     formula = (tags.get("_chemical_formula_sum") or tags.get("_chemical_formula_structural") or "").strip()
-    formula = formula.replace(" ", "")
+    formula = reduced_formula(formula.replace(" ", ""))  # per formula unit, as the bundled entries
     try:
         elements = formula_elements(formula) if formula else frozenset()
     except ValueError:
@@ -713,7 +711,9 @@ def _user_phase(path: Path) -> ReferencePhase:
         role=tags.get("_phasetrace_role", "secondary"),
         family=tags.get("_phasetrace_family", USER_FAMILY),
         structure_type="",
-        space_group=tags.get("_symmetry_space_group_name_h-m") or tags.get("_space_group_name_h-m_alt") or "",
+        space_group=compact_hm_symbol(
+            tags.get("_symmetry_space_group_name_h-m") or tags.get("_space_group_name_h-m_alt") or ""
+        ),
         cif_path=path.resolve(),
         source=f"user CIF {path}",
         strain=float(tags.get("_phasetrace_strain", DEFAULT_USER_STRAIN)),
@@ -1028,7 +1028,7 @@ def validate_cif(path: str | os.PathLike[str]) -> Validation:
         raise LibraryError(
             f"{p}: calculated density {dens:.2f} g/cm³ is implausible (cell or occupancies wrong?)"
         )
-    notes = [w for w in parse_warnings if not any(k in w.lower() for k in ("stoichiometry", "deprecated"))]
+    notes = [n for n in (_parser_note(w) for w in parse_warnings) if n]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -1047,6 +1047,29 @@ def validate_cif(path: str | os.PathLike[str]) -> Validation:
         )
     refl = compute_reflections(text, name=str(p))
     return Validation(phase=phase, reflections=refl, warnings=notes)
+
+
+#: pymatgen's CIF-parser warnings as a user reads them: message start -> our line (None: not shown).
+#: The composition check ("Cannot determine chemical composition", with a Python error attached)
+#: only says the CIF states no formula; implicit hydrogens are refused by check_formula_sites.
+_PARSER_NOTES: dict[str, str | None] = {
+    "cannot determine chemical composition": "the CIF states no chemical formula; its atom sites give the "
+    "composition",
+    "missing elements": None,
+    "structure has implicit hydrogens": None,
+    "stoichiometry": None,
+    "deprecated": None,
+}
+
+
+def _parser_note(message: str) -> str | None:
+    """One of pymatgen's CIF-parser warnings in the words a user reads (None: not worth a line)."""
+    text = re.sub(r"^issues encountered while parsing cif:\s*", "", message.strip(), flags=re.IGNORECASE)
+    low = text.lower()
+    for start, note in _PARSER_NOTES.items():
+        if start in low:
+            return note
+    return text
 
 
 @dataclass
@@ -1220,5 +1243,7 @@ def remove_user_phase(
             f"{phase_id!r} is a bundled phase and cannot be removed; to leave it out of a fit, "
             "name the phases with --phases"
         )
-    where_txt = ", ".join(str(f) for _, f in folders) or "no user library folder exists"
+    if not folders:
+        raise LibraryError(f"no user phase {phase_id!r}: no user library folder exists yet")
+    where_txt = ", ".join(str(f) for _, f in folders)
     raise LibraryError(f"no user phase {phase_id!r} in {where_txt}; see 'phasetrace phases list'")

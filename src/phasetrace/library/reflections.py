@@ -388,6 +388,9 @@ def compute_reflections(
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     structure, _ = parse_structure(cif_text, name)
+    from .validate import check_formula_sites  # a formula with atoms the sites lack: wrong mass
+
+    check_formula_sites(cif_text, {el.symbol for el in structure.composition.elements}, name)
     bmap = _b_factors_from_cif(cif_text)
     energy = 12398.419843320026 / wavelength
 

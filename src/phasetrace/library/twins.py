@@ -17,11 +17,11 @@ once per pair and process and cached: the phase selection asks it many times.
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from typing import TYPE_CHECKING
 
+from .crystallography import compact_hm_symbol
 from .formula import parse_formula
 
 if TYPE_CHECKING:
@@ -49,19 +49,14 @@ _lock = threading.Lock()
 
 
 def compact_space_group(symbol: str) -> str:
-    """A Hermann–Mauguin symbol without spaces, underscores or setting suffix (``"P -3 m 1"``: ``"P-3m1"``).
+    """A space-group symbol for comparison: :func:`compact_hm_symbol` without the screw-axis underscores.
 
     Examples
     --------
-    >>> compact_space_group("R -3 c H")
-    'R-3c'
-    >>> compact_space_group("P 63/m m c")
-    'P63/mmc'
+    >>> compact_space_group("P 63 m c") == compact_space_group("P6_3mc") == compact_space_group("P63mc")
+    True
     """
-    s = re.sub(r"[\s_]+", " ", symbol.strip())
-    s = re.sub(r"\s*:\s*\w+$", "", s)  # "R -3 c :H", "F d -3 m :2"
-    s = re.sub(r"\s+[HRS]$", "", s)  # "R -3 c H" (hexagonal/rhombohedral axes, second setting)
-    return s.replace(" ", "")
+    return compact_hm_symbol(symbol).replace("_", "")
 
 
 def same_composition(fa: str, fb: str, tol: float = COMPOSITION_TOL) -> bool:
@@ -121,7 +116,7 @@ def structural_twins(
 
 def _match_structures(pa: ReferencePhase, pb: ReferencePhase, tol: float) -> bool:
     """Match the two CIFs' structures with pymatgen's StructureMatcher, volumes scaled to each other."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.analysis.structure_matcher import ElementComparator, StructureMatcher
 
     from .reflections import CifError, parse_structure
 
@@ -137,6 +132,7 @@ def _match_structures(pa: ReferencePhase, pb: ReferencePhase, tol: float) -> boo
         primitive_cell=True,
         scale=True,  # the volumes were compared above, within the strains
         attempt_supercell=False,  # a superstructure is a different phase to XRD (its extra lines)
+        comparator=ElementComparator(),  # "Li+" in one CIF and "Li" in the other are the same atoms
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's notes on partial occupancies: not the user's concern

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .._cif import cif_blocks
 from ..errors import CifError
-from .formula import ELEMENTS
+from .formula import ELEMENTS, formula_elements
 
 __all__ = [
     "CELL_LENGTH_RANGE",
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_REFLECTION_BYTES",
     "OCCUPANCY_TOLERANCE",
     "check_cif_text",
+    "check_formula_sites",
     "check_reflection_budget",
     "read_user_cif",
 ]
@@ -64,6 +65,10 @@ MAX_CIF_BYTES = 16 * 1024 * 1024
 #: site × reflection structure-factor matrices and the symmetry-equivalent index arrays.
 MAX_REFLECTION_BYTES = 512 * 1024 * 1024
 
+_FORMULA_TAG = re.compile(
+    r"^\s*_chemical_formula_(?:sum|structural)\s+(?:'([^']*)'|\"([^\"]*)\"|(\S+))",
+    re.MULTILINE | re.IGNORECASE,
+)
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\(\d+\))?\s*$")
 _ELEMENT = re.compile(r"^([A-Za-z]{1,2})")
 
@@ -233,4 +238,43 @@ def check_reflection_budget(
             f"{name}: generating its reflections down to d = {d_min:g} Å would need about "
             f"{estimate / 2**30:.1f} GiB ({n_refl:,.0f} reflections × {n_sites} sites); "
             f"the limit is {MAX_REFLECTION_BYTES / 2**30:.1f} GiB"
+        )
+
+
+def check_formula_sites(text: str, site_elements: set[str], name: str = "CIF") -> None:
+    """Refuse a CIF whose chemical formula has elements that none of its atom sites holds.
+
+    Kaolinite written with "implicit hydrogens" (``_chemical_formula_sum 'Al2 H4 O9 Si2'``, no H
+    site) would be modelled as Al2Si2O9: its reflections hardly change (X-rays barely see H), but
+    its cell mass, hence every weight fraction of a mixture it is in, would be wrong by the missing
+    atoms' mass. Nothing in the CIF says where they are, so the CIF is refused rather than patched.
+
+    Parameters
+    ----------
+    text : str
+        The CIF.
+    site_elements : set of str
+        Elements of the parsed structure's atom sites.
+    name : str
+        File name for the message.
+
+    Raises
+    ------
+    CifError
+        Naming the file, the formula and the elements no site holds.
+    """
+    m = _FORMULA_TAG.search(text)
+    if m is None:
+        return  # no stated formula: the sites are the composition
+    formula = next(g for g in m.groups() if g is not None).strip()
+    try:
+        stated = formula_elements(formula.replace(" ", ""))
+    except ValueError:
+        return  # a formula we cannot read says nothing about the sites
+    missing = sorted(stated - set(site_elements))
+    if missing:
+        raise CifError(
+            f"{name}: the formula {formula!r} has {', '.join(missing)} but no atom site holds "
+            f"{'it' if len(missing) == 1 else 'them'} (implicit atoms): the cell mass and every wt % "
+            f"would be wrong; add the {', '.join(missing)} sites to the CIF"
         )
