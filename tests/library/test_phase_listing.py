@@ -88,3 +88,17 @@ def test_bands_without_a_source_show_no_empty_brackets(real, no_user_folders, tm
     assert r.exit_code == 0, r.output
     r = invoke("phases", "show", "fluorite")
     assert "322.0" in r.output and "[]" not in r.output
+
+
+def test_a_reflection_list_cached_before_the_check_is_refused_too(real, monkeypatch, no_user_folders):
+    """A kaolinite list in the disk cache from an older version does not slip past the implicit-H check."""
+    import phasetrace.library.phases as phases
+    import phasetrace.library.validate as validate
+
+    cif = real("cif/gsas2-tutorials/kaolinite.cif")
+    with monkeypatch.context() as m:
+        for module in (validate, phases):  # the version before the check
+            m.setattr(module, "check_formula_sites", lambda *a, **k: None)
+        PhaseLibrary.default([cif], include_user=False).reflections("kaolinite")  # cached, unchecked
+    with pytest.raises(PhasetraceError, match="implicit atoms"):
+        PhaseLibrary.default([cif], include_user=False).reflections("kaolinite")

@@ -26,7 +26,7 @@ from ..errors import PhasetraceError
 from .crystallography import compact_hm_symbol
 from .formula import formula_elements, reduced_formula
 from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList
-from .validate import read_user_cif
+from .validate import check_formula_sites, read_user_cif
 
 __all__ = [
     "RAMAN_COLUMNS",
@@ -556,7 +556,12 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         key = (p.id, round(wavelength, 7), round(d_min, 4))
         if key not in self._refl:
             try:
-                self._refl[key] = self.cache.get(p.id, p.cif_bytes, wavelength=wavelength, d_min=d_min)
+                refl = self.cache.get(p.id, p.cif_bytes, wavelength=wavelength, d_min=d_min)
+                if p.origin != "bundled":
+                    # a list cached before the check was made (or by an older version) is checked too
+                    text = p.cif_bytes.decode("utf-8", "replace")
+                    check_formula_sites(text, set(refl.elements), str(p.cif_path))
+                self._refl[key] = refl
             except CifError as exc:
                 raise LibraryError(f"phase {p.id}: {exc}") from None
         return self._refl[key]
