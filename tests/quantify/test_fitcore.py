@@ -261,3 +261,19 @@ def test_width_terms_at_zero_grow_by_their_square_in_fewer_steps(library):
     assert square.theta == pytest.approx(plain.theta, rel=1e-3, abs=1e-4)
     assert square.theta[square.names.index("LiCoO2:size")] == pytest.approx(0.05, abs=0.005)
     assert square.nfev * 2 <= plain.nfev
+
+
+def test_nonnegative_amplitudes_of_an_underflowing_column_are_zero():
+    """A phase column whose peaks are narrower than the step holds only far-tail values (~1e-200): its norm
+    underflowed to 0, the amplitude came out ~1e217 and the next Jacobian held inf and NaN (calibration
+    of RM20220915Si01.rasx on Silicon.cif crashed in NNLS)."""
+    from phasetrace.quantify.core import nonnegative_amplitudes
+
+    rng = np.random.default_rng(0)
+    a = np.column_stack([np.full(200, 1e-200), np.exp(-np.linspace(-3, 3, 200) ** 2)])
+    y = 5.0 * a[:, 1] + rng.normal(0.0, 0.01, 200)
+    for normal in (False, True):
+        c, chi2 = nonnegative_amplitudes(a, y, normal=normal)
+        assert c[0] == 0.0 and c[1] == pytest.approx(5.0, rel=0.01) and np.isfinite(chi2)
+    c, chi2 = nonnegative_amplitudes(a[:, :1], y, normal=True)
+    assert c.tolist() == [0.0] and chi2 == pytest.approx(float(y @ y))

@@ -162,6 +162,11 @@ class Projector:
         return v - self.q @ (self.q.T @ v)
 
 
+#: Norm below which a column counts as zero in :func:`nonnegative_amplitudes`: the square root of the
+#: smallest normal float, where the sum of squares behind a norm underflows.
+_DEAD_COLUMN_NORM = float(np.sqrt(np.finfo(float).tiny))
+
+
 def nonnegative_amplitudes(
     a: np.ndarray, y: np.ndarray, *, maxiter_per_column: int = 50, normal: bool = False
 ) -> tuple[np.ndarray, float]:
@@ -185,7 +190,20 @@ def nonnegative_amplitudes(
         The squared residual norm.
     """
     norm = np.linalg.norm(a, axis=0)
-    norm[norm <= 0] = 1.0
+    dead = ~(norm > _DEAD_COLUMN_NORM)
+    if dead.any() and a.shape[1]:
+        # a column the model made (almost) zero, e.g. peaks narrower than the scan's step that fall
+        # between its points: its norm underflows, a / norm cannot be formed, and an amplitude
+        # divided by it overflowed (10²¹⁷, then inf and NaN in the next Jacobian). It carries
+        # nothing, so its amplitude is 0.
+        c = np.zeros(a.shape[1])
+        if dead.all():
+            return c, float(y @ y)
+        live = np.flatnonzero(~dead)
+        c[live], chi2 = nonnegative_amplitudes(
+            a[:, live], y, maxiter_per_column=maxiter_per_column, normal=normal
+        )
+        return c, chi2
     an = a / norm
     if normal and a.shape[1]:
         try:
