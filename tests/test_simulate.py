@@ -116,3 +116,17 @@ def test_axial_divergence_tail_moves_intensity_towards_the_nearer_end(library, p
     shift = np.trapezoid(x * y1, x) - np.trapezoid(x * y0, x)
     tau = 0.06 * np.tan(np.radians(20.0)) / abs(np.tan(np.radians(centre)))
     assert shift == pytest.approx(-np.sign(np.tan(np.radians(centre))) * tau, rel=0.05)
+
+
+def test_reflections_reach_the_end_of_a_wide_range(library):
+    """User review finding 10: a Cu Kα pattern to 140° was flat above ≈ 133° (d_min 0.84 Å whatever the
+    range). MgO (422) at d 0.860 Å sits at 127.3°, (511)/(333) at 0.811 Å at 143.5° (beyond 140°), (440) at
+    0.745 Å beyond 180°: a range to 150° must show (511)."""
+    scan = simulate_xrd(library, {"MgO": 1}, instrument=MONO, noise=False, background=0.0,
+                        two_theta_range=(120, 150), step=0.01)  # fmt: skip
+    refl = library.reflections("MgO", d_min=0.7)
+    d511 = refl.d[[k for k, h in enumerate(refl.hkl) if sorted(abs(int(v)) for v in h) == [1, 1, 5]][0]]
+    tt = 2 * np.degrees(np.arcsin(1.540598 / (2 * d511)))
+    assert 140 < tt < 148
+    near = np.abs(scan.x - tt) < 0.3
+    assert scan.y[near].max() > 0.05 * scan.y.max()  # 0.15; 0 before

@@ -21,6 +21,7 @@ import numpy as np
 from .errors import PhasetraceError
 from .library.crystallography import lorentz_polarisation, reciprocal_metric, two_theta
 from .library.phases import PhaseLibrary
+from .library.reflections import d_min_for_scan
 from .peaks.profiles import axial_tail, caglioti_fwhm, pseudo_voigt, scherrer_fwhm, strain_fwhm
 from .scan import CU_KALPHA, Radiation, Scan, ScanMeta
 
@@ -193,8 +194,12 @@ def simulate_xrd(
     for pid, wt in fr.items():
         if wt <= 0:
             continue
-        refl = library.reflections(pid, wavelength=rad.kalpha1)
         scale = (lattice_scale or {}).get(pid, 1.0)
+        # every reflection the range can show, as the fit computes them (d_min_for_scan, the longest
+        # line); a shrunk cell (scale < 1) brings smaller spacings in. The default 0.84 Å ended Cu Kα
+        # patterns at 2θ ≈ 133°.
+        d_min = d_min_for_scan(hi, max(lam for lam, _ in lines) / min(scale, 1.0))
+        refl = library.reflections(pid, wavelength=rad.kalpha1, d_min=d_min)
         cell = refl.cell.copy()
         cell[:3] *= scale
         d = refl.d * scale
