@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hkl import conventional_hkl, format_hkl
-from .style import FAMILY_MARKERS, PhaseColours, documents, figure_style, phase_label
+from .style import FAMILY_MARKERS, PhaseColours, documents, figure_style, phase_label, temperature_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -38,11 +38,6 @@ WINDOW_HALF_WIDTH = 1.5
 
 #: Raman bands marked per phase: every band at least this fraction of its strongest band.
 RAMAN_STRONG = 0.25
-
-
-def temperature_label(t: float) -> str:
-    """``RT`` at or below 30 °C, else ``700 °C``."""
-    return "RT" if t <= 30 else f"{t:g} °C"
 
 
 def run_colours(systems: Sequence[dict[str, Any]]) -> PhaseColours:
@@ -281,7 +276,7 @@ def plot_waterfall(
         n = max(len(data), 1)
         ax.set_ylim(-0.05, (n - 1) * offset + 1.45)  # room for the hkl labels of the top trace
         ax.set_yticks([k * offset for k in range(len(data))])
-        ax.set_yticklabels([temperature_label(f["temperature_C"]) for f, _, _ in data])
+        ax.set_yticklabels([temperature_label(f["temperature_C"], system) for f, _, _ in data])
         ax.tick_params(axis="y", length=0)
         ax.set_ylabel("√intensity, offset by temperature")
         ax.set_xlabel("2θ (°)")
@@ -303,7 +298,7 @@ def plot_waterfall(
                 marker=_marker(library, mk["id"]),
                 color=colours[mk["id"]],
                 ms=5,
-                label=f"{phase_label(mk['id'])} (new at {temperature_label(mk['temperature_C'])})",
+                label=f"{phase_label(mk['id'])} (new at {temperature_label(mk['temperature_C'], system)})",
             )
             for mk in marks
         ]
@@ -379,7 +374,7 @@ def plot_wt_vs_temperature(
         ax.set_xlabel("sintering temperature (°C)")
         temps = system["temperatures"]
         ax.set_xticks(temps)
-        ax.set_xticklabels([temperature_label(t) for t in temps])
+        ax.set_xticklabels([temperature_label(t, system) for t in temps])
         (hax if hosts and hax is not None else ax).set_title(
             f"{system['system']}: wt % of the crystalline part", loc="left"
         )
@@ -576,7 +571,7 @@ def plot_raman_stack(
         ax.set_ylim(-0.1, top + 0.2 + 0.32 * nrows)
         ax.set_xlim(lo, hi)
         ax.set_yticks([k * offset for k in range(len(files))])
-        ax.set_yticklabels([temperature_label(f["temperature_C"]) for f in files])
+        ax.set_yticklabels([temperature_label(f["temperature_C"], system) for f in files])
         ax.tick_params(axis="y", length=0)
         ax.set_ylabel("intensity (normalised), offset by temperature")
         ax.set_xlabel("Raman shift (cm⁻¹)")

@@ -133,8 +133,10 @@ def _pattern_data(
     }
 
 
-def _raman_data(f: dict[str, Any], run: Any, colours, names: dict[str, str]) -> dict[str, Any] | None:
-    """A Raman spectrum with the fitted band positions of each phase its fit detected."""
+def _raman_data(
+    f: dict[str, Any], system: dict[str, Any], run: Any, colours, names: dict[str, str]
+) -> dict[str, Any] | None:
+    """A Raman spectrum of ``system``'s series, with the band positions of each phase its fit detected."""
     import warnings
 
     from ..io import load
@@ -161,7 +163,7 @@ def _raman_data(f: dict[str, Any], run: Any, colours, names: dict[str, str]) -> 
             names.setdefault(p["id"], p["id"])
             labels += [{"x": round(float(b), 1), "phase": p["id"], "label": f"{b:.0f}"} for b in p["bands"]]
     return {
-        "title": f"{Path(f['file']).name} ({temperature_label(f['temperature_C'])})",
+        "title": f"{Path(f['file']).name} ({temperature_label(f['temperature_C'], system)})",
         "xlabel": "Raman shift (cm⁻¹)",
         "x": _axis(sx[order]),
         "observed": _curve(sy[order]),
@@ -214,9 +216,9 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                     [
                         _e(s["system"]),
                         sw(p["id"]),
-                        _e(fmt_onset(o.get("xrd"))),
-                        _e(fmt_onset(o.get("raman")) if p["raman_testable"] else "not testable"),
-                        _e(fmt_onset(o.get("combined"))),
+                        _e(fmt_onset(o.get("xrd"), s)),
+                        _e(fmt_onset(o.get("raman"), s) if p["raman_testable"] else "not testable"),
+                        _e(fmt_onset(o.get("combined"), s)),
                         _e("–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"),
                     ]
                 )
@@ -252,9 +254,9 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                     + (_e(" (or: " + ", ".join(p["alternatives"]) + ")") if p.get("alternatives") else ""),
                     formula_html(p["formula"]),
                     _e(p["role"]),
-                    _e(fmt_onset(o["xrd"])),
-                    _e(fmt_onset(o["raman"]) if p["raman_testable"] else "not testable"),
-                    _e(fmt_onset(o["combined"])),
+                    _e(fmt_onset(o["xrd"], s)),
+                    _e(fmt_onset(o["raman"], s) if p["raman_testable"] else "not testable"),
+                    _e(fmt_onset(o["combined"], s)),
                     _e("–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"),
                 ]
             )
@@ -300,7 +302,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
             q = fitq.get((s["system"], name), {})
             qrows.append(
                 [
-                    _e(temperature_label(f["temperature_C"])),
+                    _e(temperature_label(f["temperature_C"], s)),
                     _e(name),
                     _e(_f(q.get("rwp"), 100, "%")),
                     _e(_f(q.get("rexp"), 100, "%")),
@@ -312,18 +314,18 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
             if prof is not None:
                 key = f"{si}-{len(keys)}"
                 patterns[key] = _pattern_data(
-                    prof, f"{name} ({temperature_label(f['temperature_C'])})", colours, library, names
+                    prof, f"{name} ({temperature_label(f['temperature_C'], s)})", colours, library, names
                 )
-                keys.append((key, temperature_label(f["temperature_C"])))
+                keys.append((key, temperature_label(f["temperature_C"], s)))
         rkeys = []
         for f in sorted(
             (f for f in s["files"] if f["technique"] == "raman"), key=lambda f: f["temperature_C"]
         ):
-            spec = _raman_data(f, run, colours, names)
+            spec = _raman_data(f, s, run, colours, names)
             if spec is not None:
                 key = f"r{si}-{len(rkeys)}"
                 patterns[key] = spec
-                rkeys.append((key, temperature_label(f["temperature_C"])))
+                rkeys.append((key, temperature_label(f["temperature_C"], s)))
         sec.append("<h3>Fit quality</h3>")
         sec.append(_table(["T", "file", "Rwp", "Rexp", "GoF", "flags"], qrows, raw=True, num={2, 3, 4}))
         if keys:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "is_formula",
     "phase_label",
     "save_figure",
+    "temperature_label",
 ]
 
 #: Phase colours, in the order they are handed out: Okabe–Ito (colour-blind safe) without black,
@@ -270,6 +271,30 @@ def _write_png(fig: Any, path: Path, box: Any) -> None:
     )
     with open(path, "wb") as fh:
         fh.write(data)
+
+
+def temperature_label(t: float, system: Mapping[str, Any] | None = None, *, unit: bool = True) -> str:
+    """``RT`` where the series labels the scan room temperature, else the number (``700 °C``, ``-104.7 °C``).
+
+    Room temperature is what a file name or manifest says (``RT``, ``room``, ``as-prepared``; the loaders
+    record it as the label ``"RT"`` at 25 °C), not a range of numbers: a low-temperature series
+    (7 K-289 K) has every scan at or below 30 °C, and each needs its own number.
+
+    Parameters
+    ----------
+    t : float
+        Temperature (°C).
+    system : mapping, optional
+        The series document (``temperatures`` and ``labels``, as in ``summary.json``); without it
+        the number is given.
+    unit : bool
+        Append `` °C`` to a number.
+    """
+    if system is not None:
+        labels = dict(zip(system.get("temperatures") or (), system.get("labels") or (), strict=False))
+        if labels.get(t) == "RT":
+            return "RT"
+    return f"{t:g} °C" if unit else f"{t:g}"
 
 
 def documents(items: Iterable[Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
-from .style import documents
+from .style import documents, temperature_label
 
 __all__ = [
     "RESULT_FIELDS",
@@ -344,15 +344,15 @@ def write_profiles(run: Any, out: Path, profiles: dict[str, dict[str, Any]]) -> 
 
 
 # ------------------------------------------------------------------------------------ Markdown
-def _fmt_t(t: float | None) -> str:
-    return "?" if t is None else ("RT" if t <= 30 else f"{t:g}")
+def _fmt_t(t: float | None, system: dict[str, Any] | None) -> str:
+    return "?" if t is None else temperature_label(t, system, unit=False)
 
 
-def fmt_onset(o: list | None) -> str:
-    """``700→800 °C`` for an onset interval, ``–`` for none."""
+def fmt_onset(o: list | None, system: dict[str, Any] | None = None) -> str:
+    """``700→800 °C`` for an onset interval, ``–`` for none; ``RT`` where ``system`` labels it so."""
     if not o:
         return "–"
-    return f"{_fmt_t(o[0])}→{_fmt_t(o[1])} °C"
+    return f"{_fmt_t(o[0], system)}→{_fmt_t(o[1], system)} °C"
 
 
 def phase_name(p: dict[str, Any]) -> str:
@@ -416,7 +416,7 @@ def unidentified_lines(s: dict[str, Any]) -> list[str]:
             f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {100 * k['share']:.1f} %, {k['sigma']:.0f}σ)"
             for k in p.get("peaks") or []
         )
-        lines.append(f"- **{p['id']}** (onset {fmt_onset(p['onset']['combined'])}): {peaks}")
+        lines.append(f"- **{p['id']}** (onset {fmt_onset(p['onset']['combined'], s)}): {peaks}")
     return lines
 
 
@@ -494,11 +494,11 @@ def write_markdown(
         role = p["role"] + (
             " (present from the start)" if p["present_from_start"] and p["role"] != "host" else ""
         )
-        raman = fmt_onset(o["raman"]) if p["raman_testable"] else "not testable"
+        raman = fmt_onset(o["raman"], s) if p["raman_testable"] else "not testable"
         van = "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g} °C"
         lines.append(
-            f"| {phase_name(p)} | {p['formula']} | {role} | {fmt_onset(o['xrd'])} | {raman} | "
-            f"{fmt_onset(o['combined'])} | {p.get('onset_basis') or '–'} | {van} |"
+            f"| {phase_name(p)} | {p['formula']} | {role} | {fmt_onset(o['xrd'], s)} | {raman} | "
+            f"{fmt_onset(o['combined'], s)} | {p.get('onset_basis') or '–'} | {van} |"
         )
     if any(p.get("alternatives") for p in s["phases"]):
         lines += [
@@ -563,9 +563,9 @@ def terminal_summary(run: Any) -> str:
             t.add_row(
                 phase_name(p),
                 p["role"],
-                fmt_onset(p["onset"]["xrd"]),
-                fmt_onset(p["onset"]["raman"]) if p["raman_testable"] else "n/t",
-                fmt_onset(p["onset"]["combined"]),
+                fmt_onset(p["onset"]["xrd"], s),
+                fmt_onset(p["onset"]["raman"], s) if p["raman_testable"] else "n/t",
+                fmt_onset(p["onset"]["combined"], s),
                 p.get("onset_basis") or "–",
                 "–" if p["vanishes_at"] is None else f"{p['vanishes_at']:g}",
                 f"{max(wts):.2f}" if wts else "–",
