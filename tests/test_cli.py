@@ -167,3 +167,40 @@ def test_phases_add_warns_on_charge_balance(run, tmp_path):
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert any("charge-balanced" in w for w in doc["warnings"])
+
+
+# ---- inputs the command line must answer about clearly (user review 2026-12-04) ----
+
+_KEOKUK = "xrd/formats/gsas2-tutorials/Keokuk_kaolinite.RAW"  # Bruker RAW with two ranges
+_SEQTUT = "xrd/insitu/gsas2-tutorials/SeqTut.zip"  # 17 scans of a 7-289 K series in one archive
+
+
+def _one_error_line(r):
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("phasetrace: error: "), r.output
+    return lines[0]
+
+
+def test_fit_of_a_multi_scan_file_names_the_index_option(run, real):
+    """Finding 13: the message named Python's ``index=`` and ``load_all``; fit had no --index."""
+    path = real(_KEOKUK)
+    line = _one_error_line(run("fit", path, "--phases", "MgO"))
+    assert line.endswith(f"{path}: holds 2 scans; choose one with --index 0..1")
+    line = _one_error_line(run("fit", path, "--phases", "MgO", "--index", "2"))
+    assert "--index must be 0..1, not 2" in line
+    r = run("fit", path, "--phases", "MgO", "--index", "1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output[r.output.index("{") :])["phases"][0]["id"] == "MgO"
+
+
+def test_identify_of_a_multi_scan_file_names_the_index_option(run, real):
+    line = _one_error_line(run("identify", real(_KEOKUK), "--elements", "Al,Si,O", "--no-fit"))
+    assert "choose one with --index 0..1" in line and "load_all" not in line
+
+
+def test_series_of_a_zip_says_to_unpack_it(run, real, tmp_path):
+    line = _one_error_line(run("series", real(_SEQTUT), "--out", tmp_path / "out"))
+    assert line == (
+        f"phasetrace: error: {real(_SEQTUT)}: a .zip of 17 scans; a series reads one scan per file: unpack it "
+        "into a folder and give the folder ('phasetrace series FOLDER')"
+    )

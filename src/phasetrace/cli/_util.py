@@ -225,6 +225,35 @@ def load_instrument_file(path: Path | None):
     return load_instrument(path)
 
 
+#: The option that picks one scan of a file that holds several (``fit``, ``identify``, ``peaks``,
+#: ``instrument calibrate``).
+INDEX_HELP = "Which scan (0, 1, ...), for a file that holds several (ranges, repeats, a .zip)."
+
+
+def load_scan(file: Path, *, index: int | None = None, **kwargs: Any):
+    """:func:`phasetrace.io.load` for the command line: a file of several scans asks for ``--index``.
+
+    The library's own message names its Python argument (``index=``, ``load_all``), which a user of
+    the command line cannot give.
+
+    Raises
+    ------
+    OptionError
+        Several scans and no ``--index``, or an ``--index`` the file does not have.
+    """
+    from ..io import load_all
+
+    scans = load_all(file, **kwargs)
+    n = len(scans)
+    if index is None:
+        if n > 1:
+            raise OptionError(f"{file}: holds {n} scans; choose one with --index 0..{n - 1}")
+        return scans[0]
+    if not -n <= index < n:
+        raise OptionError(f"{file}: holds {n} scan(s); --index must be 0..{n - 1}, not {index}")
+    return scans[index]
+
+
 def scan_radiation(anode: str | None, inst: Any):
     """The radiation to load an XRD scan with: ``--anode``'s, the ``--instrument`` file's lines, or None.
 

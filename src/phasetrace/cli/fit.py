@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._util import (
+    INDEX_HELP,
     check_out_file,
     dump_json,
     guard,
@@ -14,6 +15,7 @@ from ._util import (
     library_option,
     load_instrument_file,
     load_library,
+    load_scan,
     phase_ids,
     scan_radiation,
     system_elements,
@@ -41,6 +43,7 @@ from ._util import (
     type=click.Choice(["Cu", "Co", "Mo", "Fe", "Cr", "Ag"], case_sensitive=False),
     help="X-ray anode, for files that do not state their wavelength.",
 )
+@click.option("--index", type=int, help=INDEX_HELP)
 @library_option
 @instrument_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -68,6 +71,7 @@ def fit(
     cell,
     tt_range,
     anode,
+    index,
     libraries,
     instrument_file,
     as_json,
@@ -91,13 +95,12 @@ def fit(
     """
     from dataclasses import replace
 
-    from ..io import load
     from ..pipeline import PipelineConfig, quantify
     from ..quantify.fit import QuantConfig
     plot_path = check_out_file(plot_path, "--plot") if plot_path else None
     lib = load_library(libraries)
     inst = load_instrument_file(instrument_file)
-    scan = load(file, kind="xrd", radiation=scan_radiation(anode, inst))
+    scan = load_scan(file, index=index, kind="xrd", radiation=scan_radiation(anode, inst))
     quant = QuantConfig(cell=cell, instrument=inst)
     if tt_range:
         quant = replace(quant, two_theta_range=tuple(tt_range))

@@ -10,12 +10,14 @@ import click
 
 from . import _util
 from ._util import (
+    INDEX_HELP,
     dump_json,
     guard,
     instrument_option,
     library_option,
     load_instrument_file,
     load_library,
+    load_scan,
     scan_radiation,
     system_elements,
 )
@@ -27,7 +29,7 @@ _ANODES = ["Cu", "Co", "Mo", "Fe", "Cr", "Ag"]
 
 def _input_options(func: Any) -> Any:
     """Options that say how to read the scan (shared by both commands)."""
-    func = click.option("--index", type=int, help="Which scan, for a file that holds several.")(func)
+    func = click.option("--index", type=int, help=INDEX_HELP)(func)
     func = click.option(
         "--laser-nm", type=float, help="Raman laser wavelength, for files that do not state it."
     )(func)
@@ -66,12 +68,10 @@ def _load_scan(
 
     With an instrument description that states its lines (``--instrument``), those are the radiation.
     """
-    from ..io import load
-
     radiation = scan_radiation(anode, inst)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        scan = load(file, kind=kind, radiation=radiation, laser_nm=laser_nm, index=index)
+        scan = load_scan(file, kind=kind, radiation=radiation, laser_nm=laser_nm, index=index)
     prefix = f"{file}: "
     notes = []
     for w in caught:

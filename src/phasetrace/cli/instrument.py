@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._util import dump_json, guard
+from ._util import INDEX_HELP, dump_json, guard, load_scan
 
 
 @click.group("instrument")
@@ -29,6 +29,7 @@ def instrument() -> None:
     help="Start from this instrument file (radiation, radius, slits, monochromator are kept).",
 )
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the calibrated file here.")
+@click.option("--index", type=int, help=INDEX_HELP)
 @click.option(
     "--force",
     is_flag=True,
@@ -36,7 +37,7 @@ def instrument() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @guard
-def calibrate(scan_file, phase, base, out_path, force, as_json) -> None:
+def calibrate(scan_file, phase, base, out_path, index, force, as_json) -> None:
     """Refine the instrumental profile (U, V, W, η, asymmetry) and zero from a scan of a standard.
 
     The standard's own broadening is taken as negligible. Slit, monochromator and radiation
@@ -55,11 +56,10 @@ def calibrate(scan_file, phase, base, out_path, force, as_json) -> None:
     import warnings
 
     from .._atomic import atomic_open
-    from ..io import load
     from ..quantify.calibration import calibrate as run_calibration
     from ..quantify.instrument import load_instrument, metadata_instrument
 
-    scan = load(scan_file, kind="xrd")
+    scan = load_scan(scan_file, index=index, kind="xrd")
     start = metadata_instrument(scan.meta, load_instrument(base) if base else None)
     inst, stats = run_calibration(scan, phase, start, check=not force)
     text = inst.to_yaml()

@@ -176,7 +176,7 @@ def collect(source: str | os.PathLike[str], *, system: str | None = None) -> Col
             problems.append((str(f), str(exc)))
             continue
         if len(scans) != 1:
-            problems.append((str(f), f"{f}: holds {len(scans)} scans; a series needs one scan per file"))
+            problems.append((str(f), _several_scans(f, len(scans))))
             continue
         s = scans[0]
         sysname = s.meta.system
@@ -250,11 +250,30 @@ def _replicates(entries: list[SeriesEntry]) -> list[SeriesEntry]:
     return out
 
 
+def _several_scans(path: Path, n: int) -> str:
+    """Why a file of several scans is not a series entry, and what to do instead.
+
+    A series entry is a file (its hash keys the stored results, its name the reports' rows), so the
+    scans of an archive or of a multi-range file cannot be told apart by it.
+    """
+    if Path(path).suffix.lower() == ".zip":
+        return (
+            f"{path}: a .zip of {n} scans; a series reads one scan per file: unpack it into a folder and "
+            "give the folder ('phasetrace series FOLDER')"
+        )
+    return (
+        f"{path}: holds {n} scans; a series reads one scan per file: save each as its own file, or read one "
+        "with 'phasetrace fit/identify --index N'"
+    )
+
+
 def nothing_usable(source: str | os.PathLike[str], problems: list[tuple[str, str]]) -> str:
     """One line for a source none of whose files can be used: how many, and the first reason."""
     if not problems:
         return f"{source}: no scan files found"
     first = problems[0][1]
+    if len(problems) == 1 and problems[0][0] == str(source):
+        return first  # the source is that one file: its reason is the answer
     return f"{source}: none of its {len(problems)} file(s) can be used; first: {first}"
 
 
