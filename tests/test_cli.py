@@ -204,3 +204,55 @@ def test_series_of_a_zip_says_to_unpack_it(run, real, tmp_path):
         f"phasetrace: error: {real(_SEQTUT)}: a .zip of 17 scans; a series reads one scan per file: unpack it "
         "into a folder and give the folder ('phasetrace series FOLDER')"
     )
+
+
+@pytest.fixture
+def mgo_scan(run, tmp_path):
+    path = tmp_path / "mgo.xy"
+    assert run("simulate", "--phases", "MgO=100", "--range", "20", "80", "--out", path).exit_code == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--range", "200", "300"), "--range 200 300 lies outside the scan's 2θ 20–80°"),
+        (("--range", "60", "20"), "--range 60 20: give the lower end first (--range 20 60)"),
+        (("--zoom", "300", "400", "--plot", "{tmp}/fit.png"), "--zoom 300 400 lies outside the scan's 2θ 20–80°"),
+        (("--range", "30", "50", "--zoom", "60", "70"), "--zoom 60 70 lies outside the fitted 2θ 30–50°"),
+    ],
+)
+def test_fit_windows_outside_the_scan_are_named(run, mgo_scan, tmp_path, args, message):
+    """Findings 16: these said "none of MgO has a reflection in the scan range", or drew an empty panel."""
+    args = [a.format(tmp=tmp_path) for a in args]
+    line = _one_error_line(run("fit", mgo_scan, "--phases", "MgO", *args))
+    assert line.endswith(message)
+
+
+def test_fit_of_a_reaction_name_suggests_elements(run, real):
+    """Finding 17: "unknown material 'cr2o3'" without a word on what to give instead."""
+    path = real("xrd/measured/dara_binary_reactions/Cr2O3-2ZnO_1100C_60min.xrdml")
+    line = _one_error_line(run("fit", path))
+    assert "unknown material 'cr2o3'" in line and line.endswith("give --elements Cr,O,Zn, --system or --phases")
+
+
+def test_series_where_every_system_fails_says_so(run, real, tmp_path):
+    """Finding 24: it printed "reports: " (empty) and an interactive-report path."""
+    src = tmp_path / "scans"
+    src.mkdir()
+    for name in ("Cr2O3-2ZnO_1100C_60min.xrdml", "CoO-ZnO_1100C_60min.xrdml"):
+        (src / name).write_bytes(real(f"xrd/measured/dara_binary_reactions/{name}").read_bytes())
+    r = run("series", src, "--out", tmp_path / "out", "--no-figures")
+    assert r.exit_code == 2
+    assert "reports: none, no series could be analysed" in r.output and "interactive report" not in r.output
+
+
+def test_info_manifest_that_lists_none_of_the_files_warns(run, mgo_scan, tmp_path):
+    """Finding 18: names matching no scan were silently ignored (the scan's own metadata shown)."""
+    man = tmp_path / "manifest.csv"
+    man.write_text("file,system,temperature_C\nother.xy,MgO,700\n", encoding="utf-8")
+    r = run("info", "--manifest", man, mgo_scan)
+    assert r.exit_code == 0
+    assert f"{man}: lists no row for 1 of the 1 file(s), which keep their own metadata: {mgo_scan}" in r.output
+    man.write_text(f"file,system,temperature_C\n{mgo_scan.name},MgO,700\n", encoding="utf-8")
+    assert "lists no row" not in run("info", "--manifest", man, mgo_scan).output

@@ -154,3 +154,10 @@ def test_series_without_usable_scans_exits_2_with_one_line_and_no_output(tmp_pat
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("phasetrace: error: ") and str(src) in lines[0]
     assert not out.exists()
+
+
+def test_no_system_message_says_elements_do_not_replace_it(tmp_path):
+    """Finding 17: ``series --elements`` without --system said only "no system"."""
+    _xrd(tmp_path / "700C.xy")
+    (msg,) = [m for p, m in collect(tmp_path).problems if p.endswith("700C.xy")]
+    assert "give --system NAME, which --elements does not replace" in msg

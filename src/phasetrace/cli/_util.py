@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -205,6 +206,37 @@ def system_elements(lib, system: str | None, elements: str | None) -> tuple[set[
     return parse_elements(elements), tuple(lib.materials.get("always_candidates") or ())
 
 
+def check_file_system(lib, file: Path, system: str) -> None:
+    """The system a scan's name or metadata gives must be one the library knows, else say what to give.
+
+    A reaction product's name (``Cr2O3-2ZnO_1100C_60min``) reads as a system of unknown materials;
+    the sample's elements are what the user can give instead.
+
+    Raises
+    ------
+    OptionError
+        The system names a material the library does not know; the message suggests ``--elements``
+        with the elements of the name's formulas where it has any.
+    """
+    from ..library.formula import formula_elements
+    from ..library.materials import UnknownMaterialError, resolve_system
+
+    try:
+        resolve_system(system, lib.materials)
+    except UnknownMaterialError as exc:
+        els: set[str] = set()
+        for tok in re.split(r"[-+_ ,/]+", system):
+            try:
+                els |= formula_elements(tok.lstrip("0123456789.")) if tok else set()
+            except Exception:  # noqa: BLE001 - a token that is no formula adds no element
+                continue
+        hint = f"--elements {','.join(sorted(els))}" if els else "--elements (the sample's elements)"
+        reason = str(exc).split(";", 1)[0]
+        raise OptionError(
+            f"{file}: {reason} (the system its name gives); give {hint}, --system or --phases"
+        ) from None
+
+
 def instrument_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--instrument FILE``: an instrument description (YAML) for the whole-pattern fit."""
     return click.option(
@@ -252,6 +284,24 @@ def load_scan(file: Path, *, index: int | None = None, **kwargs: Any):
     if not -n <= index < n:
         raise OptionError(f"{file}: holds {n} scan(s); --index must be 0..{n - 1}, not {index}")
     return scans[index]
+
+
+def check_window(
+    file: Path, option: str, lo: float, hi: float, covered: tuple[float, float], what: str = "the scan's"
+) -> None:
+    """A 2θ window option (``--range``, ``--zoom``) in order and overlapping the part of the scan in use.
+
+    Raises
+    ------
+    OptionError
+        Reversed ends, or a window outside ``covered`` (the scan's 2θ range, or the fitted part of it):
+        the fit otherwise found "no reflection in the scan range" and a zoom panel was drawn empty.
+    """
+    if not lo < hi:
+        raise OptionError(f"{option} {lo:g} {hi:g}: give the lower end first ({option} {hi:g} {lo:g})")
+    a, b = covered
+    if hi <= a or lo >= b:
+        raise OptionError(f"{file}: {option} {lo:g} {hi:g} lies outside {what} 2θ {a:g}–{b:g}°")
 
 
 def scan_radiation(anode: str | None, inst: Any):

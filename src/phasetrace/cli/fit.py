@@ -8,7 +8,9 @@ import click
 
 from ._util import (
     INDEX_HELP,
+    check_file_system,
     check_out_file,
+    check_window,
     dump_json,
     guard,
     instrument_option,
@@ -102,8 +104,13 @@ def fit(
     inst = load_instrument_file(instrument_file)
     scan = load_scan(file, index=index, kind="xrd", radiation=scan_radiation(anode, inst))
     quant = QuantConfig(cell=cell, instrument=inst)
+    covered = scan.x_range
     if tt_range:
+        check_window(file, "--range", *tt_range, covered)
         quant = replace(quant, two_theta_range=tuple(tt_range))
+        covered = (max(covered[0], tt_range[0]), min(covered[1], tt_range[1]))
+    for lo, hi in zoom:
+        check_window(file, "--zoom", lo, hi, covered, "the fitted" if tt_range else "the scan's")
     config = PipelineConfig(quant=quant)
     if phase_list:
         if elements or system:
@@ -113,6 +120,8 @@ def fit(
     else:
         if not (elements or system or scan.meta.system):
             raise click.UsageError("give --phases, --elements or --system")
+        if not (elements or system):
+            check_file_system(lib, file, scan.meta.system)
         els, _ = system_elements(lib, system, elements)  # "not both", and the element symbols checked
         els = els if elements else None
         result = quantify(scan, system=system, elements=els, library=lib, config=config)

@@ -116,6 +116,19 @@ def info(
     from ..scan import Radiation
 
     man = read_manifest(manifest) if manifest else None
+    if man is not None:
+        unlisted = [f for f in files if man.lookup(f) is None]
+        if unlisted:
+            # its files are matched by path (relative to the manifest's folder): a name that matches no
+            # row leaves the scan's own metadata in force, which looked like the manifest being applied
+            shown = ", ".join(str(f) for f in unlisted[:3]) + (" ..." if len(unlisted) > 3 else "")
+            click.echo(
+                bounded(
+                    f"phasetrace: warning: {manifest}: lists no row for {len(unlisted)} of the "
+                    f"{len(files)} file(s), which keep their own metadata: {shown}"
+                ),
+                err=True,
+            )
     radiation = Radiation.from_anode(anode, source="user") if anode else None
     results = []
     failed = 0

@@ -102,9 +102,12 @@ def series(
         for w in run.warnings:
             click.echo(f"warning: {w}", err=True)
         reports = [str(v) for k, v in written.items() if k.startswith("md:")]
-        click.echo(f"reports: {', '.join(reports)}")
+        if reports:
+            click.echo(f"reports: {', '.join(reports)}")
+        else:
+            click.echo("reports: none, no series could be analysed (see the problems above)")
         click.echo(f"summary: {written['json']}  table: {written['csv']}")
-        if "html" in written:
+        if "html" in written and run.systems:
             click.echo(f"interactive report: {written['html']}")
     if not run.systems:
         raise SystemExit(2)

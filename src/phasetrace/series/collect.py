@@ -199,7 +199,10 @@ def collect(source: str | os.PathLike[str], *, system: str | None = None) -> Col
             problems.append((str(f), f"{f}: temperature {temp:g} °C is not a sintering temperature"))
             continue
         if not sysname:
-            msg = "no system (give --system, a manifest system column, or a name like 'LCO_LLZTO_700C')"
+            msg = (
+                "no system to group it in (give --system NAME, which --elements does not replace, a manifest "
+                "system column, or a name like 'LCO_LLZTO_700C')"
+            )
             problems.append((str(f), f"{f}: {msg}"))
             continue
         label_meta = {**dict(s.meta.extra), **meta}
