@@ -86,3 +86,23 @@ def test_replicate_pellets_show_mean_and_individual_values():
     }
     assert wt_cell(v) == "1.30 ± 0.10 (n = 2: 1.23, <0.30)"
     assert wt_cell({"detected_xrd": False, "wt_percent": None, "esd": None, "lod_wt_percent": 0.25}) == "<0.25"
+
+
+def test_cells_columns_in_order_and_held_parameters_blank(report_run):
+    """Finding 20: alpha/beta/gamma esd were 0.0 (held angles) where other held values are blank, and the
+    esd columns of the angles and the volume came after c/a, among the scan's terms."""
+    _, written = report_run
+    with written["cells"].open() as fh:
+        header = next(csv.reader(fh))
+        fh.seek(0)
+        rows = list(csv.DictReader(fh))
+    assert header[5:11] == ["a", "a_esd", "b", "b_esd", "c", "c_esd"]
+    for k in ("alpha", "beta", "gamma", "volume"):
+        if f"{k}_esd" in header:
+            assert header.index(f"{k}_esd") == header.index(k) + 1
+    scan_cols = [i for i, k in enumerate(header) if k.startswith("scan_")]
+    assert scan_cols and scan_cols == list(range(len(header) - len(scan_cols), len(header)))
+    for r in rows:
+        for k, v in r.items():
+            if k.endswith("_esd") and v != "":
+                assert float(v) > 0, (k, r["phase"])

@@ -161,3 +161,24 @@ def test_no_system_message_says_elements_do_not_replace_it(tmp_path):
     _xrd(tmp_path / "700C.xy")
     (msg,) = [m for p, m in collect(tmp_path).problems if p.endswith("700C.xy")]
     assert "give --system NAME, which --elements does not replace" in msg
+
+
+def test_instrument_and_structure_files_beside_the_scans_are_left_out_not_failed(tmp_path):
+    """Finding 20: GSAS-II's SeqTut folder holds OH_00.prm (instrument parameters) and the phases' CIFs;
+    the .prm was counted as a failed scan ("1 failed"). Listed in a manifest, it is still an error."""
+    from tests.library.test_crystallography import NIO_CIF
+
+    _xrd(tmp_path / "LCO_LLZTO_700C.xy")
+    (tmp_path / "OH_00.prm").write_text(
+        "INS   BANK      1\nINS   HTYPE   PXCR\nINS  1 ICONS 0.4132630    0.0000    0.0000\n", encoding="utf-8"
+    )
+    (tmp_path / "NiO.cif").write_text(NIO_CIF, encoding="utf-8")
+    found = collect(tmp_path)
+    assert [e.path.name for e in found.entries] == ["LCO_LLZTO_700C.xy"] and found.problems == []
+    notes = "\n".join(found.warnings)
+    assert "OH_00.prm: is a GSAS instrument-parameter file, not a scan (its wavelength: 0.4132630 Å" in notes
+    assert "NiO.cif: is a crystal-structure CIF without powder data" in notes
+    (tmp_path / "manifest.csv").write_text(
+        "file,system,temperature_C\nLCO_LLZTO_700C.xy,LCO_LLZTO,700\nOH_00.prm,LCO_LLZTO,800\n", encoding="utf-8"
+    )
+    assert [p.endswith("OH_00.prm") for p, _ in collect(tmp_path).problems] == [True]

@@ -268,6 +268,8 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
                     "detected": bool(p.get("detected")),
                 }
                 for k, v in vals.items():
+                    if k.endswith("_esd") and v == 0:
+                        continue  # a parameter the fit held (an angle of a cell, a scale-only cell): blank
                     row[k] = _num(v, _decimals(k))
                 for k, v in (res.get("globals") or {}).items():
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -276,13 +278,19 @@ def cell_rows(run: Any) -> list[dict[str, Any]]:
     return rows
 
 
+#: The cell columns of cells.csv, in this order (each followed by its esd).
+_CELL_COLUMNS = ("a", "b", "c", "alpha", "beta", "gamma", "volume", "c_over_a")
+
+
 def write_cells(run: Any, out: Path) -> Path:
     """``cells.csv``: :func:`cell_rows` (columns are the union of what the fits refined)."""
     rows = cell_rows(run)
     lead = ["file", "system", "temperature_C", "phase", "detected"]
-    first = ["a", "a_esd", "b", "b_esd", "c", "c_esd", "alpha", "beta", "gamma", "c_over_a", "c_over_a_esd"]
-    rest = sorted({k for r in rows for k in r} - set(lead) - set(first))
-    fields = lead + [k for k in first if any(k in r for r in rows)] + rest
+    # the cell, each value beside its esd; then the phase's other terms; the scan's terms last
+    cell = [x for k in _CELL_COLUMNS for x in (k, f"{k}_esd")]
+    others = {k for r in rows for k in r} - set(lead) - set(cell)
+    rest = sorted(others, key=lambda k: (k.startswith("scan_"), k))
+    fields = lead + [k for k in cell if any(k in r for r in rows)] + rest
     _write_table(out / "cells.csv", rows, fields)
     return out / "cells.csv"
 

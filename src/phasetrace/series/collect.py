@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PhasetraceError
+from ..errors import PhasetraceError, UnsupportedFormatError
 from ..io import load_all, read_manifest
 from ..io.metadata import (
     Manifest,
@@ -96,6 +96,13 @@ class Collection:
         yield self.problems
 
 
+#: Suffixes of files that accompany a series' scans without being scans (the GSAS instrument parameters
+#: of a sequential refinement, the structures of its phases): in a folder read whole, such a file that
+#: is not a scan is left out with a note, not counted as a failed scan. Listed in a manifest, it is an
+#: error.
+COMPANION_SUFFIXES = (".prm", ".instprm", ".cif")
+
+
 def _label(temp: float, meta: dict[str, Any]) -> str:
     if meta.get("temperature_label") == "RT":
         return "RT"
@@ -166,12 +173,19 @@ def collect(source: str | os.PathLike[str], *, system: str | None = None) -> Col
     problems: list[tuple[str, str]] = []
     entries: list[SeriesEntry] = []
     not_applied: list[Path] = []
+    companions: list[str] = []
     for f in files:
         meta = dict(manifest.lookup(f) or {}) if manifest else {}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scans = load_all(f, meta=meta or None)
+        except UnsupportedFormatError as exc:
+            if manifest is None and Path(f).suffix.lower() in COMPANION_SUFFIXES:
+                companions.append(f"{exc}: left out")  # beside the scans, not one of them
+            else:
+                problems.append((str(f), str(exc)))
+            continue
         except PhasetraceError as exc:
             problems.append((str(f), str(exc)))
             continue
@@ -223,7 +237,7 @@ def collect(source: str | os.PathLike[str], *, system: str | None = None) -> Col
             f"--system {system!r} not applied to {len(not_applied)} file(s) that state their own system: "
             f"{_names(not_applied)}"
         )
-    return Collection(_replicates(_one_name_per_system(entries)), problems, notes)
+    return Collection(_replicates(_one_name_per_system(entries)), problems, notes + companions)
 
 
 def _one_name_per_system(entries: list[SeriesEntry]) -> list[SeriesEntry]:
