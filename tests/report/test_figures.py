@@ -297,3 +297,33 @@ def test_figures_take_typed_series_results(report_run, library):
     assert on.patches
     for a in (ax, on):
         matplotlib.pyplot.close(a.figure)
+
+
+def test_phase_label_keeps_an_id_with_a_number_as_written():
+    """Finding 22: Dara's ``CaNi(PO3)4_15_sym`` (space group 15) rendered "CaNi(PO₃)₄ 15 sym"."""
+    from phasetrace.report.style import phase_label
+
+    assert phase_label("CaNi(PO3)4_15_sym") == "CaNi(PO₃)₄_15_sym"
+    assert phase_label("CaNi(PO3)4_15_sym", html=True) == "CaNi(PO<sub>3</sub>)<sub>4</sub>_15_sym"
+    assert phase_label("LLZTO_cubic") == "LLZTO cubic" and phase_label("LaMnO3_R3c") == "LaMnO₃ R3c"
+    assert phase_label("LiCoO2") == "LiCoO₂"
+
+
+def test_a_long_legend_outside_the_axes_is_not_cut(tmp_path):
+    """Finding 22: the fit legend lost its end: the PNG's box was measured with 100-dpi text."""
+    import matplotlib.pyplot as plt
+
+    from phasetrace.report.style import PNG_DPI, RC
+
+    label = "CaNi(PO₃)₄_15_sym: ~73 wt % (poor fit: amount unreliable; a phase may be missing from the library)"
+    with matplotlib.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        ax.plot([0, 1], [0, 1], label=label)
+        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.set_dpi(PNG_DPI)
+        renderer = fig.canvas.get_renderer()
+        need = (legend.get_window_extent(renderer).x1 - fig.get_tightbbox(renderer).x0 * PNG_DPI) / PNG_DPI
+        fig.set_dpi(100)
+        path = save_figure(fig, tmp_path / "legend", formats=("png",))["png"]
+    width_px = struct.unpack(">I", path.read_bytes()[16:20])[0]
+    assert width_px / PNG_DPI >= need

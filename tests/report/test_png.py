@@ -54,7 +54,8 @@ def test_saved_png_has_the_pixels_matplotlib_draws(tmp_path):
 
     mine = _read(save_figure(figure(), tmp_path / "mine", formats=("png",))["png"])
     fig = figure()
-    with mpl.rc_context(RC):  # matplotlib's own PNG of the same figure and box
+    with mpl.rc_context(RC):  # matplotlib's own PNG of the same figure and box (text measured at PNG_DPI)
+        fig.set_dpi(PNG_DPI)
         box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(mpl.rcParams["savefig.pad_inches"])
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches=box)
