@@ -139,7 +139,7 @@ def test_calibration_on_a_narrow_window_is_refused_and_force_marks_the_file(tmp_
     out = tmp_path / "w.yaml"
     r = _calibrate_cli(scan, "LaB6", out)
     assert r.exit_code == 2 and "spans 0.6° of 2θ (needs 30°)" in r.output and not out.exists()
-    with pytest.warns(UserWarning, match="written with --force"):
+    with pytest.warns(UserWarning, match="failed its checks; kept because of --force"):
         r = _calibrate_cli(scan, "LaB6", out, "--force")
     assert r.exit_code == 0, r.output
     text = out.read_text(encoding="utf-8")

@@ -68,7 +68,7 @@ def calibrate(scan_file, phase, base, out_path, index, force, as_json) -> None:
     if stats["problems"]:
         failed = "; ".join(stats["problems"])
         warnings.warn(
-            f"{scan_file}: written with --force, though the calibration failed its checks", stacklevel=1
+            f"{scan_file}: the calibration failed its checks; kept because of --force", stacklevel=1
         )
         text = f"# WARNING: this calibration failed its checks: {failed}\n" + text
     if out_path is not None:
@@ -81,6 +81,7 @@ def calibrate(scan_file, phase, base, out_path, index, force, as_json) -> None:
         return
     click.echo(
         f"{scan_file}: {stats['standard']} fitted, Rwp {100 * stats['rwp']:.2f} %, GoF {stats['gof']:.2f}, "
+        f"{stats['significant_reflections']} of {stats['reflections']} reflections significant, "
         f"specimen displacement {stats['displacement_um']:.0f} µm (not part of the instrument)"
     )
     click.echo(text if out_path is None else f"instrument file: {out_path}")

@@ -53,6 +53,11 @@ REFLECTION_SIGMA = 5.0
 #: impurity, or a profile the pseudo-Voigt with an axial tail cannot follow.
 MAX_GOF = 10.0
 
+#: Allowed fractional change of the standard's cell: a certified standard's cell is known far
+#: better than this, and a fit that needs more has the wrong standard.
+CELL_STRAIN = 0.01
+
+
 #: Parameters whose bound is a physical limit (a Caglioti U of 0, no axial tail, a pure Gaussian or
 #: Lorentzian): a value there is a result. Every other bound is a search limit, and a value at it
 #: means the fit did not find the instrument.
@@ -168,11 +173,6 @@ def calibrate(
         source="",
     )
     return inst, stats
-
-
-#: Allowed fractional change of the standard's cell: a certified standard's cell is known far
-#: better than this, and a fit that needs more has the wrong standard.
-CELL_STRAIN = 0.01
 
 
 def calibration_problems(stats: dict[str, Any]) -> list[str]:
