@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..library.reflections import compute_reflections, d_min_for_scan
-from .fit import QuantConfig, _build_space, fit_pattern
+from .fit import QuantConfig, fit_pattern, parameter_bounds
 from .instrument import Instrument, InstrumentError, standard_cif
 from .model import PhaseModel
 
@@ -225,9 +225,9 @@ def _label(key: str, value: float) -> str:
 
 def _at_bounds(state, model: PhaseModel, config: QuantConfig) -> dict[str, float]:
     """Refined parameters that ended at a search bound (not at a physical limit), with the bound."""
-    space = _build_space([model], [CELL_STRAIN], config, None, [False], [True], [False])
+    bounds = parameter_bounds([model], [CELL_STRAIN], config, refine_b=[True])
     out = {}
-    for name, val, lo, hi in zip(space.names, state.theta, space.lo, space.hi, strict=True):
+    for (name, lo, hi), val in zip(bounds, state.theta, strict=True):
         key = name.split(":", 1)[-1]
         tol = 1e-6 * (hi - lo)
         phys_lo, phys_hi = _PHYSICAL_BOUNDS.get(key, (False, False))

@@ -42,6 +42,7 @@ __all__ = [
     "fit_pattern",
     "linear_solve",
     "model_digest",
+    "parameter_bounds",
     "state_column",
 ]
 
@@ -684,6 +685,24 @@ def _build_space(
             elif pst.get(key):
                 sp.constants.setdefault(i, {})[key] = float(pst[key])  # held at a previous fit's value
     return sp
+
+
+def parameter_bounds(
+    models: Sequence[PhaseModel],
+    strains: Sequence[float],
+    config: QuantConfig,
+    *,
+    refine_b: Sequence[bool] | None = None,
+) -> list[tuple[str, float, float]]:
+    """(name, lower, upper) of each nonlinear parameter :func:`fit_pattern` refines, in ``theta``'s order.
+
+    For the same models, strains, config and ``refine_b`` as the fit (no texture, no coordinates, no
+    start values): what a caller needs to tell a value at a search limit from a result
+    (:func:`phasetrace.quantify.calibration.calibrate`).
+    """
+    n = len(models)
+    sp = _build_space(models, strains, config, None, [False] * n, list(refine_b or [False] * n), [False] * n)
+    return list(zip(sp.names, sp.lo, sp.hi, strict=True))
 
 
 def _unpack(theta: np.ndarray, sp: _Space, models: Sequence[PhaseModel], cfg: QuantConfig):
