@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import PhasetraceError
+from ..library.materials import UnknownMaterialError
 from ..library.phases import PhaseLibrary
 from ..match.candidates import candidate_pool
 from ..timing import recording, stage
@@ -170,6 +171,12 @@ def _run_series(
             try:
                 with stage("library"):
                     pools[name] = _pool(lib, name, elements, groups[name], quant)
+            except UnknownMaterialError as exc:
+                # a name that is not a library system (a reaction's, Cr2O3-2ZnO): the elements are the way in
+                reason = str(exc).split("; known:", 1)[0]
+                msg = f"series {name!r}: {reason}; give --elements (the sample's elements)"
+                problems_out.append({"file": name, "error": msg})
+                del groups[name]
             except PhasetraceError as exc:
                 problems_out.append({"file": name, "error": f"series {name!r}: {exc}"})
                 del groups[name]
