@@ -17,7 +17,7 @@ from .core import single_blas_thread
 from .fit import FitState, QuantConfig, fit_pattern, refine_sample_terms
 from .instrument import metadata_instrument
 from .limits import candidate_lod_scale
-from .missing import missing_reflections
+from .missing import broad_resolved_significance, missing_reflections
 from .model import chebyshev_basis
 from .phase_models import phase_models, start_from
 from .result import PhaseResult, QuantResult
@@ -432,6 +432,17 @@ def quantify(
 
         need = PARAMS_PER_PHASE * np.log(len(scan)) + BIC_MARGIN
         sigma_needed = max(config.detection_sigma, float(np.sqrt(need)))
+        if ok:
+            # the selection tested its phases before the final fit, which may still broaden one onto the
+            # background's bumps: a phase it chose is only detected if, as finally fitted, a broad phase
+            # still shows a resolved reflection (missing.py)
+            for i, m in enumerate(state.models):
+                if m.id in (phases or ()) or m.id in unconfirmed or state.scales[i] <= 0:
+                    continue
+                t_r = broad_resolved_significance(state, i, scan.meta.radiation.kalpha1)
+                if t_r < sigma_needed:
+                    unconfirmed.add(m.id)
+                    steps.append({"action": "unconfirmed", "phase": m.id, "t_resolved_broad": t_r})
     if not absent_limits:
         tested = [m.id for m in state.models]
     results = _results(scan, lib, state, config, tested, alternatives, unconfirmed, sigma_needed)

@@ -46,7 +46,13 @@ from .core import normal_lstsq
 from .fit import FitState
 from .residual import misfit_gof2, perpendicular_fit
 
-__all__ = ["MissingReflections", "missing_reflections", "resolved_significance"]
+__all__ = [
+    "MissingReflections",
+    "broad_resolved_significance",
+    "missing_reflections",
+    "resolved_significance",
+    "sample_fwhm",
+]
 
 #: Reflections of the phase closer than this (degrees 2θ, Kα1) are one group.
 GROUP_DEG = 0.08
@@ -84,6 +90,9 @@ class MissingReflections:
         Whether the phase's own reflections are missing.
     strangers : tuple of float
         2θ of peaks far stronger than the phase predicts there, on which alone it was detected.
+    unresolved : bool
+        Whether the phase fails because its reflections are broad (:data:`BROAD_FWHM_DEG`) and none
+        is resolved from a local straight background and its neighbours' peaks.
     """
 
     share: float
@@ -91,6 +100,7 @@ class MissingReflections:
     tested: int = 0
     fails: bool = False
     strangers: tuple[float, ...] = ()
+    unresolved: bool = False
 
 
 def missing_reflections(
@@ -117,6 +127,9 @@ def missing_reflections(
     col = state.columns[:, index]
     if s <= 0 or not np.any(col > 0):
         return MissingReflections(0.0)
+    # a phase as broad as the bumps a background or profile misfit leaves must show a resolved reflection
+    if broad_resolved_significance(state, index, wavelength) < sigma_needed:
+        return MissingReflections(share=1.0, fails=True, unresolved=True)
     x = state.x
     mine = col * s
     bragg = state.ycalc - state.background
@@ -229,6 +242,7 @@ def resolved_significance(
     col: np.ndarray,
     centres: np.ndarray,
     gof2: float,
+    half: float = RESOLVE_DEG,
 ) -> float:
     """Significance of a candidate's reflections that its neighbours' peaks cannot take over.
 
@@ -256,6 +270,8 @@ def resolved_significance(
         2θ of the candidate's reflections to test.
     gof2 : float
         Squared goodness of fit scaling the standard errors.
+    half : float
+        Half-width of the windows (degrees 2θ).
 
     Returns
     -------
@@ -263,7 +279,7 @@ def resolved_significance(
         The combined amplitude over its standard error (0 when nothing is testable).
     """
     num_sum = info_sum = 0.0
-    windows = _merged_windows(np.sort(np.asarray(centres, float)), RESOLVE_DEG)
+    windows = _merged_windows(np.sort(np.asarray(centres, float)), half)
     for lo, hi in windows:
         win = (x >= lo) & (x <= hi)
         if win.sum() < 8 or not np.any(col[win] > 0):
@@ -282,6 +298,64 @@ def resolved_significance(
     if info_sum <= 0:
         return 0.0
     return float(num_sum / np.sqrt(info_sum * max(gof2, 1.0)))
+
+
+#: Sample broadening (FWHM, degrees 2θ: size and strain terms in quadrature, at the phase's strongest
+#: reflection) from which a phase's reflections are as broad as the bumps that a smooth background and the
+#: other phases' profile misfit leave (on a real Mn2O3 scan: 1-2° wide Li2MnO3, MnO, LiOH, "found" at
+#: 2-11 wt % with no peak of their own, their widths at or near the broadening limit
+#: :data:`~phasetrace.quantify.fit.MAX_SIZE_TERM`). Nanocrystalline products of 20-30 nm (0.3-0.45°
+#: in Cu Kα) are below it and tested as before.
+BROAD_FWHM_DEG = 0.5
+
+
+def sample_fwhm(state: FitState, index: int, wavelength: float) -> float:
+    """The sample broadening (FWHM, degrees 2θ) of phase ``index`` at its strongest reflection."""
+    m, p = state.models[index], state.per_phase[index]
+    d = np.asarray(m.d_spacings(p["cell"], p["scale"]), float)
+    arg = wavelength / (2.0 * d)
+    ok = arg < 1.0
+    if not ok.any():
+        return 0.0
+    theta = np.arcsin(arg[ok][np.argmax(np.asarray(m.mf2, float)[ok])])
+    size, strain = float(p.get("size", 0.0)), float(p.get("strain", 0.0))
+    return float(np.hypot(size / np.cos(theta), strain * np.tan(theta)))
+
+
+def broad_resolved_significance(state: FitState, index: int, wavelength: float) -> float:
+    """:func:`resolved_significance` of a broad phase of a fitted model (inf for one that is not broad).
+
+    A whole-pattern fit lets a phase's size and strain terms broaden its reflections up to the
+    bounds; a phase broadened to ~1° fills the slow bumps between the Chebyshev background and the
+    data (the tail of an amorphous hump, the flanks of the other phases' peaks) and gains χ² there
+    with no peak of its own. Its scale is then significant, but what it measures is the smooth misfit.
+    A phase broader than :data:`BROAD_FWHM_DEG` is only there if some of its reflections (carrying
+    at least 3 % of its strongest, inside the scan) are resolved from a straight local background
+    and the neighbouring peaks' free amplitudes (:func:`resolved_significance`, at its fitted
+    profile, on the data less the fitted background).
+    """
+    fwhm = sample_fwhm(state, index, wavelength)
+    if fwhm < BROAD_FWHM_DEG:
+        return float("inf")
+    x = state.x
+    m, p = state.models[index], state.per_phase[index]
+    d = np.asarray(m.d_spacings(p["cell"], p["scale"]), float)
+    arg = wavelength / (2.0 * d)
+    ok = arg < 1.0
+    tt = 2.0 * np.degrees(np.arcsin(arg[ok]))
+    weight = np.asarray(m.mf2, float)[ok] / max(float(np.max(m.mf2)), 1e-300)
+    centres = np.sort(tt[(weight >= BROAD_MIN_INTENSITY) & (tt > x[0]) & (tt < x[-1])])
+    curves = state.columns * state.scales
+    gof2 = misfit_gof2(x, state.y, state.ycalc, state.background, state.weights, state.n_params, curves)
+    others = np.delete(curves, index, axis=1)
+    rest = state.y - state.background
+    return resolved_significance(
+        x, rest, state.weights, others, state.columns[:, index], centres, gof2, max(RESOLVE_DEG, fwhm / 2)
+    )
+
+
+#: Reflections of a broad phase tested for resolution: those carrying this fraction of its strongest.
+BROAD_MIN_INTENSITY = 0.03
 
 
 def _merged_windows(centres: np.ndarray, half: float) -> list[tuple[float, float]]:
