@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -340,11 +340,16 @@ class Ranking:
         ranked = self.top(top)
         scale_h = "scale" if xrd else ""
         fitted = self.fit is not None and self.fit.get("success")
+        # a poor fit's amounts are not results (as ``fit`` prints them: "~82 ?" and the warning)
+        poor = bool(fitted and self.fit.get("flag") == "poor")
         if fitted:
             lines.append(
                 f"  whole-pattern fit: Rwp {100 * self.fit['rwp']:.2f} %, GoF {self.fit['gof']:.2f}; "
                 "the phases it selects rank first (wt % of the crystalline part)"
             )
+            quality = self.fit.get("quality") or {}
+            if poor:
+                lines.append(f"  {quality.get('message') or 'poor fit: numbers below are not reliable'}")
         elif self.fit is not None:
             lines.append(f"  whole-pattern fit failed ({self.fit['message']}): ranked by peak matching alone")
         wt_h = "wt %" if fitted else ""
@@ -357,10 +362,7 @@ class Ranking:
             alt = f"  (≈ {', '.join(c.alternatives)})" if c.alternatives else ""
             wt = ""
             if fitted and c.fit is not None:
-                f = c.fit
-                wt = f"< {f['lod_wt_percent']:.2f}"
-                if f["detected"]:
-                    wt = f"{f['wt_percent']:6.2f} ± {f['esd']:.2f}"
+                wt = _amount(c.fit, poor)
             lines.append(
                 f"  {c.rank:>4}  {c.id:<18} {c.status:<12} {c.score:5.2f} {sc} {len(c.matched):>7} "
                 f"{len(c.missing):>7} {len(c.unique):>6} {wt:>12}{alt}"
@@ -412,6 +414,17 @@ class Ranking:
             "peak_search": self.search.summary(),
             "fit": self.fit,
         }
+
+
+def _amount(f: Mapping[str, Any], poor: bool) -> str:
+    """A candidate's wt % column: "wt ± esd", "< limit", or for a poor fit "~wt ± ?" (no "< nan")."""
+    lod = f.get("lod_wt_percent")
+    known = lod is not None and math.isfinite(lod)
+    if f.get("detected"):
+        if poor or f.get("reliable") is False:
+            return f"~{f['wt_percent']:.0f} ± ?"
+        return f"{f['wt_percent']:6.2f} ± {f['esd']:.2f}"
+    return f"< {lod:.2f}" if known else "–"
 
 
 def scan_label(scan: Any) -> str:

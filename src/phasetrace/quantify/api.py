@@ -97,14 +97,20 @@ def _results(
         else:
             esd = float("nan")
         s_lod = n_sig * sig[i]
-        # the limit's mass as the phase's own (microabsorption-corrected like it): a detected phase is
-        # never reported below its own limit
+        # detected when the scale factor stands above its own 3σ limit
+        detected = bool(state.scales[i] > s_lod) and m.id not in unconfirmed
+        # the limit's mass as the phase's own (microabsorption-corrected like it), beside the rest
         m_lod = s_lod * zmv[i] / tau[i]
         lod = 100.0 * m_lod / (total - mass[i] + m_lod) if total > 0 else float("nan")
-        # detected when the scale factor stands above its own 3σ limit; (wt > lod is the same test
-        # whenever other phases are present, and undefined for a phase alone in the model)
-        detected = bool(state.scales[i] > s_lod) and m.id not in unconfirmed
+        if detected:
+            # a detected phase was found at its amount with its own standard error, so its limit is no
+            # higher than that; nor higher than an absent candidate's in this scan, which is the limit
+            # that means something for a major phase (its own 3σ over a small rest is not one)
+            # (alone in the model it has none: NaN)
+            matrix_lod = _matrix_lod(scan, state, config, i, mass, tau, sigma_needed)
+            lod = min(lod, matrix_lod) if np.isfinite(matrix_lod) else matrix_lod
         cells = cell_with_esd(state, i)
+        at_limit = _phase_at_limit(state, m.id)
         size = p.get("size", 0.0)
         # size term: FWHM (degrees) = size / cos θ  ->  Scherrer L = K λ / (size in radians), Å -> nm
         size_nm = float(SCHERRER_K * rad.kalpha1 / np.radians(size) / 10.0) if size and size > 1e-4 else None
@@ -133,6 +139,7 @@ def _results(
                 scale_sigma=float(sig[i]),
                 alternatives=tuple(alternatives.get(m.id, ())),
                 role=library[m.id].role,
+                at_limit=at_limit,
             )
         )
     # renormalise the detected phases (undetected ones are reported as < LoD, not as a share)
@@ -178,6 +185,80 @@ def _results(
         )
     out.sort(key=lambda r: (not r.detected, not r.in_model, -r.wt_percent, r.lod_wt_percent))
     return out
+
+
+#: Per-phase parameters (``FitState.names`` suffix) whose value at a bound is reported, by report label,
+#: and which bound counts: a size or strain term at 0 is "no measurable broadening", a result; at its upper
+#: bound it is the broadening limit. B, the cell scale and the texture ratio count at either bound.
+_PHASE_LIMITS = {
+    "b": ("B", "both"),
+    "size": ("size", "upper"),
+    "strain": ("strain", "upper"),
+    "scale": ("cell", "both"),
+    "cell_a": ("cell", "both"),
+    "cell_b": ("cell", "both"),
+    "cell_c": ("cell", "both"),
+    "cell_α": ("cell", "both"),
+    "cell_β": ("cell", "both"),
+    "cell_γ": ("cell", "both"),
+    "texture": ("texture", "both"),
+}
+
+
+def _phase_at_limit(state: FitState, pid: str) -> tuple[str, ...]:
+    """Report labels of phase ``pid``'s refined terms that ended at a bound (see :data:`_PHASE_LIMITS`)."""
+    out: list[str] = []
+    for name, side in state.at_bounds:
+        owner, _, key = name.partition(":")
+        if owner != pid or key not in _PHASE_LIMITS:
+            continue
+        label, which = _PHASE_LIMITS[key]
+        if which == "upper" and side != "upper":
+            continue
+        if label not in out:
+            out.append(label)
+    return tuple(out)
+
+
+def _matrix_lod(
+    scan: Scan,
+    state: FitState,
+    config: QuantConfig,
+    i: int,
+    mass: np.ndarray,
+    tau: np.ndarray,
+    sigma_needed: float | None,
+) -> float:
+    """Detection limit (wt %) of detected phase ``i`` in this sample, as an absent candidate's.
+
+    The amount at which this phase would still be detected in this scan, beside the other phases
+    as fitted and at the scan's noise: computed as for an absent candidate
+    (:func:`~phasetrace.quantify.limits.candidate_lod_scale`, the same significance, against the
+    model without it) and, like an absent candidate's, relative to the whole crystalline part,
+    so that a phase's limits compare across the scans of a series whether it is detected in them or
+    not. The 3σ of its own scale factor relative to the other phases' mass is no limit: that is the
+    standard error of a major phase over a small rest (CPD-1A fluorite at 94.8 wt %: "LoD 15 %").
+    NaN for a phase alone in the model: at any amount it is all of the crystalline part.
+    """
+    total = float(mass.sum())
+    if total - mass[i] <= 0 or not np.isfinite(total):
+        return float("nan")
+    keep = [j for j in range(len(state.models)) if j != i]
+    matrix = replace(
+        state,
+        columns=state.columns[:, keep],
+        scales=state.scales[keep],
+        models=[state.models[j] for j in keep],
+        per_phase=[state.per_phase[j] for j in keep],
+    )
+    need = sigma_needed or config.detection_sigma
+    s_lod, _ = candidate_lod_scale(
+        scan, matrix, state.models[i], config, sigma_needed=need, unique=sigma_needed is not None
+    )
+    if not np.isfinite(s_lod):
+        return float("nan")
+    m_lod = s_lod * state.models[i].refl.zmv / tau[i]
+    return float(100.0 * m_lod / (total + m_lod))
 
 
 def _unreliable(results: list[PhaseResult], unexplained: float) -> list[PhaseResult]:
@@ -433,9 +514,9 @@ def quantify(
         need = PARAMS_PER_PHASE * np.log(len(scan)) + BIC_MARGIN
         sigma_needed = max(config.detection_sigma, float(np.sqrt(need)))
         if ok:
-            # the selection tested its phases before the final fit, which may still broaden one onto the
-            # background's bumps: a phase it chose is only detected if, as finally fitted, a broad phase
-            # still shows a resolved reflection (missing.py)
+            # a phase broadened onto the background's bumps is only detected if it shows a resolved
+            # reflection (missing.py): the selection tested each phase as it was added, and the final
+            # fit may still broaden one
             for i, m in enumerate(state.models):
                 if m.id in (phases or ()) or m.id in unconfirmed or state.scales[i] <= 0:
                     continue
@@ -496,6 +577,8 @@ def quantify(
         phase_curves=curves,
         ticks=ticks,
         globals=dict(state.globals_),
+        globals_fixed=tuple(k for k in state.globals_ if k not in state.names),
+        globals_at_limit=tuple(n for n, _ in state.at_bounds if ":" not in n),
         selection=steps,
         start_values={
             **{k: v for k, v in start_from(state).items() if k != "aligned"},

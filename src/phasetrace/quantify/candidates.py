@@ -199,6 +199,7 @@ def rerank_by_fit(ranking: Ranking, result: QuantResult | None, message: str = "
             "lod_wt_percent": round(p.lod_wt_percent, 4),
             "significance": round(float(sig), 2),
             "alternatives": list(p.alternatives),
+            "reliable": bool(p.reliable),
         }
     ranked = _twin_evidence(ranked, verdict)
     found = sorted(

@@ -332,6 +332,9 @@ class FitState:
     message: str
     nfev: int
     searched_texture: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    #: The nonlinear parameters (``names``) that ended at a bound of their range, as (name, "lower" or
+    #: "upper"): their value is the bound, not a measurement (reported so, not as a result).
+    at_bounds: tuple[tuple[str, str], ...] = ()
     #: Phase-column evaluations of the fit, for diagnosis: ``columns`` (values) and ``derivatives``.
     evaluations: dict[str, int] = field(default_factory=dict)
     #: The standard errors (:attr:`cov_scales`, :attr:`sigma_scales`, :attr:`nonlinear_sigma`,
@@ -991,6 +994,7 @@ def fit_pattern(
         success=success,
         message=message,
         nfev=nfev,
+        at_bounds=_at_bounds(theta, sp),
     )
     cache.clear()  # the pending covariance step keeps this fit's closures, not its columns
 
@@ -1001,6 +1005,23 @@ def fit_pattern(
     state._pending = errors
     state.evaluations = dict(counter)
     return state
+
+
+#: A parameter within this fraction of its range from a bound is at the bound.
+BOUND_TOLERANCE = 1e-3
+
+
+def _at_bounds(theta: np.ndarray, sp: _Space) -> tuple[tuple[str, str], ...]:
+    """(name, side) of the parameters of ``sp`` that ``theta`` puts at a bound (:data:`BOUND_TOLERANCE`)."""
+    lo, hi = np.asarray(sp.lo, float), np.asarray(sp.hi, float)
+    tol = BOUND_TOLERANCE * (hi - lo)
+    out = []
+    for name, t, a, b, e in zip(sp.names, theta, lo, hi, tol, strict=True):
+        if t <= a + e:
+            out.append((name, "lower"))
+        elif t >= b - e:
+            out.append((name, "upper"))
+    return tuple(out)
 
 
 def _derivative_plan(

@@ -92,7 +92,7 @@ class MissingReflections:
         2θ of peaks far stronger than the phase predicts there, on which alone it was detected.
     unresolved : bool
         Whether the phase fails because its reflections are broad (:data:`BROAD_FWHM_DEG`) and none
-        is resolved from a local straight background and its neighbours' peaks.
+        is resolved from a local straight background (:func:`broad_resolved_significance`).
     """
 
     share: float
@@ -127,9 +127,6 @@ def missing_reflections(
     col = state.columns[:, index]
     if s <= 0 or not np.any(col > 0):
         return MissingReflections(0.0)
-    # a phase as broad as the bumps a background or profile misfit leaves must show a resolved reflection
-    if broad_resolved_significance(state, index, wavelength) < sigma_needed:
-        return MissingReflections(share=1.0, fails=True, unresolved=True)
     x = state.x
     mine = col * s
     bragg = state.ycalc - state.background

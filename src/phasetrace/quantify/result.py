@@ -34,8 +34,14 @@ class PhaseResult:
     esd : float
         Standard error of ``wt_percent``.
     lod_wt_percent : float
-        Detection limit: the smallest wt % that would have been detected at the
-        scan's noise (``detection_sigma`` standard errors of the scale factor).
+        Detection limit. For a phase not detected: the smallest wt % that would
+        have been detected at the scan's noise (the significance the procedure
+        needs). For a detected phase: the wt % at which it would still be detected
+        in this scan beside the other phases as fitted (computed as for an absent
+        candidate, relative to the whole crystalline part, or its own
+        ``detection_sigma`` standard errors beside the other phases when that is
+        lower: never above its amount); NaN for a phase alone
+        in the model (at any amount it is all of the crystalline part).
     detected : bool
         Scale factor above ``detection_sigma`` standard errors (and above the LoD).
     in_model : bool
@@ -77,6 +83,12 @@ class PhaseResult:
     reliable : bool
         False when the fit it comes from is poor (see :class:`FitQuality`): the
         number is then a rough share of the identified part, not a result.
+    at_limit : tuple of str
+        Refined terms of the phase that ended at a bound of their range, so that
+        the value is the bound, not a measurement: ``"B"`` (displacement parameter
+        at its lower bound or its largest change), ``"size"`` (the broadening
+        limit: the crystallites are this small or smaller), ``"cell"`` (the cell
+        scale at its allowed strain).
     """
 
     id: str
@@ -104,6 +116,7 @@ class PhaseResult:
     c_over_a: float | None = None
     c_over_a_esd: float | None = None
     cell_refinement: str = ""
+    at_limit: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -132,6 +145,7 @@ class PhaseResult:
             "alternatives": list(self.alternatives),
             "role": self.role,
             "evidence": [dict(e) for e in self.evidence],
+            "at_limit": list(self.at_limit),
         }
 
 
@@ -159,7 +173,14 @@ class QuantResult:
     ticks : dict
         Phase id -> reflection positions (Kα1) in the fitted range.
     globals : dict
-        Refined zero shift, displacement (µm), instrument W, pseudo-Voigt η.
+        Zero shift, displacement (µm), instrument W, pseudo-Voigt η (refined, or as
+        given where ``globals_fixed`` says so).
+    globals_fixed : tuple of str
+        Names in ``globals`` that were not refined (the zero shift without an
+        instrument file): held at the given or default value.
+    globals_at_limit : tuple of str
+        Refined names in ``globals`` that ended at a bound of their range (the
+        displacement at ±400 µm): the value is the bound, not a measurement.
     selection : list of dict
         The phase-selection steps (what was added or removed and why).
     start_values : dict
@@ -186,6 +207,8 @@ class QuantResult:
     phase_curves: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     ticks: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     globals: dict[str, float] = field(default_factory=dict)
+    globals_fixed: tuple[str, ...] = ()
+    globals_at_limit: tuple[str, ...] = ()
     selection: list[dict[str, Any]] = field(default_factory=list)
     start_values: dict[str, Any] = field(default_factory=dict)
     instrument: dict[str, Any] = field(default_factory=dict)
@@ -232,6 +255,8 @@ class QuantResult:
             "quality": self.quality.to_dict() if self.quality is not None else None,
             "note": self.note,
             "globals": self.globals,
+            "globals_fixed": list(self.globals_fixed),
+            "globals_at_limit": list(self.globals_at_limit),
             "instrument": self.instrument,
             "phases": [p.to_dict() for p in self.phases],
             "selection": self.selection,

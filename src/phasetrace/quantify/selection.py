@@ -25,7 +25,12 @@ from ..peaks.profiles import axial_tail_length
 from ..scan import Scan
 from .core import normal_lstsq
 from .fit import ColumnCache, FitState, LinearSolver, QuantConfig, background_terms, fit_pattern, model_digest
-from .missing import missing_reflections, resolved_significance
+from .missing import (
+    MissingReflections,
+    broad_resolved_significance,
+    missing_reflections,
+    resolved_significance,
+)
 from .model import PhaseModel, chebyshev_basis, phase_columns
 from .phase_models import phase_models, start_from
 from .residual import misfit_gof2
@@ -766,7 +771,14 @@ def _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer)
         return None
     i = [m.id for m in state.models].index(pid)
     sigma = max(config.detection_sigma, float(np.sqrt(need)))
-    verdict = missing_reflections(state, i, scan.meta.radiation.kalpha1, sigma)
+    lam = scan.meta.radiation.kalpha1
+    # the phase just added (last in the list) must not be a broad one on the background's bumps (see
+    # missing.py); the phases already in the model are tested again on the converged final fit
+    # (api.py), not on the quick fits here, which leave a phase broad until the next one added takes
+    # the misfit it had filled (2 wt % Co3O4 at 54 nm, broad until MgO came in beside CoO)
+    if chosen and pid == chosen[-1] and broad_resolved_significance(state, i, lam) < sigma:
+        return MissingReflections(share=1.0, fails=True, unresolved=True)
+    verdict = missing_reflections(state, i, lam, sigma)
     return verdict if verdict.fails else None
 
 

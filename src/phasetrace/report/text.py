@@ -44,22 +44,58 @@ def format_fit(result: Any) -> str:
             wt = f"{'–':>8} {'':>7}"
         if p.alternatives:
             status += f" (or: {', '.join(p.alternatives)})"
-        known = math.isfinite(p.lod_wt_percent) and (reliable or not p.detected)
-        lod = f"{p.lod_wt_percent:7.2f}" if known else f"{'?':>7}"
+        at_limit = getattr(p, "at_limit", ())
+        if p.detected and at_limit:
+            # a value at the bound of its range is the bound, not a measurement
+            status += f"; at limit: {', '.join(at_limit)}"
+            if "size" in at_limit and p.size_nm:
+                size = f"{'≤' + format(p.size_nm, '.0f'):>8}"
+        if p.detected and reliable and not math.isfinite(p.lod_wt_percent):
+            lod = f"{'–':>7}"  # alone in the model: any amount is all of the crystalline part
+        elif math.isfinite(p.lod_wt_percent) and (reliable or not p.detected):
+            lod = f"{p.lod_wt_percent:7.2f}"
+        else:
+            lod = f"{'?':>7}"
         lines.append(f"  {p.id:<18} {wt} {lod}  {a:8.4f} {size}  {status}")
-    g = result.globals
-    lines.append(
-        f"  displacement {g.get('displacement', 0.0):.0f} µm, zero {g.get('zero', 0.0):.3f}°, "
-        f"η {g.get('eta', float('nan')):.2f}"
-    )
+    lines.append(f"  {_globals_line(result)}")
     instrument = getattr(result, "instrument", None)
     if instrument:
         where = instrument.get("source", "scan metadata")
         lines.append(f"  instrument: {instrument.get('name', '')} ({where})")
     b = [
-        f"{p.id} {p.b_iso:.2f}" for p in result.phases if p.detected and getattr(p, "b_iso", None) is not None
+        f"{p.id} {p.b_iso:.2f}" + (" (at limit)" if "B" in getattr(p, "at_limit", ()) else "")
+        for p in result.phases
+        if p.detected and getattr(p, "b_iso", None) is not None
     ]
     if b:
         lines.append(f"  B (Å²): {', '.join(b)}")
     lines.append(f"  {result.note}")
+    if any(p.detected for p in result.phases):
+        lines.append(f"  {ESD_NOTE}")
     return "\n".join(lines)
+
+
+#: What the esd column is (and is not): said wherever esds are shown.
+ESD_NOTE = (
+    "esd: statistical (counting noise, scaled by the GoF) only; model errors (profile, structure, "
+    "microabsorption) are not in it and on weighed mixtures are several times larger."
+)
+
+
+def _globals_line(result: Any) -> str:
+    """Displacement, zero and η: a value at a bound of its range said so, an unrefined zero omitted."""
+    g = result.globals
+    fixed = set(getattr(result, "globals_fixed", ()))
+    at = set(getattr(result, "globals_at_limit", ()))
+
+    def mark(key: str) -> str:
+        return " (at limit)" if key in at else ""
+
+    parts = [f"displacement {g.get('displacement', 0.0):.0f} µm{mark('displacement')}"]
+    zero = g.get("zero", 0.0)
+    if "zero" not in fixed:
+        parts.append(f"zero {zero:.3f}°{mark('zero')}")
+    elif zero:
+        parts.append(f"zero {zero:.3f}° (held)")
+    parts.append(f"η {g.get('eta', float('nan')):.2f}{mark('eta')}")
+    return ", ".join(parts)
