@@ -109,3 +109,14 @@ def test_identify_text_shows_a_poor_fit_as_fit_does():
     row = next(line for line in text.splitlines() if "LiMnO2_ortho" in line)
     assert "~82 ± ?" in row
     assert "nan" not in text
+
+
+@pytest.mark.realdata
+def test_unexplained_peak_at_a_modelled_reflection_is_named(mno_alone):
+    """Finding 8: MnO.xy's 'unexplained' 58.66° (17σ) is MnO (2 2 0) at the refined a = 4.446 Å: it is
+    still listed (it may be a phase beneath it), but named with the reflection it may be the misfit of."""
+    peaks = {round(p.two_theta, 1): p for p in mno_alone.quality.peaks}
+    assert 58.7 in peaks
+    assert peaks[58.7].near.startswith("MnO (2 2 0)")
+    assert peaks[58.7].to_dict()["near"].startswith("MnO (2 2 0)")
+    assert "at MnO (2 2 0)" in mno_alone.report()

@@ -506,6 +506,12 @@ def quantify(
                 if verdict.fails:
                     unconfirmed.add(m.id)
                     steps.append({"action": "unconfirmed", "phase": m.id, "missing": list(verdict.missing)})
+                    continue
+                # and, broadened onto the background's bumps, a resolved reflection (missing.py)
+                t_r = broad_resolved_significance(state, i, scan.meta.radiation.kalpha1)
+                if t_r < config.detection_sigma:
+                    unconfirmed.add(m.id)
+                    steps.append({"action": "unconfirmed", "phase": m.id, "t_resolved_broad": t_r})
     # the significance an absent candidate would have needed: the selection's criterion (see limits.py)
     sigma_needed = None
     if do_select:
@@ -537,7 +543,7 @@ def quantify(
         ]
     quality = None
     if ok:
-        from .residual import read_residual
+        from .residual import nearest_reflection, read_residual
 
         quality = read_residual(
             state.x,
@@ -553,6 +559,15 @@ def quantify(
         )
         if quality.poor:
             results = _unreliable(results, quality.unexplained_share)
+        # an unexplained peak at a modelled reflection is named with it: its misfit, or a phase beneath it
+        reflections = []
+        for i, (m, p) in enumerate(zip(state.models, state.per_phase, strict=True)):
+            arg = rad.kalpha1 / (2.0 * np.asarray(m.d_spacings(p["cell"], p["scale"]), float))
+            real = arg < 1.0
+            tt = 2.0 * np.degrees(np.arcsin(arg[real]))
+            reflections.append((m.id, tt, m.hkl[real], state.columns[:, i] * state.scales[i]))
+        named = tuple(replace(pk, near=nearest_reflection(pk, state.x, reflections)) for pk in quality.peaks)
+        quality = replace(quality, peaks=named)
     ticks = {
         m.id: np.sort(
             np.degrees(2 * np.arcsin(np.clip(rad.kalpha1 / (2 * m.d_spacings(p["cell"], p["scale"])), 0, 1)))

@@ -32,6 +32,7 @@ noise allows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,10 @@ class UnexplainedPeak:
         Its integrated intensity as a fraction of the pattern's diffracted intensity.
     sigma : float
         Matched-filter significance against the residual's noise.
+    near : str
+        A modelled reflection within :data:`MISFIT_REACH` that is at least as high as the residual
+        peak, as "phase (h k l) Δ2θ" (empty when there is none): the peak may be that reflection's
+        misfit (intensity, position or shape) rather than another phase, or a phase beneath it.
     """
 
     two_theta: float
@@ -97,8 +102,9 @@ class UnexplainedPeak:
     height: float
     share: float
     sigma: float
+    near: str = ""
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return {
             "two_theta": round(self.two_theta, 3),
@@ -106,7 +112,43 @@ class UnexplainedPeak:
             "height": round(self.height, 1),
             "share": round(self.share, 4),
             "sigma": round(self.sigma, 1),
+            "near": self.near or None,
         }
+
+
+def nearest_reflection(
+    peak: UnexplainedPeak,
+    x: np.ndarray,
+    reflections: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+) -> str:
+    """The modelled reflection an unexplained peak may be the misfit of ("" when none).
+
+    Parameters
+    ----------
+    peak : UnexplainedPeak
+    x : ndarray
+        2θ of the fit.
+    reflections : sequence of (phase id, 2θ of its reflections (Kα1, refined cell), their hkl,
+        the phase's fitted curve)
+
+    Returns
+    -------
+    str
+        "phase (h k l) +Δ2θ°" of the highest reflection within :data:`MISFIT_REACH` whose fitted
+        curve there is at least the residual peak's height, else "".
+    """
+    best: tuple[float, str] | None = None
+    for pid, tt, hkl, curve in reflections:
+        for t, h in zip(tt, hkl, strict=True):
+            if abs(t - peak.two_theta) > MISFIT_REACH:
+                continue
+            j = int(np.clip(np.searchsorted(x, t), 0, x.size - 1))
+            height = float(curve[j])
+            if height < peak.height or (best is not None and height <= best[0]):
+                continue
+            label = f"{pid} ({' '.join(str(int(v)) for v in h)}) {peak.two_theta - t:+.2f}°"
+            best = (height, label)
+    return best[1] if best is not None else ""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,11 @@ def format_fit(result: Any) -> str:
     if q is not None and q.peaks:
         lines.append("  unexplained peaks: 2θ (d Å, share of diffracted intensity, σ)")
         for pk in q.peaks:
-            lines.append(f"    {pk.two_theta:7.2f}° ({pk.d:.3f} Å, {100 * pk.share:.1f} %, {pk.sigma:.0f}σ)")
+            near = getattr(pk, "near", "")
+            # at a modelled reflection: more likely its misfit than another phase (or one beneath it)
+            at = f"  at {near}: misfit of that reflection, or a phase beneath it" if near else ""
+            where = f"{pk.two_theta:7.2f}° ({pk.d:.3f} Å, {100 * pk.share:.1f} %, {pk.sigma:.0f}σ)"
+            lines.append(f"    {where}{at}")
     lines.append(f"  {'phase':<18} {'wt %':>8} {'± esd':>7} {'LoD':>7}  {'a (Å)':>8} {'size nm':>8}  status")
     for p in result.phases:
         a = p.cell.get("a", float("nan"))
