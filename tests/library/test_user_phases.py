@@ -200,3 +200,18 @@ def test_a_user_phase_through_simulate_series_identify_and_fit(folders, tmp_path
     assert "CeO2_user" not in {p["id"] for p in json.loads(invoke("phases", "list", "--json").output)["phases"]}
     assert "unknown phase 'CeO2_user'" in one_error_line(invoke("phases", "show", "CeO2_user"))
     assert sorted(q.name for q in folders["project"].iterdir()) == []
+
+
+def test_a_long_lived_process_sees_phases_added_and_removed(folders):
+    """The series workers keep their library per process: an add or remove in between must show.
+
+    Before the key held the user folders' state, a process that had analysed one series (the report
+    tests' fixture, a notebook) analysed the next without a phase added meanwhile.
+    """
+    from phasetrace.series import tasks
+
+    assert "CeO2_user" not in tasks._library([])
+    add_user_phase(folders["in"] / "CeO2.cif", phase_id="CeO2_user")
+    assert "CeO2_user" in tasks._library([])
+    remove_user_phase("CeO2_user", where="project")
+    assert "CeO2_user" not in tasks._library([])

@@ -33,9 +33,20 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _library(paths: Sequence[str]):
-    from ..library.phases import PhaseLibrary
+    """The library of ``paths`` plus the user library folders, read once per process while they are unchanged.
 
-    key = tuple(paths)
+    The key holds the user folders' files with their sizes and modification times: a worker process
+    (or a notebook, or the tests) that outlives a ``phases add`` or ``phases remove`` would otherwise
+    analyse the next series without the added phase, or with the removed one.
+    """
+    from ..library.phases import PhaseLibrary, library_dirs
+
+    state = []
+    for scope, folder in library_dirs():
+        stats = [(f.name, f.stat()) for f in folder.iterdir() if f.is_file()]
+        files = sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+        state.append((scope, str(folder.resolve()), tuple(files)))
+    key = (tuple(paths), tuple(state))
     if key not in _LIBRARIES:
         _LIBRARIES[key] = PhaseLibrary.default(extra=list(paths))
     return _LIBRARIES[key]
