@@ -128,3 +128,100 @@ def test_kept_tail_plans_belong_to_their_own_grid():
     assert not np.array_equal(other, fresh)
     assert np.array_equal(axial_tail(y, xp2, 0.03), fresh)
     assert np.array_equal(axial_tail(y, xp1, 0.03), other)
+
+
+def _tail_point_by_point(y, xp, tau20, derivative_of=None):
+    """The tail's recursion one point at a time (no blocks), and optionally its derivative by τ₂₀.
+
+    Below 90° from the high-angle end downwards, above from the low-angle end upwards:
+    ``z_k = a_k z_(k−1) + c0_k n_k y_k + c1_k n_(k−1) y_(k−1)`` along each part, n the source factor
+    that keeps every point's total weight 1.
+    """
+    from phasetrace.peaks.profiles import _tail_coefficients, _unit_area
+
+    a, c0, c1, da, dc0, dc1 = _tail_coefficients(xp, tau20)
+    n, dn = _unit_area(xp, tau20)
+    cut = int(np.searchsorted(xp, 90.0))
+    cols = y.reshape(xp.size, -1)
+    out = np.zeros((xp.size, cols.shape[1] + (derivative_of is not None)))
+    for part in (list(range(cut - 1, -1, -1)), list(range(cut, xp.size))):
+        for col in range(out.shape[1]):
+            z, prev = 0.0, None
+            for i in part:
+                if col < cols.shape[1]:
+                    g = c0[i] * n[i] * cols[i, col]
+                    if prev is not None:
+                        g += c1[i] * n[prev] * cols[prev, col]
+                else:  # z' = a z'_prev + a' z0_prev + (c0 n)' y0 + (c1 n_prev)' y0_prev
+                    y0, z0 = derivative_of
+                    g = (dc0[i] * n[i] + c0[i] * dn[i]) * y0[i]
+                    if prev is not None:
+                        g += (dc1[i] * n[prev] + c1[i] * dn[prev]) * y0[prev] + da[i] * z0[prev]
+                z = a[i] * z + g
+                out[i, col] = z
+                prev = i
+    return out.reshape(y.shape) if derivative_of is None else out
+
+
+def _grid(lo, hi, size):
+    return np.linspace(lo, hi, size)
+
+
+@pytest.mark.parametrize(
+    ("xp", "tau20"),
+    [
+        (_grid(10.0, 80.0, 3501), 0.06),  # below 90° only, many blocks
+        (_grid(10.0, 80.0, 3501), 2.0),  # a tail far longer than a block: the chaining of blocks carries it
+        (_grid(20.0, 140.0, 1203), 0.03),  # both parts, of different lengths
+        (_grid(60.0, 150.0, 900), 0.5),  # the upward part longer, a block count not a power of 2
+        (_grid(89.0, 91.0, 37), 0.05),  # short parts, the downward one not a whole number of blocks
+        (_grid(30.0, 40.0, 16), 0.2),  # exactly one block
+        (_grid(30.0, 40.0, 5), 0.2),  # one block, mostly padding
+        (_grid(89.9, 120.0, 40), 0.1),  # a downward part of one point
+        (_grid(10.0, 80.0, 701), 1e-4),  # a tail far shorter than a step: factors 0, the pattern unchanged
+    ],
+)
+def test_blocked_tail_is_the_point_by_point_recursion(xp, tau20):
+    from phasetrace.peaks import profiles
+
+    rng = np.random.default_rng(7)
+    y = _pv(xp, xp[xp.size // 3], 0.3) + rng.uniform(0.0, 0.1, xp.size)
+    cols = np.column_stack([y, rng.normal(size=xp.size), -2.0 * y])
+    profiles._TAIL_PLANS.clear()
+    z = axial_tail(y, xp, tau20)
+    ref = _tail_point_by_point(y, xp, tau20)
+    assert np.allclose(z, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    both = axial_tail(cols, xp, tau20, derivative_of=(y, z))
+    ref_both = _tail_point_by_point(cols, xp, tau20, derivative_of=(y, z))
+    assert both.shape == (xp.size, 4)
+    scale = np.abs(ref_both).max(axis=0)
+    assert np.allclose(both, ref_both, rtol=1e-12, atol=1e-12 * scale)
+    # a column through the plan alone or with others is the same numbers, bit for bit
+    assert np.array_equal(both[:, 0], z)
+    assert np.array_equal(axial_tail(cols[:, 1], xp, tau20), both[:, 1])
+
+
+def test_blocks_of_one_point_and_empty_inputs(monkeypatch):
+    from phasetrace.peaks import profiles
+
+    xp = _grid(40.0, 130.0, 301)
+    y = _pv(xp, 60.0, 0.5) + _pv(xp, 110.0, 0.4)
+    ref = _tail_point_by_point(y, xp, 0.3)
+    profiles._TAIL_PLANS.clear()
+    monkeypatch.setattr(profiles, "_TAIL_BLOCK", 1)  # every point its own block: all by the chaining
+    try:
+        one = axial_tail(y, xp, 0.3)
+    finally:
+        profiles._TAIL_PLANS.clear()
+    assert np.allclose(one, ref, rtol=1e-12, atol=1e-12 * ref.max())
+    monkeypatch.undo()
+    # no columns: an empty result, or with derivative_of only the derivative column
+    z = axial_tail(y, xp, 0.3)
+    assert axial_tail(np.zeros((xp.size, 0)), xp, 0.3).shape == (xp.size, 0)
+    der = axial_tail(np.zeros((xp.size, 0)), xp, 0.3, derivative_of=(y, z))
+    assert der.shape == (xp.size, 1)
+    ref_der = _tail_point_by_point(np.zeros((xp.size, 0)), xp, 0.3, derivative_of=(y, z))
+    assert np.allclose(der, ref_der, rtol=1e-12, atol=1e-12 * np.abs(ref_der).max())
+    # a grid of one point (no step) and of none: the input unchanged
+    assert np.array_equal(axial_tail(np.array([2.0]), np.array([30.0]), 0.3), [2.0])
+    assert axial_tail(np.zeros(0), np.zeros(0), 0.3).shape == (0,)

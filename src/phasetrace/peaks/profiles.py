@@ -185,6 +185,11 @@ class _TailPlan:
     blocks at once (one array operation per position in the block); then the blocks' end values are
     chained (a short recursion over the blocks, by doubling) and carried into each block with the
     running products of its factors.
+
+    The recursion's arrays are laid out position-in-block first, (block, blocks, parts, columns):
+    the blocks, parts and columns that one step of the recursion updates together are one contiguous
+    run, so that each step is a single pass over memory instead of many short strided ones (the
+    same operations on the same numbers as the blocks-first layout: bit for bit the same tail).
     """
 
     def __init__(self, xp: np.ndarray, tau20: float) -> None:
@@ -205,35 +210,36 @@ class _TailPlan:
             n_prev, dn_prev = np.r_[n[0], n[:-1]], np.r_[dn[0], dn[:-1]]
             c0, c1, dc0, dc1 = c0 * n, c1 * n_prev, dc0 * n + c0 * dn, dc1 * n_prev + c1 * dn_prev
             self.coef[:, :n_p, i] = [a, c0, c1, da, dc0, dc1]
-        self.fac = self.coef[0].reshape(self.nb, _TAIL_BLOCK, -1)
-        self.e = np.cumprod(self.fac, axis=1)  # running products within each block
+        # the factors and their running products within each block, position in the block first
+        self.fac = _block_major(self.coef[0])
+        self.e = np.cumprod(self.fac, axis=0)
         self.e[self.e < _TAIL_TINY] = 0.0
         # the chaining of the blocks by doubling: the step s and the products over s blocks at each level
         # (functions of the factors alone, so made once here rather than in every call)
         self.levels: list[tuple[int, np.ndarray]] = []
-        span = self.e[:, -1].copy()
+        span = self.e[-1].copy()
         s = 1
         while s < self.nb and span[s:].any():
-            self.levels.append((s, span[s:, :, None].copy()))
+            self.levels.append((s, span[s:].copy()))
             prod = span[s:] * span[:-s]
             prod[prod < _TAIL_TINY] = 0.0
             span[s:] = prod
             s *= 2
 
-    def _solve(self, z: np.ndarray) -> np.ndarray:
-        """``z_k = a_k z_(k−1) + g_k`` in place, ``z`` holding g, shape (nb·block, parts, K)."""
-        nb = self.nb
-        z = z.reshape(nb, _TAIL_BLOCK, *z.shape[1:])
-        ff, ee = self.fac[..., None], self.e[..., None]
+    def _solve(self, z: np.ndarray) -> None:
+        """``z_k = a_k z_(k−1) + g_k`` in place, ``z`` holding g, shape (block, K, nb, parts)."""
+        # (products into one scratch array, then added: the operations of z[j] += f[j] * z[j − 1])
+        tmp = np.empty(z.shape[1:])
         for j in range(1, _TAIL_BLOCK):
-            z[:, j] += ff[:, j] * z[:, j - 1]
-        if nb > 1:
+            np.multiply(self.fac[j], z[j - 1], out=tmp)
+            z[j] += tmp
+        if self.nb > 1:
             # chain the block ends: Y_b = Z_b + P_b Y_(b−1), by doubling over the blocks
-            carry = z[:, -1].copy()
+            carry = z[-1].copy()
             for s, span in self.levels:
-                carry[s:] += span * carry[:-s]
-            z[1:] += ee[1:] * carry[:-1, None]
-        return z.reshape(nb * _TAIL_BLOCK, *z.shape[2:])
+                carry[:, s:] += span * carry[:, :-s]
+            rest = z[:, :, 1:]
+            rest += self.e[:, None, 1:] * carry[None, :, :-1]
 
     def apply(self, y: np.ndarray, *, extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The tail applied to ``y`` (M,) or (M, K).
@@ -244,24 +250,38 @@ class _TailPlan:
         y2 = y if y.ndim == 2 else y[:, None]
         k = y2.shape[1]
         _, c0, c1, da, dc0, dc1 = self.coef
-        z = np.zeros((self.nb * _TAIL_BLOCK, len(self.slices), k + (extra is not None)))
+        # the recursion's input g in grid order (nb·block, parts, columns), then block-major for the solve
+        g_all = np.zeros((self.nb * _TAIL_BLOCK, len(self.slices), k + (extra is not None)))
         for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
             yy = y2[sl]
-            g = z[:n_p, i, :k]
+            g = g_all[:n_p, i, :k]
             np.multiply(c0[:n_p, i, None], yy, out=g)
             g[1:] += c1[1:n_p, i, None] * yy[:-1]
             if extra is not None:
                 # z_k = a z_(k−1) + c0 y_k + c1 y_(k−1) differentiated: the same recursion, fed by
                 # a' z_(k−1) + c0' y_k + c1' y_(k−1)
                 y0, z0 = extra[0][sl], extra[1][sl]
-                gd = z[:n_p, i, k]
+                gd = g_all[:n_p, i, k]
                 np.multiply(dc0[:n_p, i], y0, out=gd)
                 gd[1:] += dc1[1:n_p, i] * y0[:-1] + da[1:n_p, i] * z0[:-1]
-        z = self._solve(z)
+        z = _block_major(g_all)
+        self._solve(z)
+        z = _grid_major(z)
         out = np.empty((y.shape[0], z.shape[2]))
         for i, (sl, n_p) in enumerate(zip(self.slices, self.sizes, strict=True)):
             out[sl] = z[:n_p, i]
         return out if y.ndim == 2 else out[:, 0]
+
+
+def _block_major(a: np.ndarray) -> np.ndarray:
+    """Grid-ordered ``a`` (nb·block, parts[, K]) as a new contiguous (block[, K], nb, parts) array."""
+    a = a.reshape(a.shape[0] // _TAIL_BLOCK, _TAIL_BLOCK, *a.shape[1:])
+    return np.ascontiguousarray(a.transpose(1, 3, 0, 2) if a.ndim == 4 else a.transpose(1, 0, 2))
+
+
+def _grid_major(a: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_block_major` for (block, K, nb, parts): grid-ordered (nb·block, parts, K)."""
+    return a.transpose(2, 0, 3, 1).reshape(a.shape[0] * a.shape[2], a.shape[3], a.shape[1])
 
 
 #: The last few tail plans by grid and τ₂₀ (:func:`_kept`): a fit evaluates every phase, then
