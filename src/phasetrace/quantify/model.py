@@ -273,7 +273,9 @@ def phase_pattern(
         Intensity factor as a function of 2θ (degrees) that replaces the
         Lorentz-polarisation factor, e.g.
         :meth:`phasetrace.quantify.instrument.Instrument.angle_factor` (LP with the
-        instrument's polarisation, slit and sample corrections).
+        instrument's polarisation, slit and sample corrections). It must be elementwise
+        (each angle's factor depends on that angle alone): it is called once on the angles of
+        all lines of all wavelengths.
     wrt : sequence of str
         Parameters (from :data:`DERIVATIVE_NAMES`) to differentiate the pattern by.
         ``"cell_j"`` is the j-th entry of the full cell (give ``cell``); ``"scale"``
@@ -373,43 +375,23 @@ def phase_pattern(
         if name in extra:
             dlog_i[:, k] = extra[name]
 
-    # ---- lines: reflections × wavelengths, with their centres, widths, asymmetries and areas
-    cols = {"centre": [], "fwhm": [], "amp": []}
-    n_lines: list[int] = []
-    ders = {"centre": [], "fwhm": [], "amp": []}
-    for lam, wt in zip(wavelengths, weights, strict=True):
-        arg = lam / (2.0 * d)
-        ok = arg < 1.0
-        if not ok.any():
-            continue
-        th = np.arcsin(arg[ok])
-        tt = 2.0 * _DEG * th
-        cos_t, sin_t, tan_t = np.cos(th), arg[ok], np.tan(th)
-        shift = 2.0 * displacement * 1e-3 / radius_mm
-        centre = tt + zero - _DEG * shift * cos_t
-        inside = (centre > x[0] - RANGE_MARGIN) & (centre < x[-1] + RANGE_MARGIN)
-        if not inside.any():
-            continue
-        sel = np.flatnonzero(ok)[inside]
-        th, tt, cos_t, sin_t, tan_t, centre = (v[inside] for v in (th, tt, cos_t, sin_t, tan_t, centre))
-        fwhm2 = u * tan_t**2 + v * tan_t + w
-        live = fwhm2 > 1e-8
-        fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (size_x / cos_t) ** 2 + (strain_y * tan_t) ** 2)
-        lp_fn = (
-            angle_factor
-            if angle_factor is not None
-            else (lambda t: lorentz_polarisation(t, monochromator_2theta))
-        )
-        lp = lp_fn(tt)
-        area = wt * model.mf2[sel] * md[sel] * lp
-        n_lines.append(centre.size)
-        cols["centre"].append(centre)
-        cols["fwhm"].append(fwhm)
-        cols["amp"].append(area / fwhm)  # the profile's unit-area normalisation
-        if not n_der:
-            continue
-        # derivatives of the line's centre, width and log-amplitude by each parameter
-        dth = (-tan_t / d[sel])[:, None] * dd[sel]  # through the spacing
+    # ---- lines: reflections × wavelengths, all wavelengths' lines in one set of arrays (the first
+    # wavelength's, then the second's: rows bounds[g]:bounds[g + 1]), with their centres, widths and areas
+    # (the value call at the same parameters made them already: a derivative call takes its lines)
+    lp_fn = (
+        angle_factor
+        if angle_factor is not None
+        else (lambda t: lorentz_polarisation(t, monochromator_2theta))
+    )
+    shift = 2.0 * displacement * 1e-3 / radius_mm
+    lines = last[5] if reuse else _lines(x, model, d, md, wavelengths, weights, u, v, w, size_x, strain_y,
+                                         zero, shift, lp_fn)  # fmt: skip
+    bounds, sel, tt, cos_t, sin_t, tan_t, centre, fwhm, live, lp, amp = lines
+    groups = [slice(bounds[g], bounds[g + 1]) for g in range(len(bounds) - 1)]
+    if n_der:
+        # derivatives of the lines' centres, widths and log-amplitudes by each parameter
+        d_sel = d[sel]
+        dth = (-tan_t / d_sel)[:, None] * dd[sel]  # through the spacing
         sec2 = 1.0 / cos_t**2
         dfw_dth = (
             live * (2.0 * u * tan_t + v) * sec2
@@ -441,14 +423,12 @@ def phase_pattern(
                 dfw[:, k] = 0.5 / (cos_t**2 * fwhm)
             elif name == "strain_sq":
                 dfw[:, k] = 0.5 * tan_t**2 / fwhm
-        ders["centre"].append(dcen)
-        ders["fwhm"].append(dfw)
-        ders["amp"].append(dlog - dfw / fwhm[:, None])  # ∂ln(amp)/∂p
+        damp = dlog - dfw / fwhm[:, None]  # ∂ln(amp)/∂p
     step = (x[-1] - x[0]) / (n - 1)
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
     tail = asymmetry != 0.0 or "asymmetry" in names
     if reuse:
-        half, width, m, xp, raw, blocks_kept, _ = last[3]
+        half, width, m, xp, raw, (idx, dx, lor, gau, vals), _ = last[3]
         out = last[4].copy()
     else:
         # one window for all lines, ± WINDOW_FWHM of the broadest line, on the scan's points extended
@@ -456,73 +436,58 @@ def phase_pattern(
         # tail of lines there still reaches the scan)
         # (the padding is the widest window whatever the lines, so that every phase of a scan has the
         # same grid and the tail's prepared recursion serves them all)
-        fw_max = max((float(f.max()) for f in cols["fwhm"]), default=0.0)
+        fw_max = float(fwhm.max()) if fwhm.size else 0.0
         width = min(int(np.ceil(min(WINDOW_FWHM * fw_max, MAX_WINDOW_DEG) / step)), n)
         half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else width
         m = n + 2 * half + 1
         xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
         raw = np.zeros(m)
-        blocks_kept = []
+        # each line's window of points (indices into xp, and their angles: rows copied from a strided view,
+        # several times faster than gathering point by point)
+        first = np.searchsorted(x, centre) + (half - width)
+        idx = _window_indices(first, 2 * width + 1, m)
+        # the same operations as (xp[idx] − c)/fwhm, 1/(1 + 4q), exp(−G q), (c_l·lor + c_g·gau)·amp,
+        # in place: lines × window points are ~10⁵ numbers per array, and fewer temporaries save
+        # ~15 % of this block (the results are bit for bit those of the plain expressions)
+        dx = _windows(xp, first, 2 * width + 1)
+        dx -= centre[:, None]
+        dx /= fwhm[:, None]
+        q = dx * dx
+        lor = np.multiply(q, 4.0)
+        lor += 1.0
+        np.divide(1.0, lor, out=lor)
+        gau = np.multiply(q, -_G, out=q)
+        np.exp(gau, out=gau)
+        vals = np.multiply(lor, c_l)
+        vals += np.multiply(gau, c_g)
+        vals *= amp[:, None]
+        # each wavelength's lines summed on their own, then added (the order of the sums in every point)
+        for r in groups:
+            raw += np.bincount(idx[r].ravel(), weights=vals[r].ravel(), minlength=m)
     part = np.zeros((m, n_der)) if names else None
-    for g in range(len(n_lines)):
-        centre, fwhm, amp = (cols[k][g] for k in ("centre", "fwhm", "amp"))
-        if reuse:
-            idx, dx, lor, gau, vals = blocks_kept[g]
-        else:
-            idx = (np.searchsorted(x, centre) + half)[:, None] + np.arange(-width, width + 1)[None, :]
-            # the same operations as (xp[idx] − c)/fwhm, 1/(1 + 4q), exp(−G q), (c_l·lor + c_g·gau)·amp,
-            # in place: lines × window points are ~10⁵ numbers per array, and fewer temporaries save
-            # ~15 % of this block (the results are bit for bit those of the plain expressions)
-            dx = xp[idx]
-            dx -= centre[:, None]
-            dx /= fwhm[:, None]
-            q = dx * dx
-            lor = np.multiply(q, 4.0)
-            lor += 1.0
-            np.divide(1.0, lor, out=lor)
-            gau = np.multiply(q, -_G, out=q)
-            np.exp(gau, out=gau)
-            vals = np.multiply(lor, c_l)
-            vals += np.multiply(gau, c_g)
-            vals *= amp[:, None]
-            raw += np.bincount(idx.ravel(), weights=vals.ravel(), minlength=m)
-            blocks_kept.append((idx, dx, lor, gau, vals))
-        if not names:
-            continue
+    for r in groups if names else ():
         # sensitivities of a point's value amp·prof(dx), dx = (x − c)/fwhm, to the line's centre,
         # fwhm, log-amplitude and η; times the lines' derivatives by each parameter
         # (in place, into one array that is the sparse matrix's data: the operations of
         # g_c = −amp·dprof/fwhm with dprof = −8 c_l dx lor² − 2G c_g dx gau, g_c·dx, vals and
         # amp·((2/π) lor − √(G/π) gau), bit for bit)
-        data = np.empty((4, *dx.shape))
-        g_c = np.multiply(dx, -8.0 * c_l, out=data[0])
-        g_c *= lor
-        g_c *= lor
-        g_c -= np.multiply(dx, 2.0 * _G * c_g) * gau
-        g_c *= -amp[:, None]
-        g_c /= fwhm[:, None]
-        np.multiply(g_c, dx, out=data[1])
-        data[2] = vals
-        d_eta = np.multiply(lor, 2.0 / np.pi, out=data[3])
-        d_eta -= np.multiply(gau, np.sqrt(_G / np.pi))
-        d_eta *= amp[:, None]
-        coef = [ders[k][g] for k in ("centre", "fwhm", "amp")]
-        eta_coef = np.zeros((centre.size, n_der))
+        dx_r, lor_r, gau_r, amp_r = dx[r], lor[r], gau[r], amp[r, None]
+        data = np.empty((4, *dx_r.shape))
+        g_c = np.multiply(dx_r, -8.0 * c_l, out=data[0])
+        g_c *= lor_r
+        g_c *= lor_r
+        g_c -= np.multiply(dx_r, 2.0 * _G * c_g) * gau_r
+        g_c *= -amp_r
+        g_c /= fwhm[r, None]
+        np.multiply(g_c, dx_r, out=data[1])
+        data[2] = vals[r]
+        d_eta = np.multiply(lor_r, 2.0 / np.pi, out=data[3])
+        d_eta -= np.multiply(gau_r, np.sqrt(_G / np.pi))
+        d_eta *= amp_r
+        eta_coef = np.zeros((dx_r.shape[0], n_der))
         if "eta" in names:
             eta_coef[:, names.index("eta")] = 1.0
-        # one sparse (points × 4·lines) matrix of the sensitivities, each line's window a column (32-bit
-        # indices, which scipy would otherwise check and convert in every call)
-        n_col, width_pts = len(data) * centre.size, idx.shape[1]
-        itype = np.int32 if (n_col + 1) * width_pts < 2**31 else np.int64
-        sens = csc_matrix(
-            (
-                data.ravel(),
-                np.tile(idx.ravel().astype(itype), len(data)),
-                np.arange(0, (n_col + 1) * width_pts, width_pts, dtype=itype),
-            ),
-            shape=(m, n_col),
-        )
-        part += np.asarray(sens @ np.vstack([*coef, eta_coef]))
+        part += _sensitivities(data, idx[r], m) @ np.vstack([dcen[r], dfw[r], damp[r], eta_coef])
     if not reuse:
         tailed = axial_tail(raw, xp, asymmetry) if tail else raw
         out = tailed[half : half + n]
@@ -540,9 +505,102 @@ def phase_pattern(
                 part = axial_tail(part, xp, asymmetry)
         jac = part[half : half + n]
     if not names:
-        kept = (half, width, m, xp, raw, blocks_kept, tailed)
-        model._last_blocks["last"] = (key, x, angle_factor, kept, out.copy())
+        kept = (half, width, m, xp, raw, (idx, dx, lor, gau, vals), tailed)
+        model._last_blocks["last"] = (key, x, angle_factor, kept, out.copy(), lines)
     return (out, jac) if names else out
+
+
+def _line_angles(
+    x: np.ndarray, wavelengths: tuple[float, ...], d: np.ndarray, zero: float, shift: float
+) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The lines (wavelength × spacing) whose centres fall within the scan (± RANGE_MARGIN).
+
+    ``d`` may have any shape; the lines are in the order of the wavelengths, then of ``d``'s entries.
+    Returns the lines' indices (wavelength, then ``d``'s axes), 2θ, cos θ, sin θ, tan θ and centre
+    (2θ with the zero shift and the specimen displacement ``shift``, in radians at 2θ = 90°).
+    """
+    arg = np.asarray(wavelengths, dtype=float).reshape(-1, *(1,) * d.ndim) / (2.0 * d)
+    ok = arg < 1.0
+    sin_t = arg[ok]
+    th = np.arcsin(sin_t)
+    tt = 2.0 * _DEG * th
+    cos_t, tan_t = np.cos(th), np.tan(th)
+    centre = tt + zero - _DEG * shift * cos_t
+    inside = (centre > x[0] - RANGE_MARGIN) & (centre < x[-1] + RANGE_MARGIN)
+    index = tuple(i[inside] for i in np.nonzero(ok))
+    return index, tt[inside], cos_t[inside], sin_t[inside], tan_t[inside], centre[inside]
+
+
+def _lines(
+    x: np.ndarray,
+    model: PhaseModel,
+    d: np.ndarray,
+    md: np.ndarray,
+    wavelengths: tuple[float, ...],
+    weights: tuple[float, ...],
+    u: float,
+    v: float,
+    w: float,
+    size_x: float,
+    strain_y: float,
+    zero: float,
+    shift: float,
+    lp_fn: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, ...]:
+    """The lines of :func:`phase_pattern`: all wavelengths' reflections in the range, in one set of arrays.
+
+    Returns ``bounds`` (the first line of each wavelength that has any, and the end), then per line the
+    reflection, 2θ, cos θ, sin θ, tan θ, centre, FWHM, whether the Caglioti width is above its floor,
+    the angle factor and the profile's amplitude (area / FWHM). The angle factor is called once on all
+    lines' angles (it is elementwise).
+    """
+    (wl, sel), tt, cos_t, sin_t, tan_t, centre = _line_angles(x, wavelengths, d, zero, shift)
+    counts = np.bincount(wl, minlength=len(wavelengths))
+    bounds = np.concatenate([[0], np.cumsum(counts[counts > 0])])
+    wt_line = np.asarray(weights, dtype=float)[wl]
+    fwhm2 = u * tan_t**2 + v * tan_t + w
+    live = fwhm2 > 1e-8
+    fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (size_x / cos_t) ** 2 + (strain_y * tan_t) ** 2)
+    lp = lp_fn(tt) if tt.size else np.zeros(0)
+    area = wt_line * model.mf2[sel] * md[sel] * lp
+    return bounds, sel, tt, cos_t, sin_t, tan_t, centre, fwhm, live, lp, area / fwhm
+
+
+def _windows(a: np.ndarray, first: np.ndarray, size: int) -> np.ndarray:
+    """``a[first_i : first_i + size]`` for each line i, as a new (lines, size) array (1-D ``a``, in range)."""
+    step = a.strides[0]
+    view = np.lib.stride_tricks.as_strided(a, (a.size - size + 1, size), (step, step), writeable=False)
+    return view[first]
+
+
+#: 0, 1, 2, ... (grown when a longer run is needed): the window indices are rows of its strided view.
+_COUNTING = [np.arange(0)]
+
+
+def _window_indices(first: np.ndarray, size: int, m: int) -> np.ndarray:
+    """``first_i + (0, 1, ..., size − 1)`` for each line i, shape (lines, size) (all below ``m``)."""
+    counting = _COUNTING[0]
+    if counting.size < m:
+        counting = np.arange(max(m, 2 * counting.size))
+        _COUNTING[0] = counting
+    return _windows(counting[:m], first, size)
+
+
+def _sensitivities(data: np.ndarray, idx: np.ndarray, m: int) -> csc_matrix:
+    """The (points × 4·lines) sparse matrix of the lines' windows of ``data`` (4, lines, window) as columns.
+
+    32-bit indices where they fit (scipy would otherwise check and convert them in every call).
+    """
+    n_col, width_pts = data.shape[0] * data.shape[1], data.shape[2]
+    itype = np.int32 if (n_col + 1) * width_pts < 2**31 else np.int64
+    return csc_matrix(
+        (
+            data.ravel(),
+            np.tile(idx.ravel().astype(itype), data.shape[0]),
+            np.arange(0, (n_col + 1) * width_pts, width_pts, dtype=itype),
+        ),
+        shape=(m, n_col),
+    )
 
 
 #: :func:`phase_columns` evaluates its profile windows in chunks of about this many points (lines ×
@@ -596,17 +654,7 @@ def phase_columns(
     # lines (column, reflection) per wavelength, as phase_pattern makes them for each column
     groups = []
     for lam, wt in zip(wavelengths, weights, strict=True):
-        arg = lam / (2.0 * d_all)
-        ok = arg < 1.0
-        col_i, refl_i = np.nonzero(ok)
-        sin_t = arg[ok]
-        th = np.arcsin(sin_t)
-        tt = 2.0 * _DEG * th
-        cos_t, tan_t = np.cos(th), np.tan(th)
-        centre = tt + zero - _DEG * shift * cos_t
-        inside = (centre > x[0] - RANGE_MARGIN) & (centre < x[-1] + RANGE_MARGIN)
-        col_i, refl_i = col_i[inside], refl_i[inside]
-        tt, cos_t, tan_t, centre = tt[inside], cos_t[inside], tan_t[inside], centre[inside]
+        (_, col_i, refl_i), tt, cos_t, _, tan_t, centre = _line_angles(x, (lam,), d_all, zero, shift)
         fwhm2 = u * tan_t**2 + v * tan_t + w
         fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (sizes[col_i] / cos_t) ** 2 + (strain_y * tan_t) ** 2)
         area = wt * model.mf2[refl_i] * md[refl_i] * angle_factor(tt)
