@@ -651,22 +651,21 @@ def phase_columns(
         angle_factor = lambda t: lorentz_polarisation(t, monochromator_2theta)  # noqa: E731
     shift = 2.0 * displacement * 1e-3 / radius_mm
     d_all = model.d0[None, :] * scales[:, None]
-    # lines (column, reflection) per wavelength, as phase_pattern makes them for each column
-    groups = []
-    for lam, wt in zip(wavelengths, weights, strict=True):
-        (_, col_i, refl_i), tt, cos_t, _, tan_t, centre = _line_angles(x, (lam,), d_all, zero, shift)
-        fwhm2 = u * tan_t**2 + v * tan_t + w
-        fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (sizes[col_i] / cos_t) ** 2 + (strain_y * tan_t) ** 2)
-        area = wt * model.mf2[refl_i] * md[refl_i] * angle_factor(tt)
-        groups.append((col_i, centre, fwhm, area / fwhm))
+    # lines (wavelength, column, reflection) as phase_pattern makes them for each column, all wavelengths in
+    # one set of arrays
+    (wl, col_i, refl_i), tt, cos_t, _, tan_t, centre = _line_angles(x, wavelengths, d_all, zero, shift)
+    fwhm2 = u * tan_t**2 + v * tan_t + w
+    fwhm = np.sqrt(np.maximum(fwhm2, 1e-8) + (sizes[col_i] / cos_t) ** 2 + (strain_y * tan_t) ** 2)
+    # (the angle factor once on all lines: it is elementwise)
+    area = np.asarray(weights, dtype=float)[wl] * model.mf2[refl_i] * md[refl_i] * angle_factor(tt)
+    amp = area / fwhm
     step = (x[-1] - x[0]) / (n - 1)
     c_l, c_g = eta * (2.0 / np.pi), (1.0 - eta) * np.sqrt(_G / np.pi)
     tail = asymmetry != 0.0
     # each column's window is phase_pattern's: ± WINDOW_FWHM of its own broadest line
-    fw_max, lines = np.zeros(k_cols), np.zeros(k_cols, dtype=int)
-    for col_i, _, fwhm, _ in groups:
-        np.maximum.at(fw_max, col_i, fwhm)
-        lines += np.bincount(col_i, minlength=k_cols)
+    fw_max = np.zeros(k_cols)
+    np.maximum.at(fw_max, col_i, fwhm)
+    lines = np.bincount(col_i, minlength=k_cols)
     widths = [min(int(np.ceil(min(WINDOW_FWHM * float(f), MAX_WINDOW_DEG) / step)), n) for f in fw_max]
     wid = np.asarray(widths)
     # the columns in chunks of about COLUMNS_CHUNK window points, each on one padded grid (without a tail
@@ -686,36 +685,73 @@ def phase_columns(
         half = min(int(np.ceil(MAX_WINDOW_DEG / step)), n) if tail else int(wid[ks].max())
         m = n + 2 * half + 1
         xp = np.concatenate([x[0] - step * np.arange(half, 0, -1), x, x[-1] + step * np.arange(1, half + 2)])
+        # the chunk's columns in slots by window width (stable), so that each width's columns are adjacent
+        ks = sorted(ks, key=lambda k: wid[k])
         slot = np.full(k_cols, -1)
         slot[ks] = np.arange(len(ks))
+        # the chunk's lines by wavelength and slot, each column's lines in their own order (every point sums
+        # its terms as phase_pattern does: one wavelength's lines, then the other's)
+        s_line = slot[col_i]
+        keep = np.flatnonzero(s_line >= 0)
+        order_key = wl[keep] * len(ks) + s_line[keep]
+        by_key = np.argsort(order_key, kind="stable")
+        keep, order_key = keep[by_key], order_key[by_key]
+        chunk_lines = (s_line[keep], centre[keep], fwhm[keep], amp[keep])
         raw = np.zeros(m * len(ks))
-        for col_i, centre, fwhm, amp in groups:
-            s_line = slot[col_i]
-            for width in sorted({int(wid[k]) for k in ks}):
-                use = (s_line >= 0) & (wid[col_i] == width)
-                if not use.any():
-                    continue
-                # each column's lines in their own order: every point sums its terms as phase_pattern does
-                order = np.argsort(s_line[use], kind="stable")
-                c, f, a, s = centre[use][order], fwhm[use][order], amp[use][order], s_line[use][order]
-                idx = (np.searchsorted(x, c) + half)[:, None] + np.arange(-width, width + 1)[None, :]
-                # phase_pattern's expressions, evaluated in place
-                dx = xp[idx]
-                dx -= c[:, None]
-                dx /= f[:, None]
-                q = dx * dx
-                prof = 4.0 * q
-                prof += 1.0
-                np.divide(1.0, prof, out=prof)  # Lorentzian 1 / (1 + 4 q)
-                q *= -_G
-                np.exp(q, out=q)  # Gaussian
-                prof *= c_l
-                q *= c_g
-                prof += q
-                prof *= a[:, None]
-                idx += (s * m)[:, None]
-                raw += np.bincount(idx.ravel(), weights=prof.ravel(), minlength=m * len(ks))
+        slot_wid = wid[ks]
+        for width in np.unique(slot_wid):
+            # one pass over this width's lines of all wavelengths (slots lo..hi), summed per wavelength
+            lo, hi = np.searchsorted(slot_wid, [width, width + 1])
+            ends = np.searchsorted(order_key, np.arange(len(wavelengths))[:, None] * len(ks) + [lo, hi])
+            rows = [slice(a, b) for a, b in ends if b > a]
+            if rows:
+                _column_windows(
+                    raw[lo * m : hi * m], rows, chunk_lines, xp, x, half, int(width), m, lo, c_l, c_g
+                )
         raw2 = raw.reshape(len(ks), m).T
         tailed = axial_tail(raw2, xp, asymmetry) if tail else raw2
         out[:, ks] = tailed[half : half + n]
     return out
+
+
+def _column_windows(
+    raw: np.ndarray,
+    rows: list[slice],
+    lines: tuple[np.ndarray, ...],
+    xp: np.ndarray,
+    x: np.ndarray,
+    half: int,
+    width: int,
+    m: int,
+    first_slot: int,
+    c_l: float,
+    c_g: float,
+) -> None:
+    """Add the windows of lines of one window width to ``raw`` (slots ``first_slot``.., m points each).
+
+    ``lines`` are the lines' slots, centres, FWHM and amplitudes, of which ``rows`` (one range per
+    wavelength) are evaluated in one pass (phase_pattern's expressions, in place), then summed into
+    ``raw`` one wavelength after the other.
+    """
+    s, c, f, a = (np.concatenate([v[r] for r in rows]) if len(rows) > 1 else v[rows[0]] for v in lines)
+    first = np.searchsorted(x, c) + (half - width)
+    idx = _window_indices(first, 2 * width + 1, xp.size)
+    dx = _windows(xp, first, 2 * width + 1)
+    dx -= c[:, None]
+    dx /= f[:, None]
+    q = dx * dx
+    prof = np.multiply(q, 4.0, out=dx)
+    prof += 1.0
+    np.divide(1.0, prof, out=prof)  # Lorentzian 1 / (1 + 4 q)
+    q *= -_G
+    np.exp(q, out=q)  # Gaussian
+    prof *= c_l
+    q *= c_g
+    prof += q
+    prof *= a[:, None]
+    idx += ((s - first_slot) * m)[:, None]
+    start = 0
+    for r in rows:
+        end = start + (r.stop - r.start)
+        raw += np.bincount(idx[start:end].ravel(), weights=prof[start:end].ravel(), minlength=raw.size)
+        start = end
