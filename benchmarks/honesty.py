@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import tempfile
 import time
@@ -38,7 +39,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-CIF_DIR = REPO.parent / "shared" / "data" / "real" / "cif"
+#: The real data beside the clone, or where PHASETRACE_REAL_DATA points (as in cpd.py and the tests).
+CIF_DIR = Path(os.environ.get("PHASETRACE_REAL_DATA", REPO.parent / "shared" / "data" / "real")) / "cif"
 #: Structures outside the library (elements of none of the systems), simulated but never fitted.
 OUTSIDE_CIFS = {
     "TiO2_136": "autoXRD_LiMnTiOF/TiO2_136.cif",
