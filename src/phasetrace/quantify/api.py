@@ -541,6 +541,12 @@ def quantify(
             replace(r, evidence=_evidence(state, index[r.id], rad.kalpha1, bragg)) if r.detected else r
             for r in results
         ]
+    # each phase's reflections (Kα1 sin θ at the refined cell) and curve: the residual's names and the ticks
+    sines = {
+        m.id: rad.kalpha1 / (2.0 * np.asarray(m.d_spacings(p["cell"], p["scale"]), float))
+        for m, p in zip(state.models, state.per_phase, strict=True)
+    }
+    curves = {m.id: state.columns[:, i] * state.scales[i] for i, m in enumerate(state.models)}
     quality = None
     if ok:
         from .residual import nearest_reflection, read_residual
@@ -561,22 +567,15 @@ def quantify(
             results = _unreliable(results, quality.unexplained_share)
         # an unexplained peak at a modelled reflection is named with it: its misfit, or a phase beneath it
         reflections = []
-        for i, (m, p) in enumerate(zip(state.models, state.per_phase, strict=True)):
-            arg = rad.kalpha1 / (2.0 * np.asarray(m.d_spacings(p["cell"], p["scale"]), float))
-            real = arg < 1.0
-            tt = 2.0 * np.degrees(np.arcsin(arg[real]))
-            reflections.append((m.id, tt, m.hkl[real], state.columns[:, i] * state.scales[i]))
+        for m in state.models:
+            real = sines[m.id] < 1.0
+            tt = 2.0 * np.degrees(np.arcsin(sines[m.id][real]))
+            reflections.append((m.id, tt, m.hkl[real], curves[m.id]))
         named = tuple(replace(pk, near=nearest_reflection(pk, state.x, reflections)) for pk in quality.peaks)
         quality = replace(quality, peaks=named)
-    ticks = {
-        m.id: np.sort(
-            np.degrees(2 * np.arcsin(np.clip(rad.kalpha1 / (2 * m.d_spacings(p["cell"], p["scale"])), 0, 1)))
-        )
-        for m, p in zip(state.models, state.per_phase, strict=True)
-    }
+    ticks = {k: np.sort(np.degrees(2 * np.arcsin(np.clip(v, 0, 1)))) for k, v in sines.items()}
     lo, hi = state.x[0], state.x[-1]
     ticks = {k: v[(v >= lo) & (v <= hi)] for k, v in ticks.items()}
-    curves = {m.id: state.columns[:, i] * state.scales[i] for i, m in enumerate(state.models)}
     return QuantResult(
         file=where,
         phases=results,
