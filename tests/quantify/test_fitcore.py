@@ -277,3 +277,56 @@ def test_nonnegative_amplitudes_of_an_underflowing_column_are_zero():
         assert c[0] == 0.0 and c[1] == pytest.approx(5.0, rel=0.01) and np.isfinite(chi2)
     c, chi2 = nonnegative_amplitudes(a[:, :1], y, normal=True)
     assert c.tolist() == [0.0] and chi2 == pytest.approx(float(y @ y))
+
+
+def test_gauss_newton_promise_is_the_reduction_of_a_linear_problem():
+    """For a linear residual r(p) = A p - b the undamped step's promise is exactly the χ² it removes."""
+    from phasetrace.quantify.core import _gauss_newton_reduction
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(50, 4)) * [1.0, 1e3, 1e-3, 10.0]  # parameters of very different units
+    b = rng.normal(size=50)
+    p0 = np.zeros(4)
+    r = a @ p0 - b
+    best = np.linalg.lstsq(a, b, rcond=None)[0]
+    drop = float(r @ r) - float((a @ best - b) @ (a @ best - b))
+    assert _gauss_newton_reduction(a.T @ a, a.T @ r) == pytest.approx(drop, rel=1e-9)
+    # a direction the data do not see (a zero column) promises nothing and does not blow up
+    a0 = np.column_stack([a, np.zeros(50)])
+    assert _gauss_newton_reduction(a0.T @ a0, a0.T @ r) == pytest.approx(drop, rel=1e-9)
+
+
+def test_a_fit_abandoned_by_its_caller_stops_and_says_so(library):
+    """``give_up`` is asked at every Jacobian with the χ² and the promised reduction; True ends the fit
+    there, marked unsuccessful, with the model evaluated at the point it reached."""
+    models = [_model(library, "MgO"), _model(library, "LiCoO2")]
+    prof = {**PROFILE, "asymmetry": 0.0, "zero": 0.0, "b_delta": 0.0, "strain_y": 0.03}
+    y = np.full(X.size, 300.0)
+    for m, s in zip(models, (2e-3, 4e-3), strict=True):
+        y += s * phase_pattern(X, m, wavelengths=LAMS, weights=WTS, scale=1.001, **prof)
+    y = np.random.default_rng(0).poisson(y).astype(float)
+    scan = Scan(x=X, y=y, kind="xrd", meta=ScanMeta(radiation=CU_KALPHA, sample="synthetic"))
+    cfg = QuantConfig(refine_asymmetry=False, background_terms=6)
+    full = fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg)
+    asked: list[tuple[float, float]] = []
+
+    def never(chi2, reduction):
+        asked.append((chi2, reduction))
+        return False
+
+    same = fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg, give_up=never)
+    assert same.chi2 == full.chi2 and same.success
+    assert len(asked) >= 2 and all(r >= 0 for _, r in asked)
+    # the promises shrink as the fit converges, and the χ² it was asked at only falls
+    assert asked[-1][1] < asked[0][1]
+    assert all(b[0] <= a[0] for a, b in zip(asked, asked[1:], strict=False))
+    calls = []
+
+    def second(chi2, reduction):
+        calls.append(chi2)
+        return len(calls) == 2
+
+    cut = fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg, give_up=second)
+    assert not cut.success and "abandoned" in cut.message
+    assert len(calls) == 2 and cut.nfev < full.nfev
+    assert cut.chi2 == pytest.approx(calls[-1])  # the state is the point it stopped at

@@ -233,6 +233,7 @@ def levenberg_marquardt(
     lam_factors: tuple[float, float] = (3.0, 4.0),
     hold_at_bounds: bool = False,
     step_map: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    give_up: Callable[[float, float], bool] | None = None,
 ) -> tuple[np.ndarray, float, int]:
     """Levenberg-Marquardt with bounds by projection, for variable-projection residuals.
 
@@ -286,6 +287,8 @@ def levenberg_marquardt(
         jac = jacobian()
         h = jac.T @ jac
         g = jac.T @ r
+        if give_up is not None and give_up(cost, _gauss_newton_reduction(h, g)):
+            break
         dh = np.diag(h).copy()
         dh[dh <= 0] = 1.0
         accepted, gain, small = False, 0.0, False
@@ -316,6 +319,19 @@ def levenberg_marquardt(
     if not at_p:
         evaluate(p)
     return p, cost, nfev
+
+
+def _gauss_newton_reduction(h: np.ndarray, g: np.ndarray) -> float:
+    """Cost reduction of the undamped, unbounded Gauss-Newton step: ``gᵀ h⁺ g``."""
+    if not g.size:
+        return 0.0
+    # scaled to unit diagonal (the parameters' units differ by orders of magnitude), then the
+    # pseudo-inverse: a direction the data do not determine (zero curvature) promises nothing
+    d = np.sqrt(np.maximum(np.diag(h), 1e-300))
+    hs = h / np.outer(d, d)
+    gs = g / d
+    step = np.linalg.lstsq(hs, gs, rcond=1e-12)[0]
+    return float(max(gs @ step, 0.0))
 
 
 def bounded_lsq(

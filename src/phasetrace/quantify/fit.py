@@ -16,7 +16,7 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -764,6 +764,7 @@ def fit_pattern(
     refine_xyz: Sequence[bool] | None = None,
     refine: bool = True,
     square_width_steps: bool = False,
+    give_up: Callable[[float, float], bool] | None = None,
 ) -> FitState:
     """Fit a scan with a given list of phase models.
 
@@ -791,6 +792,11 @@ def fit_pattern(
         per-phase keys ``"xyz_<site>_<axis>"``); default none (``start``'s shifts held).
     refine : bool
         False: keep the start values and solve only the linear part.
+    give_up : callable, optional
+        ``give_up(chi2, reduction)``, asked at each Jacobian with the current χ² and the reduction
+        the undamped Gauss-Newton step promises: True abandons the refinement there (the caller has
+        learnt what it needed, e.g. that this fit cannot reach some bar); the state is then marked
+        unsuccessful.
     square_width_steps : bool
         Width terms below the slope floor take the step of their square (:func:`_width_steps`):
         a term at 0 that should grow costs no run of rejected steps to its upper bound (a
@@ -956,6 +962,12 @@ def fit_pattern(
     theta = theta0
     if refine and theta0.size:
         tiny = 1e-7 * np.array([_TYPICAL[_kind(n)] for n in sp.names])
+        abandoned = [False]
+
+        def stop(cost: float, reduction: float) -> bool:
+            abandoned[0] = give_up(cost, reduction)
+            return abandoned[0]
+
         theta, _, nfev = levenberg_marquardt(
             evaluate,
             jacobian,
@@ -968,9 +980,12 @@ def fit_pattern(
             lam_factors=LM_DAMPING_FACTORS,
             hold_at_bounds=True,
             step_map=_width_steps(widths) if square_width_steps else None,
+            give_up=stop if give_up is not None else None,
         )
-        success = nfev < config.max_nfev
+        success = nfev < config.max_nfev and not abandoned[0]
         message = "converged (chi² no longer changes significantly)" if success else "iteration limit reached"
+        if abandoned[0]:
+            message = "abandoned by the caller's test"
     a_ph, g, per = columns(theta)
     bg_coef, scales, ycalc = solver(a_ph)
     chi2 = float(np.sum(wgt * (y - ycalc) ** 2))

@@ -628,6 +628,7 @@ def phase_columns(
     monochromator_2theta: float | None = None,
     asymmetry: float = 0.0,
     angle_factor: Callable[[np.ndarray], np.ndarray] | None = None,
+    window_fwhm: float = WINDOW_FWHM,
 ) -> np.ndarray:
     """Several columns of one phase at once: ``phase_pattern`` values at cell scale and size pairs.
 
@@ -636,7 +637,9 @@ def phase_columns(
     same numbers per point, with the lines of many columns in one pass (a candidate's cell-scale grid,
     its trial widths, a detection limit's finite differences), which saves the per-call overhead that
     dominates the evaluation of phases with few reflections. Keep in step with :func:`phase_pattern`
-    (``tests/quantify/test_phase_columns.py`` compares them).
+    (``tests/quantify/test_phase_columns.py`` compares them). ``window_fwhm`` other than
+    :data:`WINDOW_FWHM` cuts every line's profile at that many FWHM of the column's broadest line
+    instead (cheaper columns for searches that rank, not fit; no longer ``phase_pattern``'s values).
 
     Returns
     -------
@@ -666,7 +669,7 @@ def phase_columns(
     fw_max = np.zeros(k_cols)
     np.maximum.at(fw_max, col_i, fwhm)
     lines = np.bincount(col_i, minlength=k_cols)
-    widths = [min(int(np.ceil(min(WINDOW_FWHM * float(f), MAX_WINDOW_DEG) / step)), n) for f in fw_max]
+    widths = [min(int(np.ceil(min(window_fwhm * float(f), MAX_WINDOW_DEG) / step)), n) for f in fw_max]
     wid = np.asarray(widths)
     # the columns in chunks of about COLUMNS_CHUNK window points, each on one padded grid (without a tail
     # the widest window's: the points a narrower window reaches are the same numbers there) with one

@@ -13,7 +13,7 @@ tell apart from a chosen one are reported as its alternatives.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from .missing import (
     missing_reflections,
     resolved_significance,
 )
-from .model import PhaseModel, chebyshev_basis, phase_columns
+from .model import WINDOW_FWHM, PhaseModel, chebyshev_basis, phase_columns
 from .phase_models import phase_models, start_from
 from .residual import misfit_gof2
 
@@ -54,6 +54,12 @@ SWAP_SCREEN_PREFERRED = 0.05
 #: set decides nothing: a swap wins below -PRIOR_CHI2 at most, the winner's nearer twin (or a tie-break)
 #: lies within ALTERNATIVE_CHI2 of a winner.
 SWAP_DECISIVE = PRIOR_CHI2 + 2.0 * ALTERNATIVE_CHI2
+#: A family swap's refit is abandoned once its χ², less this many times the reduction the undamped
+#: Gauss-Newton step promises from there, still lies above the decisive bar (it could not win or be a
+#: near twin: the outcome is the same, without the rest of its SWAP_NFEV evaluations). In 39 logged swap
+#: refits of the validation scans the χ² still gained from any point after the first step was at most
+#: 1.1x that promise; the factor leaves a wide margin for fits that find a further descent.
+GIVE_UP = 10.0
 #: Residual evaluations allowed to the intermediate fits of the selection (the final fit converges fully).
 QUICK_NFEV = 12
 #: ... and to the refits that decide between family members (a swapped-in phase starts further off).
@@ -74,6 +80,28 @@ TRIAL_SIZE = 0.12
 TRIAL_WIDTHS = (0.03, 0.10, 0.25)
 #: Sampling (degrees) of the broadened candidate patterns in that grid search.
 GRID_SAMPLING = 0.03
+#: Half width of those patterns' profile windows, in FWHM of the column's broadest line (the fits use
+#: WINDOW_FWHM = 12). The grid search ranks cell scales and widths by where the peaks stand; the
+#: Lorentzian wings beyond ± 4 FWHM (under 8 % of a pure Lorentzian's area, spread over ± 12 FWHM)
+#: are nearly the same for neighbouring grid points and do not move the ranking: with 4 instead of 12,
+#: 0 of the 95 scans of benchmarks/answers.py changed their phase set or flags, the largest wt % change
+#: was 0.001, and the grid columns cost about a third less.
+GRID_WINDOW_FWHM = 4.0
+
+
+def _beyond(bar: float) -> Callable[[float, float], bool]:
+    """A refit's ``give_up`` test: its χ² cannot come down below ``bar`` any more (see :data:`GIVE_UP`).
+
+    Checked at each Jacobian from the second on (the first, at the start values, is where the
+    swapped-in phase may still be far from its peaks and the linear model says little).
+    """
+    jacobians = [0]
+
+    def test(cost: float, reduction: float) -> bool:
+        jacobians[0] += 1
+        return jacobians[0] > 1 and cost - bar > GIVE_UP * reduction
+
+    return test
 
 
 def _models_for(scan: Scan, library: PhaseLibrary, ids: Sequence[str], config: QuantConfig):
@@ -242,6 +270,7 @@ class _Trial:
             radius_mm=self.config.radius_mm,
             monochromator_2theta=self.config.monochromator_2theta,
             angle_factor=self.config.instrument.angle_factor if self.config.instrument is not None else None,
+            window_fwhm=GRID_WINDOW_FWHM if coarse else WINDOW_FWHM,
         )
         # contiguous columns, as phase_pattern returns them (the products taken with them are the same)
         return [np.ascontiguousarray(cols[:, k]) for k in range(len(pairs))]
@@ -382,6 +411,7 @@ def select_phases(
         final: bool = False,
         nfev: int | None = None,
         realign: bool = False,
+        give_up: Callable[[float, float], bool] | None = None,
     ) -> FitState:
         st = start_from(prev, start)
         if prev is not None:
@@ -400,6 +430,7 @@ def select_phases(
             config=config if final else (replace(config, max_nfev=nfev) if nfev else quick),
             start=st,
             textured=[info[i][2] for i in ids],
+            give_up=give_up,
         )
 
     # seed: the fixed phases, else nothing (background only): every phase, hosts included, has to earn
@@ -596,7 +627,10 @@ def select_phases(
                 profile = {k: own[k] for k in ("size", "strain") if k in own}
                 prior = start.get(q) if isinstance(start.get(q), Mapping) else {}
                 start[q] = {**prior, **profile, "scale": sq}
-                new_state = fit(ids, state, nfev=SWAP_NFEV, realign=pid in prefer or q in prefer)
+                bar = reference.chi2 + SWAP_DECISIVE * trial.gof2
+                new_state = fit(
+                    ids, state, nfev=SWAP_NFEV, realign=pid in prefer or q in prefer, give_up=_beyond(bar)
+                )
                 if new_state.chi2 - reference.chi2 >= SWAP_DECISIVE * trial.gof2:
                     continue  # it can neither win nor be a nearer twin of the winner: pattern not tested
                 if _own_pattern(new_state, q, scan, need, config, library, ids, fixed, prefer) is not None:
