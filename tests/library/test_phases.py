@@ -309,7 +309,7 @@ def test_reflection_cache_rebuilds_corrupt_entries(tmp_path, library):
     again = cache.get(p.id, p.cif_bytes)
     assert cache.hits == 1
     np.testing.assert_array_equal(first.f2, again.f2)
-    (entry,) = list(tmp_path.glob("*.npz"))
+    (entry,) = list(tmp_path.glob("*.refl"))
     data = bytearray(entry.read_bytes())
     data[len(data) // 2] ^= 0xFF
     entry.write_bytes(bytes(data))
@@ -319,6 +319,32 @@ def test_reflection_cache_rebuilds_corrupt_entries(tmp_path, library):
     # a different CIF (or radiation) is a different entry
     cache.get(p.id, p.cif_bytes, wavelength=1.78897)
     assert cache.misses == 3
+    # a truncated entry, or a file of another kind under the entry's name, is rebuilt too
+    entry.write_bytes(entry.read_bytes()[:200])
+    assert cache.get(p.id, p.cif_bytes).f2.size == first.f2.size
+    assert cache.misses == 4
+    np.savez(entry.with_suffix(".npz"), f2=first.f2)
+    entry.write_bytes(entry.with_suffix(".npz").read_bytes())
+    np.testing.assert_array_equal(cache.get(p.id, p.cif_bytes).f2, first.f2)
+    assert cache.misses == 5
+
+
+def test_reflection_cache_entries_round_trip(tmp_path, library):
+    """Every array of a stored list comes back equal, with its dtype and shape, and writable."""
+    from phasetrace.library.reflections import _flat_bytes, _read_flat
+
+    p = library["LLZO_cubic"]
+    refl = ReflectionCache(tmp_path).get(p.id, p.cif_bytes)
+    arrays = refl.to_arrays()
+    back = _read_flat(bytearray(_flat_bytes(arrays)))
+    assert list(back) == list(arrays)
+    for k, a in arrays.items():
+        assert back[k].dtype == np.asarray(a).dtype and back[k].shape == np.asarray(a).shape
+        np.testing.assert_array_equal(back[k], a)
+    assert back["d"].flags.writeable
+    again = ReflectionCache(tmp_path).get(p.id, p.cif_bytes)
+    for k in ("hkl", "multiplicity", "d", "f2", "cell"):
+        np.testing.assert_array_equal(getattr(again, k), getattr(refl, k))
 
 
 def test_warm_library_loads_without_pymatgen(tmp_path):
