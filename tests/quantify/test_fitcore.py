@@ -240,10 +240,8 @@ def test_pattern_and_reused_blocks_match_a_line_by_line_reference(library, pid, 
     )
 
 
-def test_width_terms_at_zero_grow_by_their_square_in_fewer_steps(library):
-    """Size and strain started at 0 (their lower bound) on a scan whose lines have both: with
-    ``square_width_steps`` (the known-phase fits) the fit reaches the same solution as with plain steps,
-    where the first steps of a term at 0 ran to its upper bound and were rejected, in half the evaluations."""
+def _mgo_lco_scan(library):
+    """MgO + LiCoO2 with size and strain broadening, Poisson noise: (models, scan, config)."""
     models = [_model(library, "MgO"), _model(library, "LiCoO2")]
     prof = {**PROFILE, "asymmetry": 0.0, "zero": 0.0, "b_delta": 0.0, "strain_y": 0.03}
     y = np.full(X.size, 300.0)
@@ -252,6 +250,14 @@ def test_width_terms_at_zero_grow_by_their_square_in_fewer_steps(library):
     y = np.random.default_rng(0).poisson(y).astype(float)
     scan = Scan(x=X, y=y, kind="xrd", meta=ScanMeta(radiation=CU_KALPHA, sample="synthetic"))
     cfg = QuantConfig(refine_asymmetry=False, background_terms=6)
+    return models, scan, cfg
+
+
+def test_width_terms_at_zero_grow_by_their_square_in_fewer_steps(library):
+    """Size and strain started at 0 (their lower bound) on a scan whose lines have both: with
+    ``square_width_steps`` (the known-phase fits) the fit reaches the same solution as with plain steps,
+    where the first steps of a term at 0 ran to its upper bound and were rejected, in half the evaluations."""
+    models, scan, cfg = _mgo_lco_scan(library)
     start = {m.id: {"size": 0.0, "strain": 0.0} for m in models}
     plain, square = (
         fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg, start=start, square_width_steps=sq)
@@ -299,14 +305,7 @@ def test_gauss_newton_promise_is_the_reduction_of_a_linear_problem():
 def test_a_fit_abandoned_by_its_caller_stops_and_says_so(library):
     """``give_up`` is asked at every Jacobian with the χ² and the promised reduction; True ends the fit
     there, marked unsuccessful, with the model evaluated at the point it reached."""
-    models = [_model(library, "MgO"), _model(library, "LiCoO2")]
-    prof = {**PROFILE, "asymmetry": 0.0, "zero": 0.0, "b_delta": 0.0, "strain_y": 0.03}
-    y = np.full(X.size, 300.0)
-    for m, s in zip(models, (2e-3, 4e-3), strict=True):
-        y += s * phase_pattern(X, m, wavelengths=LAMS, weights=WTS, scale=1.001, **prof)
-    y = np.random.default_rng(0).poisson(y).astype(float)
-    scan = Scan(x=X, y=y, kind="xrd", meta=ScanMeta(radiation=CU_KALPHA, sample="synthetic"))
-    cfg = QuantConfig(refine_asymmetry=False, background_terms=6)
+    models, scan, cfg = _mgo_lco_scan(library)
     full = fit_pattern(scan, models, strains=[0.01, 0.01], config=cfg)
     asked: list[tuple[float, float]] = []
 

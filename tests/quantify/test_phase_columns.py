@@ -30,6 +30,9 @@ def models(library):
     return [*models, replace(models[1], texture_axis=(0, 0, 1))], np.asarray(scan.x)
 
 
+#: the profile terms every case shares
+PROFILE = {"u": 0.003, "v": -0.001, "w": 0.002, "strain_y": 0.0, "eta": 0.45, "radius_mm": 240.0}
+
 CASES = [
     # shared parameters: doublet or not, tail or not, zero/displacement, an instrument angle factor
     {"asymmetry": 0.0, "zero": 0.0, "displacement": 0.0},
@@ -50,14 +53,9 @@ def test_columns_are_phase_patterns_bit_for_bit(models, case, every, monkeypatch
     if case.pop("angle_factor", False):
         case["angle_factor"] = lambda t: 1.0 / np.sin(np.radians(t)) ** 1.5
     common = {
+        **PROFILE,
         "wavelengths": (1.540598,) if single else (1.540598, 1.544426),
         "weights": (1.0,) if single else (1.0, 0.5),
-        "u": 0.003,
-        "v": -0.001,
-        "w": 0.002,
-        "strain_y": 0.0,
-        "eta": 0.45,
-        "radius_mm": 240.0,
         **case,
     }
     # a cell-scale grid at one width (different windows for different scales), then widths at one scale
@@ -112,14 +110,9 @@ def test_narrower_windows_only_cut_far_wings(models):
     than a pseudo-Voigt's wing there (≤ 1.5 % of the column's maximum at ± 4 FWHM, η = 0.45)."""
     mods, x = models
     common = {
+        **PROFILE,
         "wavelengths": (1.540598, 1.544426),
         "weights": (1.0, 0.5),
-        "u": 0.003,
-        "v": -0.001,
-        "w": 0.002,
-        "strain_y": 0.0,
-        "eta": 0.45,
-        "radius_mm": 240.0,
         "asymmetry": 0.05,
         "zero": 0.01,
         "displacement": 20.0,
