@@ -26,7 +26,7 @@ from .._atomic import atomic_write_text
 from ..errors import PhasetraceError
 from .crystallography import compact_hm_symbol
 from .formula import formula_elements, reduced_formula
-from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList, _default_cache_dir
+from .reflections import DEFAULT_D_MIN, CifError, ReflectionCache, ReflectionList
 from .validate import check_formula_sites, read_user_cif
 
 __all__ = [
@@ -591,7 +591,7 @@ def _load_yaml(text: str) -> Any:
     kept; an unreadable or unwritable cache is skipped.
     """
     key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    path = _default_cache_dir() / "yaml" / f"{key[:40]}.json"
+    path = ReflectionCache().directory / "yaml" / f"{key[:40]}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
