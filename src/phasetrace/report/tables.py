@@ -24,6 +24,8 @@ __all__ = [
     "RESULT_FIELDS",
     "cell_rows",
     "fit_quality_lines",
+    "misfit_lines",
+    "misfit_text",
     "results_rows",
     "slug",
     "terminal_summary",
@@ -428,6 +430,32 @@ def unidentified_lines(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: What a residual peak at a modelled reflection means (Markdown and HTML reports say it once).
+MISFIT_NOTE = (
+    "Residual peaks beside a modelled reflection at least as high, persisting from one temperature "
+    "to the next: the misfit of that reflection (its intensity, position or shape), or a phase "
+    "beneath it; not counted as unidentified phases. Reflection, residual peak 2θ (Kα1) and its "
+    "offset from the reflection, largest significance, temperatures."
+)
+
+
+def misfit_text(m: dict[str, Any]) -> str:
+    """One residual peak at a modelled reflection: ``corundum (1 0 4): 34.94° (−0.21°, 13σ) at 400``."""
+    labels = m.get("labels") or [str(t) for t in m["temperatures_C"]]
+    at = labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}"
+    offset = f"{m['offset']:+.2f}".replace("-", "−")
+    return f"{m['phase']} ({m['hkl']}): {m['two_theta']:.2f}° ({offset}°, {m['sigma']:.0f}σ) at {at}"
+
+
+def misfit_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines listing a system's persistent residual peaks at modelled reflections."""
+    mis = s.get("misfit_peaks") or []
+    if not mis:
+        return []
+    lines = ["", "## Misfit of modelled reflections", "", MISFIT_NOTE, ""]
+    return lines + [f"- {misfit_text(m)}" for m in mis]
+
+
 def fit_quality_lines(s: dict[str, Any]) -> list[str]:
     """Markdown table of a system's per-scan fit quality (Rwp, Rexp, GoF, flag)."""
     rows = s.get("fit_quality") or []
@@ -515,6 +543,7 @@ def write_markdown(
             "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
         ]
     lines += unidentified_lines(s)
+    lines += misfit_lines(s)
     lines += fit_quality_lines(s)
     ev = evidence_rows(s, library)
     if ev:
@@ -594,6 +623,17 @@ def terminal_summary(run: Any) -> str:
             if p["role"] == "unidentified":
                 peaks = ", ".join(f"{k['two_theta']:.2f}°" for k in p.get("peaks") or [])
                 console.print(f"  {p['id']}: unexplained peaks at {peaks}", soft_wrap=True)
+        mis = s.get("misfit_peaks") or []
+        if mis:
+            # said apart from the unidentified phases: these peaks sit at reflections the model has
+            by_phase: dict[str, int] = {}
+            for m in mis:
+                by_phase[m["phase"]] = by_phase.get(m["phase"], 0) + 1
+            which = ", ".join(f"{n} at {pid}" for pid, n in by_phase.items())
+            console.print(
+                f"  misfit of modelled reflections (not unidentified): {len(mis)} residual peak(s), {which}",
+                soft_wrap=True,
+            )
     return console.export_text()
 
 

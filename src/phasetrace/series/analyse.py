@@ -32,7 +32,7 @@ from .results import (
 from .rules import attribute_raman_twins, identified, merge_twins, raman_found, refit_starts
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task, worker_pool
-from .unidentified import unidentified_phases
+from .unidentified import misfit_reflections, unidentified_phases
 
 __all__ = ["GRID_NOTE", "SeriesResult", "SeriesRun", "run_series", "summarise_system"]
 
@@ -530,6 +530,7 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
     xrd_files_t = {t: f for (k, t), f in files.items() if k == "xrd"}
     phases += unidentified_phases(temps, labels, xrd_files_t, quality_by_t)
     return SystemResult(
+        misfit=tuple(misfit_reflections(temps, labels, quality_by_t)),
         system=name,
         temperatures=tuple(temps),
         labels=tuple(labels[t] for t in temps),
