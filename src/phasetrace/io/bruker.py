@@ -42,7 +42,7 @@ from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
 
-__all__ = ["read_brml", "read_uxd", "sniff_uxd", "write_uxd"]
+__all__ = ["read_brml", "read_uxd", "slit_mode_meta", "sniff_uxd", "write_uxd"]
 
 # --------------------------------------------------------------------------- UXD
 
@@ -185,7 +185,8 @@ def _uxd_scan(keys: dict[str, str], marker: str, lines: list[str], lineno: int, 
                 ys.append(float(parts[1]))
             except ValueError:
                 raise LoadError(path, f"{where}: data row {n + 1} is not numeric") from None
-        x, y = np.array(xs), np.array(ys)
+        x = _stated_grid(np.array(xs), [ln.replace(",", " ").split()[0] for ln in lines], keys)
+        y = np.array(ys)
     else:
         try:
             y = np.array([float(v) for ln in lines for v in ln.replace(",", " ").split()])
@@ -220,7 +221,61 @@ def _uxd_scan(keys: dict[str, str], marker: str, lines: list[str], lineno: int, 
             "range_wavelength": _num(keys.get("_RANGE_WL")),
         }
     )
+    meta.update(slit_mode_meta(keys.get("_VARDIVERGENCE"), _num(keys.get("_FIXED_DIVSLIT"))))
     return RawScan(x=x, y=y, kind="xrd", meta={k: v for k, v in meta.items() if v not in (None, "")})
+
+
+#: DIFFRAC plus's code of a variable (automatic) divergence slit: "V" and the irradiated length, mm.
+_VARIABLE_SLIT = re.compile(r"^V\s*(\d+(?:\.\d+)?)$", re.IGNORECASE)
+
+
+def slit_mode_meta(variable: str | None, fixed: float | None = None) -> dict[str, Any]:
+    """Divergence-slit metadata of a Bruker file in the keys the XRDML reader uses.
+
+    ``variable`` is the variable-slit code (UXD ``_VARDIVERGENCE``, RAW range header), ``fixed``
+    the fixed slit's opening. A variable slit ("V6": 6 mm irradiated length) keeps the irradiated
+    length constant, so the intensities grow with sin θ against a fixed slit's; with these keys
+    the instrument description (:func:`phasetrace.quantify.instrument.metadata_instrument`)
+    corrects for it, as it does for an XRDML automatic slit. The fixed opening is not stated as an
+    angle: Bruker gives it in mm or degrees depending on the instrument.
+    """
+    m = _VARIABLE_SLIT.match((variable or "").strip())
+    if m and float(m.group(1)) > 0:
+        return {"divergence_slit_mode": "automatic", "irradiated_length_mm": float(m.group(1))}
+    if fixed:
+        return {"divergence_slit_mode": "fixed"}
+    return {}
+
+
+def _decimals(token: str) -> int | None:
+    """Digits after the decimal point of a number as written (None for exponent notation)."""
+    if "e" in token.lower():
+        return None
+    _, dot, frac = token.partition(".")
+    return len(frac) if dot else 0
+
+
+def _stated_grid(x: np.ndarray, tokens: list[str], keys: dict[str, str]) -> np.ndarray:
+    """2θ from the header's ``_START`` and ``_STEPSIZE`` when the 2θ column is that grid rounded.
+
+    DIFFRAC plus writes the column with four significant digits (3.016, then 39.97 above 10°) while
+    the header states the step to six decimals (0.015592): the column's steps alternate between
+    0.01 and 0.02 and its positions are off by up to 0.005°. When every value of the column has
+    fewer decimals than the stated step and agrees with ``_START + i·_STEPSIZE`` to within one unit
+    of its own last decimal (its rounding, and that of the stated step accumulated over the range),
+    the grid is taken; otherwise the column is (it may be irregular, or the header stale).
+    """
+    start, step = _num(keys.get("_START")), _num(keys.get("_STEPSIZE"))
+    places = [_decimals(t) for t in tokens]
+    step_places = _decimals(keys.get("_STEPSIZE", "").strip())
+    if start is None or not step or x.size < 2 or None in places or step_places is None:
+        return x
+    digits = [d for d in places if d is not None]
+    unit = 10.0 ** -np.array(digits, dtype=np.float64)
+    if max(digits) >= step_places:
+        return x  # the column is as precise as the header: nothing to gain
+    grid = start + step * np.arange(x.size, dtype=np.float64)
+    return grid if bool(np.all(np.abs(x - grid) <= unit)) else x
 
 
 def _uxd_radiation(keys: dict[str, str], path: str) -> tuple[Radiation | None, dict[str, Any]]:
