@@ -151,3 +151,32 @@ def test_cpd_round_robin_series_reports_corundum_misfit_not_an_unknown_phase(rea
     assert s.unidentified == ()  # was 'unidentified from 200' (onset 100→200), 11 peaks of ~0 % share
     corundum = [m for m in s.misfit if m["temperatures_C"] == [400.0] and m["phase"] in ("Al2O3", "corundum")]
     assert len(corundum) >= 5 and all(-0.3 < m["offset"] < 0.0 for m in corundum)
+
+
+def test_results_rows_of_an_unidentified_phase_say_where_its_peaks_are():
+    """results.csv: the unidentified phase's row gave no 'detected' (the fit has no such phase), and
+    with NaN numbers and the scan's R factors it read as a repeat of the row above it (finding 20)."""
+    from phasetrace.report.tables import results_rows
+    from phasetrace.series.results import SeriesResult, SystemResult
+
+    quality = copy.deepcopy(CPD_QUALITY)
+    for t in (300.0, 400.0):
+        quality[t]["unexplained_peaks"] += [_pk(32.30, 2.769, 0.03, 20.0), _pk(36.60, 2.453, 0.05, 25.0)]
+    files = {t: f"s{int(t)}.xye" for t in TEMPS}
+    sysr = SystemResult(
+        system="CPD mix", temperatures=tuple(TEMPS), labels=tuple(LABELS[t] for t in TEMPS),
+        files=tuple({"file": files[t], "technique": "xrd", "temperature_C": t} for t in TEMPS),
+        phases=tuple(unidentified_phases(TEMPS, LABELS, files, quality)),
+    )  # fmt: skip
+    records = {
+        files[t]: {"file": files[t], "stage": "refit", "status": "ok", "result": {"phases": [], "rwp": 0.1}}
+        for t in TEMPS
+    }
+    run = SeriesResult(
+        systems=[sysr], problems=[], counts={}, out=Path("."), store_path=Path("x"), records=records
+    )
+    rows = [r for r in results_rows(run) if r["role"] == "unidentified"]
+    assert [(r["temperature_C"], r["detected"]) for r in rows] == [
+        (100.0, False), (200.0, False), (300.0, True), (400.0, True)
+    ]
+    assert all(np.isnan(r["wt_percent"]) for r in rows)

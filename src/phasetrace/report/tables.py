@@ -114,10 +114,15 @@ def results_rows(run: Any) -> list[dict[str, Any]]:
             res = (rec or {}).get("result") or {}
             by_id = {p["id"]: p for p in res.get("phases", [])}
             rexp = res.get("rexp", (res.get("profile") or {}).get("rexp"))
+            # an unidentified phase is no phase of the fit: whether its peaks are there is the series'
+            # (left blank, its row read as a repeat of the scan's last library phase)
+            at = dict(zip(s["temperatures"], s["labels"], strict=True)).get(f["temperature_C"])
             for pid, sp in phases.items():
                 p = by_id.get(pid, {})
                 xrd = f["technique"] == "xrd"
                 detected = p.get("detected")
+                if sp["role"] == "unidentified" and xrd:
+                    detected = (sp["wt_percent_by_T"].get(at) or {}).get("detected_xrd")
                 rows.append(
                     {
                         "file": Path(f["file"]).name,
