@@ -180,3 +180,20 @@ def test_results_rows_of_an_unidentified_phase_say_where_its_peaks_are():
         (100.0, False), (200.0, False), (300.0, True), (400.0, True)
     ]
     assert all(np.isnan(r["wt_percent"]) for r in rows)
+
+
+def test_an_unidentified_phases_peaks_show_no_zero_share():
+    """Its evidence row gave '25.36° (0 %, 14σ)', a share of a calculated pattern it has none of, and
+    its peak list '0.0 %' for peaks of 0.04 % of the diffracted intensity."""
+    from phasetrace.report.tables import evidence_rows, unidentified_lines
+
+    quality = copy.deepcopy(CPD_QUALITY)
+    for t in (300.0, 400.0):
+        quality[t]["unexplained_peaks"] += [_pk(32.30, 2.769, 0.03, 20.0), _pk(36.60, 2.453, 0.05, 25.0)]
+    (u,) = unidentified_phases(TEMPS, LABELS, {t: f"s{t}.xye" for t in TEMPS}, quality)
+    doc = {"phases": [json.loads(json.dumps(u.to_dict()))], "labels": ["100", "200", "300", "400"],
+           "temperatures": TEMPS}  # fmt: skip
+    (row,) = evidence_rows(doc)
+    assert "32.30° (2.769 Å, 20σ)" in row["evidence"] and "%" not in row["evidence"]
+    lines = "\n".join(unidentified_lines(doc))
+    assert "26.96° (3.304 Å, <0.1 %, 10σ)" in lines and "32.30° (2.769 Å, 3.0 %, 20σ)" in lines

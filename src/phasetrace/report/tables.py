@@ -390,6 +390,10 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
         if x and x.get("reflections"):
             parts = []
             for r in x["reflections"]:
+                if p["role"] == "unidentified":
+                    # no calculated pattern to take a share of: its peaks' d and significance
+                    parts.append(f"{r['two_theta']:.2f}° ({r['d']:.3f} Å, {r['sigma']:.0f}σ)")
+                    continue
                 hkls = [
                     format_hkl(conventional_hkl(h, refl.space_group, refl.cell) if refl else h)
                     for h in r.get("hkl") or []
@@ -413,6 +417,11 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
     return rows
 
 
+def _share(v: float) -> str:
+    """A share of the diffracted intensity in %: ``<0.1 %`` rather than a "0.0 %" that reads as none."""
+    return f"{100 * v:.1f} %" if v >= 0.0005 else "<0.1 %"
+
+
 def unidentified_lines(s: dict[str, Any]) -> list[str]:
     """Markdown lines listing a system's unidentified phases (persistent unexplained peaks)."""
     unk = [p for p in s["phases"] if p["role"] == "unidentified"]
@@ -428,7 +437,7 @@ def unidentified_lines(s: dict[str, Any]) -> list[str]:
     ]
     for p in unk:
         peaks = "; ".join(
-            f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {100 * k['share']:.1f} %, {k['sigma']:.0f}σ)"
+            f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {_share(k['share'])}, {k['sigma']:.0f}σ)"
             for k in p.get("peaks") or []
         )
         lines.append(f"- **{p['id']}** (onset {fmt_onset(p['onset']['combined'], s)}): {peaks}")
