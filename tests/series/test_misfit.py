@@ -111,7 +111,7 @@ def test_free_peaks_still_make_an_unidentified_phase_and_misfits_do_not_join_it(
     assert out[0]["onset"]["combined"] == [100.0, 200.0]
 
 
-def test_reports_list_misfit_apart_from_unidentified_phases():
+def test_reports_list_misfit_apart_from_unidentified_phases(library):
     from phasetrace.report.html import render_html
     from phasetrace.report.tables import terminal_summary, write_markdown
     from phasetrace.series.results import SeriesResult, SystemResult
@@ -128,6 +128,9 @@ def test_reports_list_misfit_apart_from_unidentified_phases():
     assert "## Misfit of modelled reflections" in md
     assert "- Al2O3 (1 0 4): 34.94° (−0.21°, 13σ) at 400" in md
     assert "- fluorite (2 2 0): 46.87° (−0.13°, 13σ) at 100–300" in md
+    # with the library, reflections are named as in the evidence table: corundum's (0 1 2)
+    md = write_markdown(doc, {}, SimpleNamespace(problems=[]), library)
+    assert "- Al2O3 (0 1 2): 25.36° (−0.22°, 14σ) at 400" in md
     run = SeriesResult(systems=[sysr], problems=[], counts={}, out=Path("."), store_path=Path("x"))
     text = terminal_summary(run)
     assert "unidentified" not in text.replace("(not unidentified)", "")

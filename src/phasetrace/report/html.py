@@ -271,7 +271,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
         if mis:
             sec.append("<h3>Misfit of modelled reflections</h3>")
             sec.append(f"<p class=note>{_e(MISFIT_NOTE)}</p>")
-            sec.append("<ul>" + "".join(f"<li>{_e(misfit_text(m))}</li>" for m in mis) + "</ul>")
+            sec.append("<ul>" + "".join(f"<li>{_e(misfit_text(m, library))}</li>" for m in mis) + "</ul>")
         ev = evidence_rows(s, library)
         sec.append("<h3>Evidence of the first detection</h3>")
         sec.append(

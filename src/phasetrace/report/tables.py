@@ -447,27 +447,39 @@ def unidentified_lines(s: dict[str, Any]) -> list[str]:
 #: What a residual peak at a modelled reflection means (Markdown and HTML reports say it once).
 MISFIT_NOTE = (
     "Residual peaks beside a modelled reflection at least as high, persisting from one temperature "
-    "to the next: the misfit of that reflection (its intensity, position or shape), or a phase "
-    "beneath it; not counted as unidentified phases. Reflection, residual peak 2θ (Kα1) and its "
-    "offset from the reflection, largest significance, temperatures."
+    "to the next (or seen at the last): the misfit of that reflection (its intensity, position or "
+    "shape), or a phase beneath it; not counted as unidentified phases. Reflection, residual peak "
+    "2θ (Kα1) and its offset from the reflection, largest significance, temperatures."
 )
 
 
-def misfit_text(m: dict[str, Any]) -> str:
-    """One residual peak at a modelled reflection: ``corundum (1 0 4): 34.94° (−0.21°, 13σ) at 400``."""
+def misfit_text(m: dict[str, Any], library=None) -> str:
+    """One residual peak at a modelled reflection: ``corundum (1 0 4): 34.94° (−0.21°, 13σ) at 400``.
+
+    With the library, the reflection is named by the conventional member of its family, as in the
+    evidence table (the fit's own list may hold (1 0 −2) for corundum's (0 1 2)).
+    """
+    from .hkl import conventional_hkl, format_hkl
+
     labels = m.get("labels") or [str(t) for t in m["temperatures_C"]]
     at = labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}"
     offset = f"{m['offset']:+.2f}".replace("-", "−")
-    return f"{m['phase']} ({m['hkl']}): {m['two_theta']:.2f}° ({offset}°, {m['sigma']:.0f}σ) at {at}"
+    try:
+        hkl = [int(v) for v in str(m["hkl"]).split()]
+        refl = library.reflections(m["phase"]) if library is not None and m["phase"] in library else None
+        name = format_hkl(conventional_hkl(hkl, refl.space_group, refl.cell) if refl else hkl)
+    except ValueError:  # not three or four integers: as the fit named it
+        name = f"({m['hkl']})"
+    return f"{m['phase']} {name}: {m['two_theta']:.2f}° ({offset}°, {m['sigma']:.0f}σ) at {at}"
 
 
-def misfit_lines(s: dict[str, Any]) -> list[str]:
+def misfit_lines(s: dict[str, Any], library=None) -> list[str]:
     """Markdown lines listing a system's persistent residual peaks at modelled reflections."""
     mis = s.get("misfit_peaks") or []
     if not mis:
         return []
     lines = ["", "## Misfit of modelled reflections", "", MISFIT_NOTE, ""]
-    return lines + [f"- {misfit_text(m)}" for m in mis]
+    return lines + [f"- {misfit_text(m, library)}" for m in mis]
 
 
 def fit_quality_lines(s: dict[str, Any]) -> list[str]:
@@ -557,7 +569,7 @@ def write_markdown(
             "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
         ]
     lines += unidentified_lines(s)
-    lines += misfit_lines(s)
+    lines += misfit_lines(s, library)
     lines += fit_quality_lines(s)
     ev = evidence_rows(s, library)
     if ev:
