@@ -127,7 +127,7 @@ def test_reports_list_misfit_apart_from_unidentified_phases(library):
     assert "## Unidentified phases" not in md
     assert "## Misfit of modelled reflections" in md
     assert "- Al2O3 (1 0 4): 34.94° (−0.21°, 13σ) at 400" in md
-    assert "- fluorite (2 2 0): 46.87° (−0.13°, 13σ) at 100–300" in md
+    assert "- fluorite (2 2 0): 46.87° (−0.13°, 13σ) at 100 to 300" in md
     # with the library, reflections are named as in the evidence table: corundum's (0 1 2)
     md = write_markdown(doc, {}, SimpleNamespace(problems=[]), library)
     assert "- Al2O3 (0 1 2): 25.36° (−0.22°, 14σ) at 400" in md

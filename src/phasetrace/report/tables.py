@@ -462,7 +462,8 @@ def misfit_text(m: dict[str, Any], library=None) -> str:
     from .hkl import conventional_hkl, format_hkl
 
     labels = m.get("labels") or [str(t) for t in m["temperatures_C"]]
-    at = labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}"
+    # "to", not a dash: below 0 °C a dash reads as a minus (-266.372–-116.25)
+    at = labels[0] if len(labels) == 1 else f"{labels[0]} to {labels[-1]}"
     offset = f"{m['offset']:+.2f}".replace("-", "−")
     try:
         hkl = [int(v) for v in str(m["hkl"]).split()]
