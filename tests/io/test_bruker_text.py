@@ -105,6 +105,7 @@ def test_uxd_variable_slit_feeds_the_intensity_correction(tmp_path, library):
     reflections lie at lower angles than MgO's).
     """
     from phasetrace.quantify import quantify
+    from phasetrace.report.text import format_fit
     from phasetrace.simulate import simulate_xrd
 
     truth = {"MgO": 30.0, "Al2O3": 70.0}
@@ -118,14 +119,18 @@ def test_uxd_variable_slit_feeds_the_intensity_correction(tmp_path, library):
         "_GONIOMETER_RADIUS=217.5\n_DRIVE='COUPLED'\n_START=15.0\n_STEPSIZE=0.02\n"
     )
     rows = "".join(f"{a:.2f}\t{b}\n" for a, b in zip(sim.x, y, strict=True))
-    wt = {}
+    wt, text = {}, {}
     for slit in ("_VARDIVERGENCE='V12'\n", ""):
         path = _write(tmp_path, (head + slit + "_2THETACOUNTS\n" + rows).encode(), f"v{len(slit)}.uxd")
         r = quantify(load(path), list(truth), library=library)
         wt[bool(slit)] = {p.id: p.wt_percent for p in r.phases}
+        text[bool(slit)] = format_fit(r)
     assert wt[True]["Al2O3"] == pytest.approx(70.0, abs=0.5)
     assert wt[True]["MgO"] == pytest.approx(30.0, abs=0.5)
     assert abs(wt[False]["Al2O3"] - 70.0) > 3.0  # the bias the slit mode removes
+    # the fit's text says what it corrected for
+    assert "automatic divergence slit, 12 mm irradiated length" in text[True]
+    assert "automatic divergence slit" not in text[False]
 
 
 @pytest.mark.realdata
