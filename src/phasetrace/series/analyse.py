@@ -530,7 +530,6 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
     xrd_files_t = {t: f for (k, t), f in files.items() if k == "xrd"}
     phases += unidentified_phases(temps, labels, xrd_files_t, quality_by_t)
     return SystemResult(
-        misfit=tuple(misfit_reflections(temps, labels, quality_by_t)),
         system=name,
         temperatures=tuple(temps),
         labels=tuple(labels[t] for t in temps),
@@ -539,4 +538,5 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
             {"file": str(e.path), "technique": e.technique, "temperature_C": e.temperature_C} for e in entries
         ),
         phases=tuple(phases),
+        misfit=tuple(misfit_reflections(temps, labels, quality_by_t)),
     )
