@@ -63,6 +63,19 @@ def test_uxd_real_file():
 
 
 @pytest.mark.realdata
+def test_uxd_written_from_a_variable_slit_scan_keeps_its_slit(tmp_path):
+    """Converted to UXD (from a UXD here; an XRDML automatic slit the same), the slit mode stays."""
+    from phasetrace.io import save
+
+    s = load(real_file(UXD))
+    save(s, tmp_path / "copy.uxd")
+    again = load(tmp_path / "copy.uxd")
+    assert again.meta.extra["divergence_slit_mode"] == "automatic"
+    assert again.meta.extra["irradiated_length_mm"] == 6.0
+    np.testing.assert_array_equal(again.x, s.x)  # the grid, written and read back exactly
+
+
+@pytest.mark.realdata
 def test_info_gives_the_header_step_of_a_uxd():
     from click.testing import CliRunner
 

@@ -275,7 +275,9 @@ def _stated_grid(x: np.ndarray, tokens: list[str], keys: dict[str, str]) -> np.n
     if max(digits) >= step_places:
         return x  # the column is as precise as the header: nothing to gain
     grid = start + step * np.arange(x.size, dtype=np.float64)
-    return grid if bool(np.all(np.abs(x - grid) <= unit)) else x
+    off = np.abs(x - grid)
+    # a column on the grid to float precision is kept as written (the writer's files read back exactly)
+    return grid if bool(np.all(off <= unit)) and float(off.max()) > 1e-9 else x
 
 
 def _uxd_radiation(keys: dict[str, str], path: str) -> tuple[Radiation | None, dict[str, Any]]:
@@ -615,7 +617,8 @@ def write_uxd(scan, path: str) -> None:
     A file header (``_FILEVERSION``, ``_SAMPLE``, ``_WL1``/``_WL2``/``_WLRATIO``,
     ``_ANODE``; no wavelengths when the scan's radiation is only the assumed
     default) and one range (``_DRIVE``, ``_START``, ``_STEPSIZE``,
-    ``_STEPTIME``, ``_STEPCOUNT``) whose ``_2THETACOUNTS`` block holds rows
+    ``_STEPTIME``, ``_STEPCOUNT``; ``_VARDIVERGENCE`` for an automatic slit) whose
+    ``_2THETACOUNTS`` block holds rows
     ``2θ  intensity`` written with enough digits to read back as the same
     float64: 2θ and intensities round-trip exactly.
 
@@ -650,6 +653,7 @@ def write_uxd(scan, path: str) -> None:
         "_DRIVE='COUPLED'",
         *([f"_STEPTIME={exact_number(meta.counting_time)}"] if meta.counting_time else []),
         "_STEPMODE='C'",
+        *_variable_slit_line(meta),
         f"_START={exact_number(x[0])}",
         f"_STEPSIZE={exact_number(step)}",
         f"_STEPCOUNT={x.size}",
@@ -659,6 +663,18 @@ def write_uxd(scan, path: str) -> None:
     lines.append("")
     with open(path, "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(lines))
+
+
+def _variable_slit_line(meta) -> list[str]:
+    """``_VARDIVERGENCE='V6'`` for a scan measured with an automatic slit (XRDML, UXD, RAW).
+
+    The intensity correction the scan needs survives the conversion.
+    """
+    extra = getattr(meta, "extra", None) or {}
+    length = extra.get("irradiated_length_mm")
+    if extra.get("divergence_slit_mode") != "automatic" or not length:
+        return []
+    return [f"_VARDIVERGENCE='V{exact_number(float(length))}'"]
 
 
 register_writer(
