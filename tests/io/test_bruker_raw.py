@@ -77,6 +77,8 @@ def test_bt86_matches_its_uxd_export():
     assert m.extra["tube_voltage_kV"] == 45 and m.extra["tube_current_mA"] == 40
     assert m.extra["start_theta"] == pytest.approx(1.5)
     assert m.extra["variable_divergence_slit"] == "V6"
+    # ... in the keys the intensity correction reads (a 6 mm constant irradiated length)
+    assert m.extra["divergence_slit_mode"] == "automatic" and m.extra["irradiated_length_mm"] == 6.0
     assert m.extra["kbeta"] == pytest.approx(1.39222)
     assert m.extra["format_version"].startswith("3")
 

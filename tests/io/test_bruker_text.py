@@ -16,6 +16,7 @@ import pytest
 from phasetrace.errors import DefaultRadiationWarning, LoadError, UnsupportedFormatError
 from phasetrace.io import load, load_all
 from phasetrace.io.bruker import sniff_uxd
+from phasetrace.quantify.instrument import metadata_instrument
 from tests.conftest import real_file
 
 UXD = "xrd/formats/xylib/BT86_.UXD"
@@ -35,8 +36,11 @@ def test_uxd_real_file():
     s = load(real_file(UXD))
     assert s.meta.format == "bruker_uxd"
     assert s.x.size == 2374
-    assert s.x[0] == pytest.approx(3.0) and s.x[-1] == pytest.approx(40.0)
-    assert s.x[100] == pytest.approx(4.559)
+    # 2θ from _START=3.0 and _STEPSIZE=0.015592: the column is that grid rounded to 2-3 decimals
+    # (39.97, 39.98, 40.00: steps of 0.01 and 0.02, positions off by up to 0.0054°)
+    assert s.x[0] == pytest.approx(3.0) and s.x[-1] == pytest.approx(3.0 + 2373 * 0.015592, abs=1e-9)
+    assert s.x[100] == pytest.approx(4.5592, abs=1e-9)
+    assert s.meta.step == pytest.approx(0.015592, abs=1e-9)
     assert s.y[0] == 187 and s.y[100] == 180 and s.y[-1] == 269
     rad = s.meta.radiation
     assert rad.kalpha1 == pytest.approx(1.5406) and rad.kalpha2 == pytest.approx(1.54439)
@@ -50,6 +54,96 @@ def test_uxd_real_file():
     assert ex["scan_mode"] == "continuous"
     assert ex["y_unit"] == "counts"
     assert ex["tube_voltage_kV"] == 45 and ex["tube_current_mA"] == 40
+    # _VARDIVERGENCE='V6': a variable slit, 6 mm irradiated length, in the keys the XRDML reader uses
+    assert ex["divergence_slit"] == "V6"
+    assert ex["divergence_slit_mode"] == "automatic" and ex["irradiated_length_mm"] == 6.0
+    inst = metadata_instrument(s.meta)
+    assert inst.divergence == "automatic" and inst.irradiated_length_mm == 6.0
+    assert inst.goniometer_radius_mm == pytest.approx(200.5)
+
+
+@pytest.mark.realdata
+def test_uxd_written_from_a_variable_slit_scan_keeps_its_slit(tmp_path):
+    """Converted to UXD (from a UXD here; an XRDML automatic slit the same), the slit mode stays."""
+    from phasetrace.io import save
+
+    s = load(real_file(UXD))
+    save(s, tmp_path / "copy.uxd")
+    again = load(tmp_path / "copy.uxd")
+    assert again.meta.extra["divergence_slit_mode"] == "automatic"
+    assert again.meta.extra["irradiated_length_mm"] == 6.0
+    np.testing.assert_array_equal(again.x, s.x)  # the grid, written and read back exactly
+
+
+@pytest.mark.realdata
+def test_info_gives_the_header_step_of_a_uxd():
+    from click.testing import CliRunner
+
+    from phasetrace.cli import main
+
+    r = CliRunner().invoke(main, ["info", str(real_file(UXD))])
+    assert r.exit_code == 0, r.output
+    assert "step 0.015592°" in r.output  # was 0.016°, the median of the rounded column
+
+
+_GRID_HEADER = "_FILEVERSION=2\n_WL1=1.540600\n_ANODE='Cu'\n_DRIVE='COUPLED'\n_START=10.000000\n_STEPSIZE={step}\n"
+
+
+def _grid_uxd(tmp_path: Path, step: str, xs, name: str) -> Path:
+    rows = "".join(f"{x}\t{100 + i}\n" for i, x in enumerate(xs))
+    return _write(tmp_path, (_GRID_HEADER.format(step=step) + "_2THETACOUNTS\n" + rows).encode(), name)
+
+
+def test_uxd_rounded_column_takes_the_header_grid(tmp_path):
+    grid = 10.0 + 0.015592 * np.arange(700)
+    # four significant digits, as DIFFRAC plus writes them: 3 decimals below 10°... 2 above
+    rounded = [f"{x:.2f}" for x in grid]
+    s = load(_grid_uxd(tmp_path, "0.015592", rounded, "rounded.uxd"))
+    np.testing.assert_allclose(s.x, grid, rtol=0, atol=1e-12)
+    assert s.meta.step == pytest.approx(0.015592, abs=1e-12)
+    # a header that does not describe the column (stale, or another range's): the column is kept
+    s = load(_grid_uxd(tmp_path, "0.015000", rounded, "stale.uxd"))
+    np.testing.assert_array_equal(s.x, [float(v) for v in rounded])
+    # a column as precise as the header is taken as written
+    exact = [f"{x:.6f}" for x in grid]
+    s = load(_grid_uxd(tmp_path, "0.015592", exact, "exact.uxd"))
+    np.testing.assert_array_equal(s.x, [float(v) for v in exact])
+
+
+def test_uxd_variable_slit_feeds_the_intensity_correction(tmp_path, library):
+    """A V12 slit's data (intensity ∝ sin θ) give the true wt % only with the slit read from the file.
+
+    MgO + corundum (30/70 wt %) simulated with a constant irradiated length: every Bragg intensity
+    times sin θ. Read without the slit mode, the fit put corundum at 64.4 wt % (its strong
+    reflections lie at lower angles than MgO's).
+    """
+    from phasetrace.quantify import quantify
+    from phasetrace.report.text import format_fit
+    from phasetrace.simulate import simulate_xrd
+
+    truth = {"MgO": 30.0, "Al2O3": 70.0}
+    sim = simulate_xrd(
+        library, truth, two_theta_range=(15.0, 120.0), step=0.02, background=0.0, background_rise=0.0,
+        noise=False, max_counts=2e4,
+    )  # fmt: skip
+    y = np.random.default_rng(3).poisson(sim.y * np.sin(np.radians(sim.x / 2)) / 0.5 + 200.0)
+    head = (
+        "_FILEVERSION=2\n_WL1=1.540600\n_WL2=1.544390\n_WLRATIO=0.500000\n_ANODE='Cu'\n"
+        "_GONIOMETER_RADIUS=217.5\n_DRIVE='COUPLED'\n_START=15.0\n_STEPSIZE=0.02\n"
+    )
+    rows = "".join(f"{a:.2f}\t{b}\n" for a, b in zip(sim.x, y, strict=True))
+    wt, text = {}, {}
+    for slit in ("_VARDIVERGENCE='V12'\n", ""):
+        path = _write(tmp_path, (head + slit + "_2THETACOUNTS\n" + rows).encode(), f"v{len(slit)}.uxd")
+        r = quantify(load(path), list(truth), library=library)
+        wt[bool(slit)] = {p.id: p.wt_percent for p in r.phases}
+        text[bool(slit)] = format_fit(r)
+    assert wt[True]["Al2O3"] == pytest.approx(70.0, abs=0.5)
+    assert wt[True]["MgO"] == pytest.approx(30.0, abs=0.5)
+    assert abs(wt[False]["Al2O3"] - 70.0) > 3.0  # the bias the slit mode removes
+    # the fit's text says what it corrected for
+    assert "automatic divergence slit, 12 mm irradiated length" in text[True]
+    assert "automatic divergence slit" not in text[False]
 
 
 @pytest.mark.realdata

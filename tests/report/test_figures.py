@@ -327,3 +327,21 @@ def test_a_long_legend_outside_the_axes_is_not_cut(tmp_path):
         path = save_figure(fig, tmp_path / "legend", formats=("png",))["png"]
     width_px = struct.unpack(">I", path.read_bytes()[16:20])[0]
     assert width_px / PNG_DPI >= need
+
+
+def test_onsets_of_a_series_without_any_onset_draw_without_a_warning():
+    """A series whose phases are all there from the start (the CPD round robin as a series) has no row:
+    the y limits were (-0.5, -0.5), and matplotlib's 'identical low and high ylims' reached the user."""
+    import warnings
+
+    doc = {
+        "system": "CPD mix", "temperatures": [100.0, 200.0], "labels": ["100", "200"],
+        "phases": [{"id": "fluorite", "role": "secondary", "formula": "CaF2", "onset": {"xrd": None, "raman": None, "combined": None}, "vanishes_at": None}],
+    }  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = F.plot_onsets([doc])
+    lo, hi = ax.get_ylim()
+    assert hi < lo  # one row's height, top down
+    assert any(t.get_text() == "no onsets" for t in ax.texts)
+    matplotlib.pyplot.close(ax.figure)

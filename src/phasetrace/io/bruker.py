@@ -42,7 +42,7 @@ from ._registry import RawScan, register_reader, register_writer
 from ._writeutil import exact_number, nominal_step, one_line, stated_radiation
 from ._xml import local, open_zip, parse_xml, read_member
 
-__all__ = ["read_brml", "read_uxd", "sniff_uxd", "write_uxd"]
+__all__ = ["read_brml", "read_uxd", "slit_mode_meta", "sniff_uxd", "write_uxd"]
 
 # --------------------------------------------------------------------------- UXD
 
@@ -185,7 +185,8 @@ def _uxd_scan(keys: dict[str, str], marker: str, lines: list[str], lineno: int, 
                 ys.append(float(parts[1]))
             except ValueError:
                 raise LoadError(path, f"{where}: data row {n + 1} is not numeric") from None
-        x, y = np.array(xs), np.array(ys)
+        x = _stated_grid(np.array(xs), [ln.replace(",", " ").split()[0] for ln in lines], keys)
+        y = np.array(ys)
     else:
         try:
             y = np.array([float(v) for ln in lines for v in ln.replace(",", " ").split()])
@@ -220,7 +221,63 @@ def _uxd_scan(keys: dict[str, str], marker: str, lines: list[str], lineno: int, 
             "range_wavelength": _num(keys.get("_RANGE_WL")),
         }
     )
+    meta.update(slit_mode_meta(keys.get("_VARDIVERGENCE"), _num(keys.get("_FIXED_DIVSLIT"))))
     return RawScan(x=x, y=y, kind="xrd", meta={k: v for k, v in meta.items() if v not in (None, "")})
+
+
+#: DIFFRAC plus's code of a variable (automatic) divergence slit: "V" and the irradiated length, mm.
+_VARIABLE_SLIT = re.compile(r"^V\s*(\d+(?:\.\d+)?)$", re.IGNORECASE)
+
+
+def slit_mode_meta(variable: str | None, fixed: float | None = None) -> dict[str, Any]:
+    """Divergence-slit metadata of a Bruker file in the keys the XRDML reader uses.
+
+    ``variable`` is the variable-slit code (UXD ``_VARDIVERGENCE``, RAW range header), ``fixed``
+    the fixed slit's opening. A variable slit ("V6": 6 mm irradiated length) keeps the irradiated
+    length constant, so the intensities grow with sin θ against a fixed slit's; with these keys
+    the instrument description (:func:`phasetrace.quantify.instrument.metadata_instrument`)
+    corrects for it, as it does for an XRDML automatic slit. The fixed opening is not stated as an
+    angle: Bruker gives it in mm or degrees depending on the instrument.
+    """
+    m = _VARIABLE_SLIT.match((variable or "").strip())
+    if m and float(m.group(1)) > 0:
+        return {"divergence_slit_mode": "automatic", "irradiated_length_mm": float(m.group(1))}
+    if fixed:
+        return {"divergence_slit_mode": "fixed"}
+    return {}
+
+
+def _decimals(token: str) -> int | None:
+    """Digits after the decimal point of a number as written (None for exponent notation)."""
+    if "e" in token.lower():
+        return None
+    _, dot, frac = token.partition(".")
+    return len(frac) if dot else 0
+
+
+def _stated_grid(x: np.ndarray, tokens: list[str], keys: dict[str, str]) -> np.ndarray:
+    """2θ from the header's ``_START`` and ``_STEPSIZE`` when the 2θ column is that grid rounded.
+
+    DIFFRAC plus writes the column with four significant digits (3.016, then 39.97 above 10°) while
+    the header states the step to six decimals (0.015592): the column's steps alternate between
+    0.01 and 0.02 and its positions are off by up to 0.005°. When every value of the column has
+    fewer decimals than the stated step and agrees with ``_START + i·_STEPSIZE`` to within one unit
+    of its own last decimal (its rounding, and that of the stated step accumulated over the range),
+    the grid is taken; otherwise the column is (it may be irregular, or the header stale).
+    """
+    start, step = _num(keys.get("_START")), _num(keys.get("_STEPSIZE"))
+    places = [_decimals(t) for t in tokens]
+    step_places = _decimals(keys.get("_STEPSIZE", "").strip())
+    if start is None or not step or x.size < 2 or None in places or step_places is None:
+        return x
+    digits = [d for d in places if d is not None]
+    unit = 10.0 ** -np.array(digits, dtype=np.float64)
+    if max(digits) >= step_places:
+        return x  # the column is as precise as the header: nothing to gain
+    grid = start + step * np.arange(x.size, dtype=np.float64)
+    off = np.abs(x - grid)
+    # a column on the grid to float precision is kept as written (the writer's files read back exactly)
+    return grid if bool(np.all(off <= unit)) and float(off.max()) > 1e-9 else x
 
 
 def _uxd_radiation(keys: dict[str, str], path: str) -> tuple[Radiation | None, dict[str, Any]]:
@@ -560,7 +617,8 @@ def write_uxd(scan, path: str) -> None:
     A file header (``_FILEVERSION``, ``_SAMPLE``, ``_WL1``/``_WL2``/``_WLRATIO``,
     ``_ANODE``; no wavelengths when the scan's radiation is only the assumed
     default) and one range (``_DRIVE``, ``_START``, ``_STEPSIZE``,
-    ``_STEPTIME``, ``_STEPCOUNT``) whose ``_2THETACOUNTS`` block holds rows
+    ``_STEPTIME``, ``_STEPCOUNT``; ``_VARDIVERGENCE`` for an automatic slit) whose
+    ``_2THETACOUNTS`` block holds rows
     ``2θ  intensity`` written with enough digits to read back as the same
     float64: 2θ and intensities round-trip exactly.
 
@@ -595,6 +653,7 @@ def write_uxd(scan, path: str) -> None:
         "_DRIVE='COUPLED'",
         *([f"_STEPTIME={exact_number(meta.counting_time)}"] if meta.counting_time else []),
         "_STEPMODE='C'",
+        *_variable_slit_line(meta),
         f"_START={exact_number(x[0])}",
         f"_STEPSIZE={exact_number(step)}",
         f"_STEPCOUNT={x.size}",
@@ -604,6 +663,18 @@ def write_uxd(scan, path: str) -> None:
     lines.append("")
     with open(path, "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(lines))
+
+
+def _variable_slit_line(meta) -> list[str]:
+    """``_VARDIVERGENCE='V6'`` for a scan measured with an automatic slit (XRDML, UXD, RAW).
+
+    The intensity correction the scan needs survives the conversion.
+    """
+    extra = getattr(meta, "extra", None) or {}
+    length = extra.get("irradiated_length_mm")
+    if extra.get("divergence_slit_mode") != "automatic" or not length:
+        return []
+    return [f"_VARDIVERGENCE='V{exact_number(float(length))}'"]
 
 
 register_writer(

@@ -41,6 +41,7 @@ from ._radiation import file_radiation
 from ._registry import RawScan, register_reader, register_writer
 from ._save import SaveError
 from ._writeutil import EVEN_STEP_TOL, stated_radiation
+from .bruker import slit_mode_meta
 
 __all__ = ["read_bruker_raw", "sniff_bruker_raw", "write_bruker_raw"]
 
@@ -450,6 +451,8 @@ def _read_v3(r: _Reader) -> list[RawScan]:
             used_wavelength=_positive(used_lambda),
             variable_divergence_slit=var_slit or None,
         )
+        # the slit mode in the keys the intensity correction reads (BT86.raw: "V6")
+        meta.update(slit_mode_meta(var_slit, file_meta.get("fixed_divergence_slit")))
         scans.append(RawScan(x=x, y=y, kind="xrd", meta=_clean(meta)))
     if not scans:
         raise _no_ranges(r.path)

@@ -479,7 +479,8 @@ def plot_onsets(
         ax.set_yticklabels(labels, fontsize=7)
         for lab, (_, _, p) in zip(ax.get_yticklabels(), rows, strict=True):
             lab.set_color(colours[p["id"]])
-        ax.set_ylim(len(rows) - 0.5, -0.5)
+        # one row's height without any onset: limits (-0.5, -0.5) are singular (matplotlib warns)
+        ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         ax.set_xlim(tmin - 0.6 * step, tmax + 0.6 * step)
         ax.set_xlabel("temperature (°C)")
         ax.set_title("Onsets (last temperature without → first with) and vanishing", loc="left")

@@ -186,7 +186,7 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
     """The report page of a run, as one string (see :func:`write_html`)."""
     from ..series.analyse import GRID_NOTE
     from .figures import run_colours, temperature_label
-    from .tables import evidence_rows, fmt_onset, results_rows, wt_cell
+    from .tables import MISFIT_NOTE, evidence_rows, fmt_onset, misfit_text, results_rows, wt_cell
 
     colours = run_colours(documents(run.systems))
     profiles = profiles or {}
@@ -267,6 +267,11 @@ def render_html(run: Any, *, profiles: dict[str, dict[str, Any]] | None = None, 
                 raw=True,
             )
         )
+        mis = s.get("misfit_peaks") or []
+        if mis:
+            sec.append("<h3>Misfit of modelled reflections</h3>")
+            sec.append(f"<p class=note>{_e(MISFIT_NOTE)}</p>")
+            sec.append("<ul>" + "".join(f"<li>{_e(misfit_text(m, library))}</li>" for m in mis) + "</ul>")
         ev = evidence_rows(s, library)
         sec.append("<h3>Evidence of the first detection</h3>")
         sec.append(

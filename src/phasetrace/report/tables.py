@@ -24,6 +24,8 @@ __all__ = [
     "RESULT_FIELDS",
     "cell_rows",
     "fit_quality_lines",
+    "misfit_lines",
+    "misfit_text",
     "results_rows",
     "slug",
     "terminal_summary",
@@ -112,10 +114,15 @@ def results_rows(run: Any) -> list[dict[str, Any]]:
             res = (rec or {}).get("result") or {}
             by_id = {p["id"]: p for p in res.get("phases", [])}
             rexp = res.get("rexp", (res.get("profile") or {}).get("rexp"))
+            # an unidentified phase is no phase of the fit: whether its peaks are there is the series'
+            # (left blank, its row read as a repeat of the scan's last library phase)
+            at = dict(zip(s["temperatures"], s["labels"], strict=True)).get(f["temperature_C"])
             for pid, sp in phases.items():
                 p = by_id.get(pid, {})
                 xrd = f["technique"] == "xrd"
                 detected = p.get("detected")
+                if sp["role"] == "unidentified" and xrd:
+                    detected = (sp["wt_percent_by_T"].get(at) or {}).get("detected_xrd")
                 rows.append(
                     {
                         "file": Path(f["file"]).name,
@@ -383,6 +390,10 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
         if x and x.get("reflections"):
             parts = []
             for r in x["reflections"]:
+                if p["role"] == "unidentified":
+                    # no calculated pattern to take a share of: its peaks' d and significance
+                    parts.append(f"{r['two_theta']:.2f}° ({r['d']:.3f} Å, {r['sigma']:.0f}σ)")
+                    continue
                 hkls = [
                     format_hkl(conventional_hkl(h, refl.space_group, refl.cell) if refl else h)
                     for h in r.get("hkl") or []
@@ -406,6 +417,11 @@ def evidence_rows(s: dict[str, Any], library=None) -> list[dict[str, str]]:
     return rows
 
 
+def _share(v: float) -> str:
+    """A share of the diffracted intensity in %: ``<0.1 %`` rather than a "0.0 %" that reads as none."""
+    return f"{100 * v:.1f} %" if v >= 0.0005 else "<0.1 %"
+
+
 def unidentified_lines(s: dict[str, Any]) -> list[str]:
     """Markdown lines listing a system's unidentified phases (persistent unexplained peaks)."""
     unk = [p for p in s["phases"] if p["role"] == "unidentified"]
@@ -421,11 +437,50 @@ def unidentified_lines(s: dict[str, Any]) -> list[str]:
     ]
     for p in unk:
         peaks = "; ".join(
-            f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {100 * k['share']:.1f} %, {k['sigma']:.0f}σ)"
+            f"{k['two_theta']:.2f}° ({k['d']:.3f} Å, {_share(k['share'])}, {k['sigma']:.0f}σ)"
             for k in p.get("peaks") or []
         )
         lines.append(f"- **{p['id']}** (onset {fmt_onset(p['onset']['combined'], s)}): {peaks}")
     return lines
+
+
+#: What a residual peak at a modelled reflection means (Markdown and HTML reports say it once).
+MISFIT_NOTE = (
+    "Residual peaks beside a modelled reflection at least as high, persisting from one temperature "
+    "to the next (or seen at the last): the misfit of that reflection (its intensity, position or "
+    "shape), or a phase beneath it; not counted as unidentified phases. Reflection, residual peak "
+    "2θ (Kα1) and its offset from the reflection, largest significance, temperatures."
+)
+
+
+def misfit_text(m: dict[str, Any], library=None) -> str:
+    """One residual peak at a modelled reflection: ``corundum (1 0 4): 34.94° (−0.21°, 13σ) at 400``.
+
+    With the library, the reflection is named by the conventional member of its family, as in the
+    evidence table (the fit's own list may hold (1 0 −2) for corundum's (0 1 2)).
+    """
+    from .hkl import conventional_hkl, format_hkl
+
+    labels = m.get("labels") or [str(t) for t in m["temperatures_C"]]
+    # "to", not a dash: below 0 °C a dash reads as a minus (-266.372–-116.25)
+    at = labels[0] if len(labels) == 1 else f"{labels[0]} to {labels[-1]}"
+    offset = f"{m['offset']:+.2f}".replace("-", "−")
+    try:
+        hkl = [int(v) for v in str(m["hkl"]).split()]
+        refl = library.reflections(m["phase"]) if library is not None and m["phase"] in library else None
+        name = format_hkl(conventional_hkl(hkl, refl.space_group, refl.cell) if refl else hkl)
+    except ValueError:  # not three or four integers: as the fit named it
+        name = f"({m['hkl']})"
+    return f"{m['phase']} {name}: {m['two_theta']:.2f}° ({offset}°, {m['sigma']:.0f}σ) at {at}"
+
+
+def misfit_lines(s: dict[str, Any], library=None) -> list[str]:
+    """Markdown lines listing a system's persistent residual peaks at modelled reflections."""
+    mis = s.get("misfit_peaks") or []
+    if not mis:
+        return []
+    lines = ["", "## Misfit of modelled reflections", "", MISFIT_NOTE, ""]
+    return lines + [f"- {misfit_text(m, library)}" for m in mis]
 
 
 def fit_quality_lines(s: dict[str, Any]) -> list[str]:
@@ -515,6 +570,7 @@ def write_markdown(
             "perovskites, the rock salts, LLZO/LLZTO): the phase is one of them, its metal undetermined.",
         ]
     lines += unidentified_lines(s)
+    lines += misfit_lines(s, library)
     lines += fit_quality_lines(s)
     ev = evidence_rows(s, library)
     if ev:
@@ -594,6 +650,17 @@ def terminal_summary(run: Any) -> str:
             if p["role"] == "unidentified":
                 peaks = ", ".join(f"{k['two_theta']:.2f}°" for k in p.get("peaks") or [])
                 console.print(f"  {p['id']}: unexplained peaks at {peaks}", soft_wrap=True)
+        mis = s.get("misfit_peaks") or []
+        if mis:
+            # said apart from the unidentified phases: these peaks sit at reflections the model has
+            by_phase: dict[str, int] = {}
+            for m in mis:
+                by_phase[m["phase"]] = by_phase.get(m["phase"], 0) + 1
+            which = ", ".join(f"{n} at {pid}" for pid, n in by_phase.items())
+            console.print(
+                f"  misfit of modelled reflections (not unidentified): {len(mis)} residual peak(s), {which}",
+                soft_wrap=True,
+            )
     return console.export_text()
 
 

@@ -65,7 +65,14 @@ def format_fit(result: Any) -> str:
     instrument = getattr(result, "instrument", None)
     if instrument:
         where = instrument.get("source", "scan metadata")
-        lines.append(f"  instrument: {instrument.get('name', '')} ({where})")
+        slit = instrument.get("divergence_slit") or {}
+        # the one setting that changes relative intensities, whether a file or the scan stated it
+        auto = (
+            f"; automatic divergence slit, {slit['irradiated_length_mm']:g} mm irradiated length"
+            if slit.get("mode") == "automatic" and slit.get("irradiated_length_mm")
+            else ""
+        )
+        lines.append(f"  instrument: {instrument.get('name', '')} ({where}){auto}")
     b = [
         f"{p.id} {p.b_iso:.2f}" + (" (at limit)" if "B" in getattr(p, "at_limit", ()) else "")
         for p in result.phases

@@ -32,7 +32,7 @@ from .results import (
 from .rules import attribute_raman_twins, identified, merge_twins, raman_found, refit_starts
 from .store import ResultStore
 from .tasks import execute, file_sha256, make_task, worker_pool
-from .unidentified import unidentified_phases
+from .unidentified import misfit_reflections, unidentified_phases
 
 __all__ = ["GRID_NOTE", "SeriesResult", "SeriesRun", "run_series", "summarise_system"]
 
@@ -538,4 +538,5 @@ def summarise_system(name, entries, lib, hosts, union, stage2, stage_r, records,
             {"file": str(e.path), "technique": e.technique, "temperature_C": e.temperature_C} for e in entries
         ),
         phases=tuple(phases),
+        misfit=tuple(misfit_reflections(temps, labels, quality_by_t)),
     )

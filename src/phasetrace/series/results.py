@@ -206,6 +206,9 @@ class SystemResult(_Document):
     phases: tuple[PhaseSeries, ...]
     #: per XRD refit: Rwp, Rexp, GoF and the fit-quality flag
     fit_quality: tuple[ScanQuality, ...] = ()
+    #: persistent residual peaks at a modelled reflection: its misfit, or a phase beneath it, not an
+    #: unidentified phase (:func:`phasetrace.series.unidentified.misfit_reflections`)
+    misfit: tuple[dict[str, Any], ...] = ()
 
     @property
     def unidentified(self) -> tuple[PhaseSeries, ...]:
@@ -235,6 +238,7 @@ class SystemResult(_Document):
             "files": [dict(f) for f in self.files],
             "fit_quality": [q.to_dict() for q in self.fit_quality],
             "unidentified": [p.id for p in self.unidentified],
+            "misfit_peaks": [dict(m) for m in self.misfit],
             "phases": [p.to_dict() for p in self.phases],
         }
 
