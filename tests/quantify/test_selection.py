@@ -86,6 +86,24 @@ def test_a_preferred_host_wins_over_its_twin_and_the_twin_is_named(library, lnmo
     assert r["LNMO_Fd3m"].wt_percent == pytest.approx(55.0, abs=2.0)
 
 
+def test_a_twin_on_the_same_cell_has_no_limit_of_its_own(library, lnmo_scan):
+    """The other LNMO ordering (reference cells 0.12 % apart) is not "absent below some limit": the data
+    cannot tell it from the LNMO found, whose amount holds it; a limit computed beside its twin would be
+    a meaningless large number. LiMn2O4 (0.9 % apart, resolved) keeps its limit."""
+    pool = ["LNMO_Fd3m", "LNMO_P4332", "LiMn2O4", "LLZTO_cubic", "La2Zr2O7"]
+    r = quantify(lnmo_scan, None, library=library, candidates=pool, prefer=["LNMO_Fd3m", "LLZTO_cubic"])
+    assert {p.id for p in r.detected} == {"LNMO_Fd3m", "LLZTO_cubic"}
+    twin = r["LNMO_P4332"]
+    assert not twin.in_model and twin.same_as == "LNMO_Fd3m" and np.isnan(twin.lod_wt_percent)
+    assert twin.to_dict()["same_as"] == "LNMO_Fd3m" and twin.to_dict()["lod_wt_percent"] is None
+    for resolved in ("LiMn2O4", "La2Zr2O7"):
+        assert r[resolved].same_as is None and 0 < r[resolved].lod_wt_percent < 5
+    from phasetrace.report.text import format_fit
+
+    row = next(line for line in format_fit(r).splitlines() if line.strip().startswith("LNMO_P4332"))
+    assert "not separable from LNMO_Fd3m" in row and "<" not in row and "nan" not in row
+
+
 def test_held_phase_fits_only_its_scale(library, lnmo_scan):
     """A phase with ``fixed`` start values keeps its cell and widths; only its amount is fitted."""
     held = {"scale": 1.004, "size": 0.05, "strain": 0.0, "fixed": True}

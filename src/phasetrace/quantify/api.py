@@ -152,7 +152,10 @@ def _results(
             for r in out
         ]
     # candidates tested and not in the model: detection limits from their own columns
+    from .selection import inseparable
+
     in_model = {m.id for m in state.models}
+    detected_ids = [r.id for r in out if r.detected]
     for pid in tested:
         if pid in in_model:
             continue
@@ -160,12 +163,22 @@ def _results(
         if not models:
             continue
         m = models[0]
-        # as for the phase in the refined model, at the significance the procedure needs (limits.py)
-        s_lod, _ = candidate_lod_scale(
-            scan, state, m, config, sigma_needed=sigma_needed or n_sig, unique=sigma_needed is not None
+        # a twin of a detected phase whose reference cell coincides with it is not absent: the data cannot
+        # tell the two apart, and its amount is in the detected one's. A limit computed beside that twin
+        # (corundum "< 36 wt %" beside 56 wt % of the bundled Al2O3) means nothing. Twins with resolved
+        # cells (tried side by side by the selection) and other alternatives keep their limits
+        same_as = next(
+            (a for a in alternatives.get(pid, ()) if a in detected_ids and inseparable(library, pid, a)), None
         )
-        zmv_p = m.refl.zmv
-        lod = 100.0 * s_lod * zmv_p / (total + s_lod * zmv_p) if total > 0 else float("nan")
+        if same_as is not None:
+            lod = float("nan")
+        else:
+            # as for the phase in the refined model, at the significance the procedure needs (limits.py)
+            s_lod, _ = candidate_lod_scale(
+                scan, state, m, config, sigma_needed=sigma_needed or n_sig, unique=sigma_needed is not None
+            )
+            zmv_p = m.refl.zmv
+            lod = 100.0 * s_lod * zmv_p / (total + s_lod * zmv_p) if total > 0 else float("nan")
         out.append(
             PhaseResult(
                 id=pid,
@@ -181,6 +194,7 @@ def _results(
                 cell_scale=1.0,
                 alternatives=tuple(alternatives.get(pid, ())),
                 role=library[pid].role,
+                same_as=same_as,
             )
         )
     out.sort(key=lambda r: (not r.detected, not r.in_model, -r.wt_percent, r.lod_wt_percent))

@@ -197,6 +197,7 @@ def rerank_by_fit(ranking: Ranking, result: QuantResult | None, message: str = "
             "wt_percent": round(p.wt_percent, 4),
             "esd": round(p.esd, 4),
             "lod_wt_percent": round(p.lod_wt_percent, 4),
+            "same_as": p.same_as,
             "significance": round(float(sig), 2),
             "alternatives": list(p.alternatives),
             "reliable": bool(p.reliable),

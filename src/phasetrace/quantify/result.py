@@ -72,6 +72,12 @@ class PhaseResult:
         CIF's (or typical) value.
     alternatives : list of str
         Phases that fit the data about equally well in its place.
+    same_as : str or None
+        For a candidate not in the model: the detected phase it cannot be told apart from (a
+        twin whose reference cell coincides with it, see :func:`selection.inseparable`). Its
+        amount is in that phase's, so it has no detection limit of its own (``lod_wt_percent``
+        NaN): one computed beside its twin would only say how much more of the same pattern the
+        fit could hide.
     evidence : tuple of dict
         For a detected phase: the reflections that carry its detection, strongest
         first. Each has ``hkl`` (list of [h, k, l] of the reflections at that
@@ -117,6 +123,7 @@ class PhaseResult:
     c_over_a_esd: float | None = None
     cell_refinement: str = ""
     at_limit: tuple[str, ...] = ()
+    same_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -143,6 +150,7 @@ class PhaseResult:
             "texture_axis": list(self.texture_axis) if self.texture_axis is not None else None,
             "b_iso": self.b_iso,
             "alternatives": list(self.alternatives),
+            "same_as": self.same_as,
             "role": self.role,
             "evidence": [dict(e) for e in self.evidence],
             "at_limit": list(self.at_limit),

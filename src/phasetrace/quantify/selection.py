@@ -1021,6 +1021,19 @@ def twins(library: PhaseLibrary, a: str, b: str) -> bool:
     return _same_lattice(pa, pb, library.reflections(pa), library.reflections(pb), pa.strain, pb.strain)
 
 
+def inseparable(library: PhaseLibrary, a: str, b: str) -> bool:
+    """Whether two library phases are :func:`twins` whose reference cells coincide (< PAIR_SEPARATION).
+
+    The selection never fits such a pair side by side (twins with resolved cells, NiO and MgO, are
+    tried as pairs): whichever is in the model holds the other's intensity too, and a detection limit
+    of one computed beside the other says nothing about it.
+    """
+    if not twins(library, a, b):
+        return False
+    va, vb = library.reflections(a).volume, library.reflections(b).volume
+    return abs((va / vb) ** (1 / 3) - 1.0) < PAIR_SEPARATION
+
+
 def _same_lattice(pa, pb, ra, rb, sa: float, sb: float) -> bool:
     if pa.family == pb.family and pa.family != USER_FAMILY:
         # a curated family: its members' structures differ in ways the curators judged XRD cannot see

@@ -147,6 +147,8 @@ def _wt_text(p: Any) -> str:
         return f"~{p.wt_percent:.0f} wt % (poor fit: amount unreliable)"
     if getattr(p, "detected", False):
         return f"{p.wt_percent:.2f} ± {p.esd:.2f} wt %"
+    if getattr(p, "same_as", None):
+        return f"not separable from {p.same_as} (counted there)"
     lod = getattr(p, "lod_wt_percent", None)
     return f"not detected, < {lod:.2f} wt %" if lod is not None and np.isfinite(lod) else "not detected"
 

@@ -40,22 +40,27 @@ def format_fit(result: Any) -> str:
         elif p.detected:
             status = "detected"
             wt = f"{p.wt_percent:8.2f} {p.esd:7.2f}"
+        elif getattr(p, "same_as", None):
+            # the data cannot tell it from a detected phase: its amount is in that one's
+            status = f"not separable from {p.same_as} (detected): counted in its amount"
+            wt = f"{'–':>8} {'':>7}"
         elif math.isfinite(p.lod_wt_percent):
             status = f"not detected, < {p.lod_wt_percent:.2f} wt %"
             wt = f"{'–':>8} {'':>7}"
         else:
             status = "not detected (no limit: no phase identified)"
             wt = f"{'–':>8} {'':>7}"
-        if p.alternatives:
-            status += f" (or: {', '.join(p.alternatives)})"
+        alternatives = [a for a in p.alternatives if a != getattr(p, "same_as", None)]
+        if alternatives:
+            status += f" (or: {', '.join(alternatives)})"
         at_limit = getattr(p, "at_limit", ())
         if p.detected and at_limit:
             # a value at the bound of its range is the bound, not a measurement
             status += f"; at limit: {', '.join(at_limit)}"
             if "size" in at_limit and p.size_nm:
                 size = f"{'≤' + format(p.size_nm, '.0f'):>8}"
-        if p.detected and reliable and not math.isfinite(p.lod_wt_percent):
-            lod = f"{'–':>7}"  # alone in the model: any amount is all of the crystalline part
+        if (p.detected and reliable or getattr(p, "same_as", None)) and not math.isfinite(p.lod_wt_percent):
+            lod = f"{'–':>7}"  # alone in the model (any amount is all of it), or a detected phase's twin
         elif math.isfinite(p.lod_wt_percent) and (reliable or not p.detected):
             lod = f"{p.lod_wt_percent:7.2f}"
         else:
