@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import signal
 
 from ..preprocess.axes import kalpha1_from_kalpha2
 from ..preprocess.background import BackgroundConfig, scan_background
@@ -222,15 +221,26 @@ def _x_at(x: np.ndarray, fractional_index: np.ndarray) -> np.ndarray:
     return np.interp(fractional_index, np.arange(x.size), x)
 
 
+def _signal():
+    """``scipy.signal``, imported at first use.
+
+    The import takes ~0.5 s (scipy builds docstrings for its whole signal and stats API), which
+    commands that find no peaks (a fit of given phases) never need.
+    """
+    from scipy import signal
+
+    return signal
+
+
 def _typical_fwhm_points(net: np.ndarray, sigma: np.ndarray, fallback: float) -> tuple[float, bool]:
     """Typical FWHM (points) of the strongest peaks of the raw net signal, or ``fallback`` if none."""
-    idx, props = signal.find_peaks(net, prominence=STRONG_PEAK_SIGMA * float(np.min(sigma)))
+    idx, props = _signal().find_peaks(net, prominence=STRONG_PEAK_SIGMA * float(np.min(sigma)))
     if idx.size:
         strong = props["prominences"] / sigma[idx] >= STRONG_PEAK_SIGMA
         idx, prom = idx[strong], props["prominences"][strong]
         if idx.size:
             top = idx[np.argsort(prom)[::-1][:STRONG_PEAKS_USED]]
-            w = signal.peak_widths(net, np.sort(top), rel_height=0.5)[0]
+            w = _signal().peak_widths(net, np.sort(top), rel_height=0.5)[0]
             return float(np.percentile(w, TYPICAL_WIDTH_PERCENTILE)), True
     return float(fallback), False
 
@@ -264,7 +274,7 @@ def _detect(
 ) -> PeakTable:
     wlen = int(max(21, PROMINENCE_WINDOW_FWHM * typical_fwhm_pts)) | 1
     floor = cfg.prominence * float(np.min(sigma))
-    idx, props = signal.find_peaks(smoothed, prominence=floor, wlen=wlen)
+    idx, props = _signal().find_peaks(smoothed, prominence=floor, wlen=wlen)
     if idx.size == 0:
         return PeakTable.empty()
     prom = props["prominences"]
@@ -274,7 +284,7 @@ def _detect(
     if idx.size == 0:
         return PeakTable.empty()
     lb, rb = props["left_bases"][keep], props["right_bases"][keep]
-    wid, _, left, right = signal.peak_widths(smoothed, idx, rel_height=0.5, prominence_data=(prom, lb, rb))
+    wid, _, left, right = _signal().peak_widths(smoothed, idx, rel_height=0.5, prominence_data=(prom, lb, rb))
     keep = (wid >= cfg.min_fwhm_points) & (
         (wid >= MIN_WIDTH_FRACTION * typical_fwhm_pts) | (significance >= STRONG_PEAK_SIGMA)
     )
@@ -340,7 +350,7 @@ def find_shoulders(
     sc = sigma * gain
     # one shoulder per band: curvature maxima closer than a typical width are the same band
     spacing = max(1, int(round(typical_fwhm_pts)))
-    idx, _ = signal.find_peaks(curvature, height=threshold * float(np.min(sc)), distance=spacing)
+    idx, _ = _signal().find_peaks(curvature, height=threshold * float(np.min(sc)), distance=spacing)
     if idx.size == 0:
         return peaks
     keep = (curvature[idx] >= threshold * sc[idx]) & (net[idx] >= threshold * sigma[idx])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.signal import savgol_filter
 
 from ..scan import Scan
 
@@ -50,6 +49,8 @@ def savgol(y: ArrayLike, *, window: int, polyorder: int = DEFAULT_POLYORDER) -> 
         w = ya.size if ya.size % 2 else ya.size - 1
     if w <= polyorder:
         return ya.copy()
+    from scipy.signal import savgol_filter  # ~0.5 s to import: only where smoothing is done
+
     return savgol_filter(ya, w, polyorder, mode="interp")
 
 
