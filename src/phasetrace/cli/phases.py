@@ -238,6 +238,7 @@ def phases_show(phase_id, tt_range, anode, min_intensity, libraries, as_json) ->
         for b in bands:
             click.echo(
                 f"    {b.position:7.1f} {b.rel_intensity:5.2f} {b.fwhm:5.0f}  {b.assignment}"
+                + (f" (every {b.shared_by} has it)" if b.shared_by else "")
                 + (f"  [{b.source}]" if b.source else "")
             )
 
@@ -298,8 +299,8 @@ def phases_add(cif, role, family, raman_csv, phase_id, strain, force, where, lib
     The CIF is refused for parse errors, site occupancies over 1 or an
     implausible density; a composition without charge-balanced oxidation
     states is accepted with a warning. The band file needs the columns
-    phase_id, band_cm1, rel_intensity, fwhm_cm1 (assignment, source, note
-    optional); its rows for the phase's id are used.
+    phase_id, band_cm1, rel_intensity, fwhm_cm1 (assignment, source, note,
+    shared_by optional); its rows for the phase's id are used.
 
     The phase is stored in the project-local folder when there is one
     (.phasetrace/library/ in the working directory or a parent), else in the

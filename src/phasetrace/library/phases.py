@@ -60,7 +60,16 @@ DENSITY_RANGE = (0.8, 23.0)
 
 #: Columns of a Raman band table (``reference_patterns/raman_bands.csv`` and a user folder's copy);
 #: the first four are required in a user's band file.
-RAMAN_COLUMNS = ("phase_id", "band_cm1", "rel_intensity", "fwhm_cm1", "assignment", "source", "note")
+RAMAN_COLUMNS = (
+    "phase_id",
+    "band_cm1",
+    "rel_intensity",
+    "fwhm_cm1",
+    "assignment",
+    "source",
+    "note",
+    "shared_by",
+)
 _RAMAN_REQUIRED = RAMAN_COLUMNS[:4]
 
 #: Plausible first-order Raman shifts (cm⁻¹) and band widths of a crystal.
@@ -148,7 +157,12 @@ def library_dirs() -> list[tuple[str, Path]]:
 
 @dataclass(frozen=True)
 class RamanBand:
-    """One first-order Raman band of a phase."""
+    """One first-order Raman band of a phase.
+
+    ``shared_by`` names the class of compounds that all have this band (``"carbonate"`` for the CO3
+    stretch near 1090 cm⁻¹), empty for a band of the phase's own lattice: a match of class bands alone
+    says "a carbonate", not which one.
+    """
 
     position: float
     rel_intensity: float
@@ -156,6 +170,7 @@ class RamanBand:
     assignment: str
     source: str
     note: str = ""
+    shared_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -473,6 +488,8 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
         for key in sorted(self.raman):
             for b in self.raman[key]:
                 h.update(f"{key}|{b.position}|{b.rel_intensity}|{b.fwhm}".encode())
+                if b.shared_by:  # it changes what a match of the band claims
+                    h.update(f"|{b.shared_by}".encode())
         for idx in self.indexes:
             h.update(f"index|{idx.folder}|{idx.digest}".encode())
         return h.hexdigest()[:16]
@@ -687,6 +704,7 @@ def _read_raman_csv(path: Path) -> dict[str, list[RamanBand]]:
                     assignment=(row.get("assignment") or "").strip(),
                     source=(row.get("source") or "").strip(),
                     note=(row.get("note") or "").strip(),
+                    shared_by=(row.get("shared_by") or "").strip(),
                 )
             )
         except ValueError:
@@ -879,7 +897,7 @@ def read_band_csv(path: str | os.PathLike[str], phase_id: str | None = None) -> 
     ----------
     path : path-like
         CSV with the columns ``phase_id, band_cm1, rel_intensity, fwhm_cm1``
-        and optionally ``assignment, source, note``; ``#`` lines are comments.
+        and optionally ``assignment, source, note, shared_by``; ``#`` lines are comments.
         A row with an empty ``band_cm1`` and a note starting with ``silent``
         declares a phase without first-order Raman bands.
     phase_id : str, optional
@@ -953,6 +971,7 @@ def read_band_csv(path: str | os.PathLike[str], phase_id: str | None = None) -> 
                 assignment=row.get("assignment", ""),
                 source=row.get("source", ""),
                 note=row.get("note", ""),
+                shared_by=row.get("shared_by", ""),
             )
         )
     if n_rows == 0:
@@ -984,6 +1003,7 @@ def _write_band_rows(folder: Path, phase_id: str, bands: list[RamanBand] | None)
                     "assignment": b.assignment,
                     "source": b.source,
                     "note": b.note,
+                    "shared_by": b.shared_by,
                 }
             )
     if not rows:

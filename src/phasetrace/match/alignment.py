@@ -64,6 +64,7 @@ class CandidateFit:
     quality: np.ndarray | None = None  # (K,) 0..1
     missing: np.ndarray | None = None  # (K,) bool
     labels: list[str] | None = None  # (Raman) band labels; XRD labels come from ``hkl``
+    shared: list[str] | None = None  # (Raman) per band: the compound class that all has it, or ""
     hkl: np.ndarray | None = None  # (K, 3)
     members: np.ndarray | None = None  # (K,)
     d: np.ndarray | None = None

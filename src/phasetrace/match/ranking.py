@@ -23,7 +23,7 @@ from .result import (
     scan_label,
 )
 
-__all__ = ["EVIDENCE_SCALE", "assemble"]
+__all__ = ["EVIDENCE_SCALE", "Cap", "assemble"]
 
 
 #: An observed peak is fully explained once the phases ranked above predict 1 / INTENSITY_SLACK of its
@@ -54,6 +54,15 @@ SUPERLATTICE_MIN_PEAKS = 2
 TWIN_STRONG_FRACTION = 0.1
 #: Role order for ties: hosts are the likeliest phases of these samples.
 ROLE_PRIOR = {"host": 3, "secondary": 2, "crucible": 1, "contaminant": 0}
+
+
+#: Statuses from strongest to weakest claim, for capping a status (:data:`Cap`).
+_CLAIM_ORDER = ("likely", "possible", "unlikely")
+
+#: A technique's limit on what a candidate's matched peaks can claim, whatever its score: given the fit,
+#: the strongest status allowed (None: no limit), a note saying why, and the compound classes whose
+#: shared peaks carry the match (Raman: ``("carbonate",)`` for the CO3 stretch every carbonate has).
+Cap = Callable[[CandidateFit], tuple[str | None, str, tuple[str, ...]]]
 
 
 # =============================================================================== ranking (shared)
@@ -320,11 +329,13 @@ def assemble(
     shift: float,
     *,
     lattice: bool = True,
+    cap: Cap | None = None,
 ) -> Ranking:
     """Greedy ranking, statuses, unique/missing/extra peaks and alternatives, as a :class:`Ranking`.
 
     ``fits`` may hold several alignments of one phase (same ``index``); the ranking keeps the first
-    one chosen.
+    one chosen. ``cap`` limits each candidate's status by what its matched peaks can tell (the Raman
+    matcher's rule on distinctive bands); its note becomes the candidate's ``reason``.
     """
     for k, f in enumerate(fits):
         f.slot = k
@@ -334,6 +345,15 @@ def assemble(
     # phases chosen before it, which almost always rank above it too
     order = sorted(outcome.order, key=lambda i: -outcome.score[i])
     status = {i: config.status(outcome.score[i]) for i in order}
+    notes: dict[int, tuple[str, tuple[str, ...]]] = {}
+    if cap is not None:
+        for i in order:
+            limit, note, classes = cap(fits[i])
+            lowered = limit is not None and _CLAIM_ORDER.index(status[i]) < _CLAIM_ORDER.index(limit)
+            if lowered:
+                status[i] = limit
+            # the note of a candidate that is "unlikely" on its score alone says nothing worth reading
+            notes[i] = (note if lowered or status[i] != "unlikely" else "", classes)
     plausible = [i for i in order if status[i] != "unlikely"]
     # alternatives: lower-ranked, explained-away twins of a plausible candidate
     alternatives: dict[int, list[int]] = {}
@@ -374,7 +394,8 @@ def assemble(
                 coverage=f.coverage,
                 alternatives=tuple(fits[k].phase.id for k in alternatives.get(i, [])),
                 role=f.phase.role,
-                reason=f.reason,
+                reason=notes.get(i, (f.reason, ()))[0],
+                or_any=notes.get(i, ("", ()))[1],
             )
         )
     for f in fits:
@@ -415,6 +436,7 @@ def _peak_matches(
     js, uq = f.match[idx].tolist(), uniq[idx].tolist()
     hkl = f.hkl[idx].tolist() if f.hkl is not None else None
     members = f.members[idx].tolist() if f.members is not None else None
+    shared = [f.shared[k] for k in idx.tolist()] if f.shared is not None else None
     d = f.d[idx].tolist() if f.d is not None else None
     matched, missing, unique = [], [], []
     for n, k in enumerate(idx.tolist()):
@@ -431,6 +453,7 @@ def _peak_matches(
             "expected_height": pred[n],
             "hkl": h,
             "d": d[n] if d is not None else None,
+            "shared_by": shared[n] if shared is not None else "",
         }
         j = js[n]
         if j >= 0:

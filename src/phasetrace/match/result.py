@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from ..errors import PhasetraceError
 from ..peaks.find import PeakConfig, PeakSearch
 
@@ -133,6 +135,9 @@ class PeakMatch:
     hkl : tuple of int or None
     d : float or None
         Spacing (Å) at the candidate's scaling (XRD).
+    shared_by : str
+        Raman: the class of compounds every member of which has this band
+        (``"carbonate"``), empty for a band of the phase's own lattice.
     """
 
     label: str
@@ -144,6 +149,7 @@ class PeakMatch:
     unique: bool = False
     hkl: tuple[int, int, int] | None = None
     d: float | None = None
+    shared_by: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -156,6 +162,8 @@ class PeakMatch:
             out["hkl"] = list(self.hkl)
         if self.d is not None:
             out["d"] = _r(self.d, 5)
+        if self.shared_by:
+            out["shared_by"] = self.shared_by
         if self.observed is not None:
             out.update(
                 observed=_r(self.observed, 4),
@@ -208,7 +216,12 @@ class Candidate:
     role : str
         The phase's library role.
     reason : str
-        Why a candidate is not testable, or a short note.
+        Why a candidate is not testable, or a short note (Raman: why its
+        status is limited by the bands it matched).
+    or_any : tuple of str
+        Raman: compound classes whose shared bands carry part of the match
+        (``("carbonate",)``): when the status is not "likely", any member of the
+        class may be what was seen ("possible (or: any carbonate)").
     fit : dict or None
         XRD, when the ranking was confirmed by a whole-pattern fit
         (:func:`phasetrace.quantify.candidates.rerank_by_fit`): ``detected``, ``wt_percent``,
@@ -231,6 +244,7 @@ class Candidate:
     alternatives: tuple[str, ...] = ()
     role: str = ""
     reason: str = ""
+    or_any: tuple[str, ...] = ()
     fit: dict[str, Any] | None = None
 
     @property
@@ -256,6 +270,7 @@ class Candidate:
             "alternatives": list(self.alternatives),
             "role": self.role,
             "reason": self.reason,
+            "or_any": list(self.or_any),
             "fit": self.fit,
         }
 
@@ -360,6 +375,8 @@ class Ranking:
         for c in ranked:
             sc = f"{c.lattice_scale:7.4f}" if c.lattice_scale is not None else " " * 7
             alt = f"  (≈ {', '.join(c.alternatives)})" if c.alternatives else ""
+            if c.or_any and c.status != "likely":
+                alt += f"  (or: any {' or '.join(c.or_any)})"
             wt = ""
             if fitted and c.fit is not None:
                 wt = _amount(c.fit, poor)
@@ -367,6 +384,8 @@ class Ranking:
                 f"  {c.rank:>4}  {c.id:<18} {c.status:<12} {c.score:5.2f} {sc} {len(c.matched):>7} "
                 f"{len(c.missing):>7} {len(c.unique):>6} {wt:>12}{alt}"
             )
+            if not xrd and c.reason:  # why the bands it matched allow no stronger claim
+                lines.append(f"{'':8}{c.reason}")
         hidden = len([c for c in self.candidates if c.rank is not None]) - len(ranked)
         if hidden > 0:
             lines.append(f"  ... {hidden} more candidate(s) (use --top)")
@@ -375,10 +394,27 @@ class Ranking:
                 lines.append(f"  {'-':>4}  {c.id:<18} not testable: {c.reason}")
         if self.unexplained:
             unit = "°" if xrd else " cm⁻¹"
-            shown = ", ".join(f"{v:.2f}" for v in self.unexplained[:12])
-            more = " ..." if len(self.unexplained) > 12 else ""
-            lines.append(f"  unexplained peaks ({len(self.unexplained)}): {shown}{more}{unit}")
+            shown, how = self._unexplained_shown(UNEXPLAINED_SHOWN)
+            text = ", ".join(f"{v:.2f}" for v in shown)
+            lines.append(f"  unexplained peaks ({len(self.unexplained)}{how}): {text}{unit}")
         return "\n".join(lines)
+
+    def _unexplained_shown(self, n: int) -> tuple[list[float], str]:
+        """The unexplained peaks a report prints: all, or the ``n`` strongest (in position order).
+
+        The strongest come first in importance: a spectrum's main bands that no candidate explains
+        (polystyrene's 1001 and 3054 cm⁻¹) must not hide behind "..." after its weak low-shift bands.
+        """
+        vals = list(self.unexplained)
+        if len(vals) <= n:
+            return vals, ""
+        prim = self.search.peaks.primary()
+        pos, height = np.asarray(prim.position, dtype=float), np.asarray(prim.height, dtype=float)
+        if pos.size == 0:
+            return vals[:n], ", first shown"
+        h = [float(height[int(np.argmin(np.abs(pos - v)))]) for v in vals]
+        keep = sorted(sorted(range(len(vals)), key=lambda k: -h[k])[:n])
+        return [vals[k] for k in keep], f", the {n} strongest shown"
 
     def plot(self, ax=None, *, top: int = 4):
         """Scan, peaks and a tick row per top candidate (:func:`phasetrace.report.pattern.plot_ranking`).
@@ -414,6 +450,10 @@ class Ranking:
             "peak_search": self.search.summary(),
             "fit": self.fit,
         }
+
+
+#: Unexplained peaks a text report names (the strongest, when there are more).
+UNEXPLAINED_SHOWN = 12
 
 
 def _amount(f: Mapping[str, Any], poor: bool) -> str:
