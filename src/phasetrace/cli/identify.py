@@ -187,6 +187,8 @@ def peaks(
     click.echo(f"  {'#':>3} {unit:>13}{dcol} {'height':>10} {'area':>10} {'FWHM':>7} {'σ':>7}  note")
     for i, r in enumerate(records):
         note = f"Kα2 of #{r['parent']}" if r["kalpha2"] else ("shoulder" if r["shoulder"] else "")
+        if r["saturated"]:
+            note = (note + " " if note else "") + "saturated (top cut off)"
         if r.get("position_err") is not None:
             note = (note + " " if note else "") + f"±{r['position_err']:.4f}"
         dval = f" {r['d']:8.4f}" if "d" in r else ""

@@ -275,9 +275,7 @@ def load(
 def _choose_readers(p: Path, data: bytes, fmt: str | None) -> list[Reader]:
     if fmt is not None:
         if fmt not in READERS:
-            raise UnsupportedFormatError(
-                p, f"unknown format {fmt!r}; known formats: {', '.join(READERS)}"
-            )
+            raise UnsupportedFormatError(p, f"unknown format {fmt!r}; known formats: {', '.join(READERS)}")
         return [READERS[fmt]]
     candidates = readers_for(p.suffix.lower(), data[:4096])
     if not candidates:
@@ -365,6 +363,7 @@ def _finalise(
             )
     else:
         fields.pop("radiation", None)
+        _check_saturation(raw, x, y, extra, where)
 
     if parse_filename:
         for key, value in metadata_from_filename(path).items():
@@ -386,6 +385,30 @@ def _finalise(
     fields["step"] = float(np.median(np.diff(x)))
     fields.update(source_path=str(path), sha256=sha256, format=reader.name, index=index)
     return Scan(x=x, y=y, sigma=sigma, kind=the_kind, meta=ScanMeta(**fields, extra=extra))
+
+
+def _check_saturation(raw: RawScan, x: np.ndarray, y: np.ndarray, extra: dict[str, Any], where: Any) -> None:
+    """Record saturated detector points of a Raman spectrum (``extra["saturated"]``) and warn once.
+
+    The reader says what it knows of the read-out: ``_integer_counts`` (the format stores integers) and
+    ``_full_scale`` (the largest value of its data type).
+    """
+    from ..preprocess.saturation import find_saturation
+
+    sat = find_saturation(
+        y, integer_counts=bool(raw.meta.get("_integer_counts")), full_scale=raw.meta.get("_full_scale")
+    )
+    if sat is None:
+        return
+    extra["saturated"] = sat.to_dict(x)
+    spans = ", ".join(f"{a:.1f}" if a == b else f"{a:.1f} to {b:.1f}" for a, b in sat.ranges(x))
+    kind = "the detector's full scale" if sat.full_scale else "a flat top at the maximum"
+    warnings.warn(
+        f"{where}: {sat.count} point(s) at {sat.value:g} counts ({kind}) at {spans} cm⁻¹: the detector "
+        "saturated there; a band there is cut off (its height, width and position are not measured)",
+        DataWarning,
+        stacklevel=4,
+    )
 
 
 def _line_of(meta: Mapping[str, Any], i: int) -> str:

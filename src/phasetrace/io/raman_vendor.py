@@ -588,6 +588,9 @@ def read_spe(data: bytes, path: str) -> list[RawScan]:
         if origin.get("software"):
             meta["software"] = f"{origin.get('software')} {origin.get('softwareVersion', '')}".strip()
 
+    if dtype.kind in "iu":  # integer pixels: the front door looks for values at the data type's ceiling
+        meta["_integer_counts"] = True
+        meta["_full_scale"] = float(np.iinfo(dtype).max)
     scans = []
     for f in range(nframes):
         with np.errstate(invalid="ignore"):

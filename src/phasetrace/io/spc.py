@@ -496,6 +496,8 @@ def read_spc(data: bytes, path: str) -> list[RawScan]:
 
         x_out, x_unit, kind, x_name = _x_unit(xtype, flags, catxt, x, path)
         meta = dict(base)
+        # integer Y (scaled by a power of 2): a flat top at the maximum is a clipped read-out
+        meta["_integer_counts"] = exp != FLOAT_Y
         meta["x_axis"] = x_name
         if x_unit:
             meta["x_unit"] = x_unit

@@ -372,12 +372,16 @@ def assemble(
         m = f.match >= 0
         np.add.at(explained, f.match[m], f.predicted[m])
         extra[i] = np.flatnonzero(INTENSITY_SLACK * explained < 0.5 * obs_h)
+    # observed peaks whose top the detector cut off (obs_* are the primary peaks, in the same order)
+    obs_sat = np.asarray(search.peaks.primary().saturated, dtype=bool)
+    if obs_sat.size != obs_pos.size:
+        obs_sat = np.zeros(obs_pos.size, dtype=bool)
     candidates: list[Candidate] = []
     for rank, i in enumerate(order, start=1):
         f = fits[i]
         others = [fits[k] for k in plausible if k != i]
         uniq = _unique_mask(f, others)
-        matched, missing, unique = _peak_matches(f, uniq, obs_pos, obs_h, obs_sig)
+        matched, missing, unique = _peak_matches(f, uniq, obs_pos, obs_h, obs_sig, obs_sat)
         candidates.append(
             Candidate(
                 id=f.phase.id,
@@ -428,7 +432,12 @@ def assemble(
 
 
 def _peak_matches(
-    f: CandidateFit, uniq: np.ndarray, obs_pos: np.ndarray, obs_h: np.ndarray, obs_sig: np.ndarray
+    f: CandidateFit,
+    uniq: np.ndarray,
+    obs_pos: np.ndarray,
+    obs_h: np.ndarray,
+    obs_sig: np.ndarray,
+    obs_sat: np.ndarray,
 ) -> tuple[list[PeakMatch], list[PeakMatch], list[PeakMatch]]:
     """Matched, missing and unique expected peaks of a fit as :class:`PeakMatch` rows."""
     idx = np.flatnonzero((f.match >= 0) | f.missing)
@@ -463,6 +472,7 @@ def _peak_matches(
                 observed_height=float(obs_h[j]),
                 significance=float(obs_sig[j]),
                 unique=bool(uq[n]),
+                saturated=bool(obs_sat[j]),
             )
             matched.append(pm)
             if uq[n]:

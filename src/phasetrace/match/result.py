@@ -138,6 +138,9 @@ class PeakMatch:
     shared_by : str
         Raman: the class of compounds every member of which has this band
         (``"carbonate"``), empty for a band of the phase's own lattice.
+    saturated : bool
+        The observed peak has saturated detector points: its top is cut off,
+        so its height (and position) are not measured.
     """
 
     label: str
@@ -150,6 +153,7 @@ class PeakMatch:
     hkl: tuple[int, int, int] | None = None
     d: float | None = None
     shared_by: str = ""
+    saturated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -171,6 +175,8 @@ class PeakMatch:
                 significance=_r(self.significance, 2),
                 unique=self.unique,
             )
+            if self.saturated:
+                out["saturated"] = True
         return out
 
 
@@ -386,6 +392,12 @@ class Ranking:
             )
             if not xrd and c.reason:  # why the bands it matched allow no stronger claim
                 lines.append(f"{'':8}{c.reason}")
+            cut = [m for m in c.matched if m.saturated]
+            if cut and c.status != "unlikely":
+                at = ", ".join(f"{m.observed:.2f}" for m in cut)
+                lines.append(
+                    f"{'':8}matched on saturated points at {at}{' cm⁻¹' if not xrd else '°'} (top cut off)"
+                )
         hidden = len([c for c in self.candidates if c.rank is not None]) - len(ranked)
         if hidden > 0:
             lines.append(f"  ... {hidden} more candidate(s) (use --top)")
@@ -395,9 +407,20 @@ class Ranking:
         if self.unexplained:
             unit = "°" if xrd else " cm⁻¹"
             shown, how = self._unexplained_shown(UNEXPLAINED_SHOWN)
-            text = ", ".join(f"{v:.2f}" for v in shown)
+            cut = self._saturated_at(shown)
+            text = ", ".join(
+                f"{v:.2f}" + (" (saturated)" if s else "") for v, s in zip(shown, cut, strict=True)
+            )
             lines.append(f"  unexplained peaks ({len(self.unexplained)}{how}): {text}{unit}")
         return "\n".join(lines)
+
+    def _saturated_at(self, positions: Sequence[float]) -> list[bool]:
+        """Whether the observed peak at each position has saturated points (its top cut off)."""
+        prim = self.search.peaks.primary()
+        pos, sat = np.asarray(prim.position, dtype=float), np.asarray(prim.saturated, dtype=bool)
+        if pos.size == 0:
+            return [False] * len(positions)
+        return [bool(sat[int(np.argmin(np.abs(pos - v)))]) for v in positions]
 
     def _unexplained_shown(self, n: int) -> tuple[list[float], str]:
         """The unexplained peaks a report prints: all, or the ``n`` strongest (in position order).
@@ -447,6 +470,11 @@ class Ranking:
             "peaks": len(self.search.peaks),
             "displacement_deg": round(self.displacement_deg, 5),
             "unexplained": [round(v, 4) for v in self.unexplained],
+            "unexplained_saturated": [
+                round(v, 4)
+                for v, s in zip(self.unexplained, self._saturated_at(self.unexplained), strict=True)
+                if s
+            ],
             "peak_search": self.search.summary(),
             "fit": self.fit,
         }

@@ -189,6 +189,7 @@ class PeakSearch:
     def summary(self) -> dict[str, Any]:
         """JSON-ready description of the settings and what was found."""
         p = self.peaks
+        n_sat = int(np.sum(p.saturated))
         return {
             "peaks": len(p),
             "kalpha2_satellites": int(np.sum(p.kalpha2)),
@@ -198,10 +199,28 @@ class PeakSearch:
             "smooth_window_points": self.smooth_window,
             "typical_fwhm": self.typical_fwhm,
             "refined": bool(self.config.refine),
+            # peaks whose top the detector cut off (their heights and positions are not measured)
+            **({"saturated_peaks": n_sat} if n_sat else {}),
         }
 
 
 # --------------------------------------------------------------------------- helpers
+def _flag_saturated(table: PeakTable, scan: Scan) -> PeakTable:
+    """Mark the peaks with a saturated point (``scan.meta.extra["saturated"]``) within half their width."""
+    sat = scan.meta.extra.get("saturated")
+    if not sat or not len(table):
+        return table
+    half = np.maximum(0.5 * table.fwhm, scan.step)
+    hit = np.zeros(len(table), dtype=bool)
+    for a, b in sat.get("ranges", ()):
+        hit |= (table.position + half >= float(a)) & (table.position - half <= float(b))
+    if not hit.any():
+        return table
+    cols = {f: getattr(table, f) for f in table.columns}
+    cols["saturated"] = hit
+    return PeakTable(**cols)
+
+
 def _check_scan(scan: Scan) -> None:
     if len(scan) < MIN_SCAN_POINTS:
         raise PeakError(
@@ -486,6 +505,7 @@ def search_peaks(scan: Scan, config: PeakConfig | None = None) -> PeakSearch:
         from .fit import refine_peaks
 
         table = refine_peaks(scan.x, net, sigma, table, radiation=rad if scan.kind == "xrd" else None)
+    table = _flag_saturated(table, scan)
     for arr in (background, net, smoothed, sigma):
         arr.setflags(write=False)
     return PeakSearch(

@@ -62,6 +62,10 @@ class PeakTable:
         True for a shoulder: a band found by the curvature of the signal, not
         as a maximum of its own (its height includes its neighbour's flank, its
         FWHM is the scan's typical width).
+    saturated : ndarray of bool
+        True where the detector saturated within the peak's half width (the
+        scan's ``meta.extra["saturated"]``): its top is cut off, so its height,
+        width and position are not measured.
     """
 
     position: np.ndarray
@@ -77,6 +81,7 @@ class PeakTable:
     position_err: np.ndarray = field(default=None)  # type: ignore[assignment]
     eta: np.ndarray = field(default=None)  # type: ignore[assignment]
     shoulder: np.ndarray = field(default=None)  # type: ignore[assignment]
+    saturated: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n = np.asarray(self.position).size
@@ -89,6 +94,7 @@ class PeakTable:
             "position_err": (np.nan, float),
             "eta": (np.nan, float),
             "shoulder": (False, bool),
+            "saturated": (False, bool),
         }
         for f in fields(self):
             v = getattr(self, f.name)
