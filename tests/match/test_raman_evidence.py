@@ -9,6 +9,7 @@ Real spectra (read in place, skipped when absent): natural calcite (Renishaw .wd
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from phasetrace.io import load
 from phasetrace.library.phases import read_band_csv
@@ -121,6 +122,7 @@ def test_real_calcite_is_not_li2co3_likely(library, real):
     assert any(abs(v - 282) < 4 for v in r.unexplained)
 
 
+@pytest.mark.slow  # the system's candidates' reflections (formulas), computed once per session
 def test_real_polystyrene_claims_no_phase_and_lists_its_strong_bands(library, real):
     scan = load(real(POLYSTYRENE))
     r = rank_candidates(scan, library, system="pc-LCO + LLZTO")
@@ -136,3 +138,33 @@ def test_two_own_bands_leave_the_score_to_decide(library):
     scan = _spectrum({486: 8000, 596: 12000}, seed=2)  # LiCoO2's Eg and A1g
     c = rank_candidates(scan, library, phases=["LiCoO2"])["LiCoO2"]
     assert c.status == "likely" and c.reason == "" and c.or_any == ()
+
+
+def test_a_user_carbonate_keeps_its_class_bands(tmp_path):
+    # calcite added by a user with its own band file: the class column survives the copy into the
+    # library folder, and its CO3 stretch alone then says "a carbonate" for calcite too
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    from phasetrace.library.phases import PhaseLibrary, add_user_phase
+
+    s = Structure.from_spacegroup(
+        "R-3c", Lattice.hexagonal(4.99, 17.06), ["Ca", "C", "O"], [[0, 0, 0], [0, 0, 0.25], [0.257, 0, 0.25]]
+    )
+    cif = tmp_path / "calcite.cif"
+    cif.write_text(str(CifWriter(s)), encoding="utf-8")
+    bands = tmp_path / "bands.csv"
+    bands.write_text(
+        "phase_id,band_cm1,rel_intensity,fwhm_cm1,assignment,source,note,shared_by\n"
+        "calcite,155,0.2,8,lattice,,,\n"
+        "calcite,282,0.3,10,libration,,,\n"
+        "calcite,712,0.1,6,nu4 CO3,,,carbonate\n"
+        "calcite,1086,1.0,5,nu1 CO3,,,carbonate\n",
+        encoding="utf-8",
+    )
+    folder = tmp_path / "lib"
+    add_user_phase(cif, raman=bands, phase_id="calcite", directory=folder)
+    lib = PhaseLibrary.default([folder], include_user=False)
+    assert [b.shared_by for b in lib.raman_bands("calcite")] == ["", "", "carbonate", "carbonate"]
+    c = rank_candidates(_spectrum({1086: 20000}, lo=600.0), lib, phases=["calcite"])["calcite"]
+    assert c.status == "possible" and c.or_any == ("carbonate",)
