@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DataWarning, DefaultRadiationWarning, LoadError, UnsupportedFormatError
 from ..scan import CU_KALPHA, Radiation, Scan, ScanMeta
 from ._registry import READERS, RawScan, Reader, readers_for, run_readers
+from .saturation import find_saturation
 
 __all__ = [
     "LASER_RANGE_NM",
@@ -393,8 +394,6 @@ def _check_saturation(raw: RawScan, x: np.ndarray, y: np.ndarray, extra: dict[st
     The reader says what it knows of the read-out: ``_integer_counts`` (the format stores integers) and
     ``_full_scale`` (the largest value of its data type).
     """
-    from ..preprocess.saturation import find_saturation
-
     sat = find_saturation(
         y, integer_counts=bool(raw.meta.get("_integer_counts")), full_scale=raw.meta.get("_full_scale")
     )

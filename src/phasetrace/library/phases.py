@@ -487,9 +487,9 @@ class PhaseLibrary(Mapping[str, ReferencePhase]):
                 h.update(f"|{p.role}|{p.family}|{p.strain}|{p.raman}".encode())
         for key in sorted(self.raman):
             for b in self.raman[key]:
+                # (not shared_by: it limits what a match claims, which is recomputed every time; no
+                # stored result, XRD fit or Raman fit, depends on it)
                 h.update(f"{key}|{b.position}|{b.rel_intensity}|{b.fwhm}".encode())
-                if b.shared_by:  # it changes what a match of the band claims
-                    h.update(f"|{b.shared_by}".encode())
         for idx in self.indexes:
             h.update(f"index|{idx.folder}|{idx.digest}".encode())
         return h.hexdigest()[:16]

@@ -15,9 +15,9 @@ import pytest
 
 from phasetrace.errors import DataWarning
 from phasetrace.io import load, loads
+from phasetrace.io.saturation import FULL_SCALE_COUNTS, find_saturation
 from phasetrace.match import rank_candidates
 from phasetrace.peaks.find import search_peaks
-from phasetrace.preprocess.saturation import FULL_SCALE_COUNTS, find_saturation
 
 WITEC = "raman/formats/witec/Si-wafer-Raman-Spectrum-1.txt"
 
