@@ -21,22 +21,22 @@ error ``σ`` (scaled by the goodness of fit). Two ways to fail:
   LiOH's 110) are masked, and the phase's scale refitted linearly on the rest of
   the pattern. If it is no longer significant (``sigma_needed``: the
   selection's bar), the detection rested on those peaks.
-* **Another reflection's misfit**: a group whose fitted peak is lower than :data:`UNEXPLAINED_RATIO`
-  of another phase's calculated intensity within :data:`MISFIT_REACH` stands where the residual
-  reading would take a residual peak for that reflection's misfit (a shoulder that the profile
-  model does not describe: on the measured CPD scans 2-3 % of a strong reflection, 0.1-0.2° on its
-  low-angle side). There the phase only keeps what is left when each phase standing in the window
-  gets a free local intensity, shift and width (the residual reading's carried test); the rest of
-  the pattern is refitted linearly without those windows. If the phase is then no longer
-  significant (``sigma_needed``), it was detected on its neighbours' misfit (MgO at 0.4 wt % in
-  the CPD mixtures, whose only evidence was its 200 and 220 on the low-angle flanks of
-  corundum 113 and zincite 103, 35 and 130 times higher).
 * **Missing reflections**: the :data:`CARRIERS` groups that carry most of the
   evidence (and show the phase) are set aside: they may be a stranger's peaks
   the cell was strained onto. The remaining groups are pooled (the other
   phases' profile misfit under some of them averages out). If the phase would stand :data:`TEST_SIGMA`
   there and the pooled amplitude is below ``MISSING_RATIO × s`` by
   :data:`MISSING_SIGMA` standard errors, its own reflections are missing.
+
+A third test (:func:`misfit_borne`, for a phase just added) asks whether the phase stands on other
+phases' profile misfit. A group whose fitted peak is lower than :data:`UNEXPLAINED_RATIO` of another
+phase's calculated intensity within :data:`MISFIT_REACH` stands where the residual reading would take a
+residual peak for that reflection's misfit (on the measured CPD scans, the low-angle shoulders of the
+strong reflections, 2-3 % of their height 0.1-0.2° below them, which the profile model does not
+describe). There the phase only keeps what is left when the neighbours' intensities are free in the
+window; if it is then below ``sigma_needed``, it was detected on its neighbours' misfit (MgO at
+0.4 wt % in the CPD mixtures, on the flanks of corundum 113 and zincite 103, 35 and 130 times higher,
+its other reflections showing nothing).
 
 A real phase shows its reflections in proportion (texture and structure-factor
 errors move intensities by tens of per cent, not to nothing or to thirty times
@@ -60,6 +60,7 @@ from .residual import MISFIT_REACH, UNEXPLAINED_RATIO, misfit_gof2, perpendicula
 __all__ = [
     "MissingReflections",
     "broad_resolved_significance",
+    "misfit_borne",
     "missing_reflections",
     "resolved_significance",
     "sample_fwhm",
@@ -151,35 +152,9 @@ def missing_reflections(
     gof2 = misfit_gof2(
         x, state.y, state.ycalc, state.background, state.weights, state.n_params, state.columns * state.scales
     )
-    m, p = state.models[index], state.per_phase[index]
-    d = np.asarray(m.d_spacings(p["cell"], p["scale"]), float)
-    arg = wavelength / (2.0 * d)
-    ok = arg < 1.0
-    tt = np.sort(2.0 * np.degrees(np.arcsin(arg[ok])))
-    tt = tt[(tt > x[0] + CORE_DEG) & (tt < x[-1] - CORE_DEG)]
-    groups: list[list[float]] = []
-    for t in tt:
-        if groups and t - groups[-1][-1] <= GROUP_DEG:
-            groups[-1].append(float(t))
-        else:
-            groups.append([float(t)])
     rows: list[tuple[float, float, float]] = []  # (numerator c·w·r, information c·w·c, 2θ) per own group
     strangers: list[tuple[float, float, float]] = []
-    zones: list[float] = []  # groups standing in another reflection's misfit zone
-    # the other phases' highest calculated intensity within MISFIT_REACH of each point
-    reach = max(1, int(round(MISFIT_REACH / max(float(np.median(np.diff(x))), 1e-9))))
-    others_near = maximum_filter1d(bragg - mine, size=2 * reach + 1)
-    for g in groups:
-        lo, hi = g[0] - CORE_DEG, g[-1] + CORE_DEG
-        win = (x >= lo) & (x <= hi)
-        if not win.any():
-            continue
-        # the fitted curve's maximum in the window follows zero shift and displacement
-        j = np.flatnonzero(win)[np.argmax(mine[win])]
-        # the residual reading's criterion: a peak below UNEXPLAINED_RATIO of the calculated intensity
-        # within MISFIT_REACH may be that reflection's misfit
-        if mine[j] < UNEXPLAINED_RATIO * others_near[j]:
-            zones.append(float(x[j]))
+    for j in _group_maxima(state, index, wavelength):
         near = np.abs(x - x[j]) <= CORE_DEG
         c, w = col[near], state.weights[near]
         info = float(c @ (w * c))
@@ -203,17 +178,6 @@ def missing_reflections(
                 fails=True,
                 strangers=tuple(round(r[2], 3) for r in strangers),
             )
-    # evidence on another reflection's flank is the phase's own only as far as that reflection's misfit
-    # (its intensity, position and width, free in the window) cannot take it over
-    if zones:
-        t_own, a_own = _significance_beside_misfit(state, index, zones, gof2)
-        if t_own < sigma_needed:
-            return MissingReflections(
-                share=float(1.0 - max(a_own, 0.0) / s),
-                tested=len(rows),
-                fails=True,
-                misfit=tuple(round(t, 3) for t in zones),
-            )
     # the groups that carry the detection (a stranger's peak the phase was strained onto) are set aside;
     # the phase's remaining own reflections, pooled, must show it in proportion
     rows.sort(key=lambda r: -r[0])
@@ -233,6 +197,85 @@ def missing_reflections(
     share = 1.0 - max(a, 0.0) / s
     fails = a < MISSING_RATIO * s and deficit >= MISSING_SIGMA
     return MissingReflections(share=float(share), missing=missing[:6], tested=len(keep), fails=fails)
+
+
+def _group_maxima(state: FitState, index: int, wavelength: float) -> list[int]:
+    """Where phase ``index``'s fitted curve peaks in each of its reflection groups (indices into ``x``).
+
+    Reflections at the refined cell (Kα1) closer than :data:`GROUP_DEG` are one group; its curve's
+    maximum within ±:data:`CORE_DEG` follows zero shift and displacement.
+    """
+    x = state.x
+    mine = state.columns[:, index]
+    m, p = state.models[index], state.per_phase[index]
+    d = np.asarray(m.d_spacings(p["cell"], p["scale"]), float)
+    arg = wavelength / (2.0 * d)
+    ok = arg < 1.0
+    tt = np.sort(2.0 * np.degrees(np.arcsin(arg[ok])))
+    tt = tt[(tt > x[0] + CORE_DEG) & (tt < x[-1] - CORE_DEG)]
+    groups: list[list[float]] = []
+    for t in tt:
+        if groups and t - groups[-1][-1] <= GROUP_DEG:
+            groups[-1].append(float(t))
+        else:
+            groups.append([float(t)])
+    out = []
+    for g in groups:
+        win = (x >= g[0] - CORE_DEG) & (x <= g[-1] + CORE_DEG)
+        if win.any():
+            out.append(int(np.flatnonzero(win)[np.argmax(mine[win])]))
+    return out
+
+
+def misfit_borne(
+    state: FitState, index: int, wavelength: float, sigma_needed: float = 3.0
+) -> MissingReflections:
+    """Test whether phase ``index`` of a fitted model was detected on other phases' profile misfit.
+
+    Its reflection groups whose fitted peak is lower than :data:`UNEXPLAINED_RATIO` of another phase's
+    calculated intensity within :data:`MISFIT_REACH` stand where the residual reading takes a residual
+    peak for that reflection's misfit. There, in windows of ±:data:`MISFIT_REACH`, each other phase
+    standing in the window gets a free local intensity (:func:`resolved_significance`); the rest of the
+    pattern is refitted linearly without the windows. The phase fails when, so counted, it is not
+    significant (``sigma_needed``).
+
+    Parameters
+    ----------
+    state : FitState
+        A fitted model (the phase with a positive scale).
+    index : int
+        The phase's column.
+    wavelength : float
+        Kα1 wavelength (Å).
+    sigma_needed : float
+        Significance a detection needs.
+
+    Returns
+    -------
+    MissingReflections
+        ``misfit`` lists the groups in other reflections' misfit zones (empty when there are none).
+    """
+    s = float(state.scales[index])
+    if s <= 0 or not np.any(state.columns[:, index] > 0):
+        return MissingReflections(0.0)
+    x = state.x
+    curves = state.columns * state.scales
+    mine = curves[:, index]
+    # the other phases' highest calculated intensity within MISFIT_REACH of each point
+    reach = max(1, int(round(MISFIT_REACH / max(float(np.median(np.diff(x))), 1e-9))))
+    others_near = maximum_filter1d(np.sum(curves, axis=1) - mine, size=2 * reach + 1)
+    maxima = _group_maxima(state, index, wavelength)
+    zones = [float(x[j]) for j in maxima if mine[j] < UNEXPLAINED_RATIO * others_near[j]]
+    if not zones:
+        return MissingReflections(0.0, tested=len(maxima))
+    gof2 = misfit_gof2(x, state.y, state.ycalc, state.background, state.weights, state.n_params, curves)
+    t_own, a_own = _significance_beside_misfit(state, index, zones, gof2)
+    return MissingReflections(
+        share=float(1.0 - max(a_own, 0.0) / s),
+        tested=len(maxima),
+        fails=t_own < sigma_needed,
+        misfit=tuple(round(t, 3) for t in zones),
+    )
 
 
 def _significance_without(state: FitState, index: int, centres: list[float], gof2: float) -> float:
@@ -273,11 +316,10 @@ def _refit_terms(state: FitState, index: int, keep: np.ndarray) -> tuple[float, 
 def _significance_beside_misfit(
     state: FitState, index: int, zones: list[float], gof2: float
 ) -> tuple[float, float]:
-    """Significance and amplitude of phase ``index`` with its neighbours' misfit free where it could carry it.
+    """Significance and amplitude of phase ``index`` with its neighbours' intensities free about ``zones``.
 
-    In a window of ±:data:`MISFIT_REACH` about each of the given reflection groups, every phase standing
-    there gets a free local intensity, shift and width (its curve and the curve's first and second
-    derivatives: the residual reading's carried test) beside a straight background, and the phase's
+    In a window of ±:data:`MISFIT_REACH` about each of the given 2θ, every other phase standing there
+    gets a free amplitude beside a straight background (:func:`_window_terms`), and the phase's
     amplitude is fitted with them; outside the windows the phase's scale is refitted linearly with the
     background and the other phases. The two are combined by their information (disjoint points).
     """
@@ -286,7 +328,7 @@ def _significance_beside_misfit(
     others = np.delete(curves, index, axis=1)
     windows = _merged_windows(np.sort(np.asarray(zones, float)), MISFIT_REACH)
     num, info = _window_terms(
-        x, state.y - state.background, state.weights, others, state.columns[:, index], windows, shape=True
+        x, state.y - state.background, state.weights, others, state.columns[:, index], windows
     )
     keep = np.ones(x.size, dtype=bool)
     for lo, hi in windows:
@@ -363,14 +405,11 @@ def _window_terms(
     others: np.ndarray,
     col: np.ndarray,
     windows: list[tuple[float, float]],
-    *,
-    shape: bool = False,
 ) -> tuple[float, float]:
     """A candidate's amplitude terms (Σ c⊥ᵀWr, Σ c⊥ᵀWc⊥) over windows, its neighbours' peaks free.
 
     In each window a straight background and every neighbour standing :data:`NEIGHBOUR_SIGMA` there
-    get free amplitudes; with ``shape``, the neighbours' shift and width too (the first and second
-    derivatives of their curves in 2θ).
+    get free amplitudes (see :func:`resolved_significance`).
     """
     num_sum = info_sum = 0.0
     for lo, hi in windows:
@@ -384,9 +423,6 @@ def _window_terms(
             if float(np.sqrt(c @ (w * c))) < NEIGHBOUR_SIGMA:
                 continue
             cols.append(c)
-            if shape:
-                d1 = np.gradient(c, xw)
-                cols += [d1, np.gradient(d1, xw)]
         num, info = perpendicular_fit(np.column_stack(cols), col[win], rest[win], w)
         # information-weighted combination of the windows' amplitudes (num / info each, weight info)
         num_sum += num
