@@ -33,10 +33,13 @@ phases' profile misfit. A group whose fitted peak is lower than :data:`UNEXPLAIN
 phase's calculated intensity within :data:`MISFIT_REACH` stands where the residual reading would take a
 residual peak for that reflection's misfit (on the measured CPD scans, the low-angle shoulders of the
 strong reflections, 2-3 % of their height 0.1-0.2° below them, which the profile model does not
-describe). There the phase only keeps what is left when the neighbours' intensities are free in the
-window; if it is then below ``sigma_needed``, it was detected on its neighbours' misfit (MgO at
-0.4 wt % in the CPD mixtures, on the flanks of corundum 113 and zincite 103, 35 and 130 times higher,
-its other reflections showing nothing).
+describe). Such a misfit is systematic: it recurs beside every reflection of the phase in proportion to
+its height, so it is measured beside the phase's other reflections, and in the candidate's window it
+may take over what it explains. If the candidate is then below ``sigma_needed``, it was detected on its
+neighbours' misfit (MgO at 0.4 wt % in the CPD mixtures, on the flanks of corundum 113 and zincite
+103, 35 and 130 times higher, its other reflections showing nothing). A real phase's peak stands at
+its own positions only, beside one reflection of the neighbour and not the others: it keeps its
+evidence (MgO at 0.45 wt % simulated at the same place is found).
 
 A real phase shows its reflections in proportion (texture and structure-factor
 errors move intensities by tens of per cent, not to nothing or to thirty times
@@ -234,21 +237,11 @@ def misfit_borne(
 
     Its reflection groups whose fitted peak is lower than :data:`UNEXPLAINED_RATIO` of another phase's
     calculated intensity within :data:`MISFIT_REACH` stand where the residual reading takes a residual
-    peak for that reflection's misfit. There, in windows of ±:data:`MISFIT_REACH`, each other phase
-    standing in the window gets a free local intensity (:func:`resolved_significance`); the rest of the
-    pattern is refitted linearly without the windows. The phase fails when, so counted, it is not
-    significant (``sigma_needed``).
-
-    Parameters
-    ----------
-    state : FitState
-        A fitted model (the phase with a positive scale).
-    index : int
-        The phase's column.
-    wavelength : float
-        Kα1 wavelength (Å).
-    sigma_needed : float
-        Significance a detection needs.
+    peak for that reflection's misfit. There, in windows of ±:data:`MISFIT_REACH`, each other phase's
+    systematic misfit, as measured beside its own other reflections (:func:`_misfit_template`), gets a
+    free amplitude; the rest of the pattern is refitted linearly without the windows. The phase fails
+    when, so counted, it is not significant (``sigma_needed``). Parameters as for
+    :func:`missing_reflections`.
 
     Returns
     -------
@@ -262,14 +255,13 @@ def misfit_borne(
     curves = state.columns * state.scales
     mine = curves[:, index]
     # the other phases' highest calculated intensity within MISFIT_REACH of each point
-    reach = max(1, int(round(MISFIT_REACH / max(float(np.median(np.diff(x))), 1e-9))))
-    others_near = maximum_filter1d(np.sum(curves, axis=1) - mine, size=2 * reach + 1)
+    others_near = maximum_filter1d(np.sum(curves, axis=1) - mine, size=2 * _reach_points(x) + 1)
     maxima = _group_maxima(state, index, wavelength)
     zones = [float(x[j]) for j in maxima if mine[j] < UNEXPLAINED_RATIO * others_near[j]]
     if not zones:
         return MissingReflections(0.0, tested=len(maxima))
     gof2 = misfit_gof2(x, state.y, state.ycalc, state.background, state.weights, state.n_params, curves)
-    t_own, a_own = _significance_beside_misfit(state, index, zones, gof2)
+    t_own, a_own = _significance_beside_misfit(state, index, zones, gof2, wavelength)
     return MissingReflections(
         share=float(1.0 - max(a_own, 0.0) / s),
         tested=len(maxima),
@@ -314,22 +306,31 @@ def _refit_terms(state: FitState, index: int, keep: np.ndarray) -> tuple[float, 
 
 
 def _significance_beside_misfit(
-    state: FitState, index: int, zones: list[float], gof2: float
+    state: FitState, index: int, zones: list[float], gof2: float, wavelength: float
 ) -> tuple[float, float]:
-    """Significance and amplitude of phase ``index`` with its neighbours' intensities free about ``zones``.
+    """Significance and amplitude of phase ``index`` with its neighbours' profile misfit free about ``zones``.
 
-    In a window of ±:data:`MISFIT_REACH` about each of the given 2θ, every other phase standing there
-    gets a free amplitude beside a straight background (:func:`_window_terms`), and the phase's
-    amplitude is fitted with them; outside the windows the phase's scale is refitted linearly with the
-    background and the other phases. The two are combined by their information (disjoint points).
+    In a window of ±:data:`MISFIT_REACH` about each of the given 2θ, every other phase whose measured
+    misfit (:func:`_misfit_template`) stands :data:`NEIGHBOUR_SIGMA` there gets it with a free amplitude,
+    beside a straight background, on the data less the phases as fitted; the phase's amplitude is fitted
+    with them. Outside the windows the phase's scale is refitted linearly with the background and the
+    other phases. The two are combined by their information (disjoint points).
     """
     x = state.x
     curves = state.columns * state.scales
-    others = np.delete(curves, index, axis=1)
+    mine = curves[:, index]
+    reach = _reach_points(x)
+    own = np.array([x[j] for j in _group_maxima(state, index, wavelength)])
+    templates = [
+        t
+        for q in range(curves.shape[1])
+        if q != index and state.scales[q] > 0
+        and (t := _misfit_template(state, q, wavelength, own, reach)) is not None
+    ]
     windows = _merged_windows(np.sort(np.asarray(zones, float)), MISFIT_REACH)
-    num, info = _window_terms(
-        x, state.y - state.background, state.weights, others, state.columns[:, index], windows
-    )
+    rest = state.y - state.background - (np.sum(curves, axis=1) - mine)
+    nuisance = np.column_stack(templates) if templates else np.zeros((x.size, 0))
+    num, info = _window_terms(x, rest, state.weights, nuisance, state.columns[:, index], windows)
     keep = np.ones(x.size, dtype=bool)
     for lo, hi in windows:
         keep &= (x < lo) | (x > hi)
@@ -338,6 +339,53 @@ def _significance_beside_misfit(
     if info <= 0:
         return 0.0, 0.0
     return float(num / np.sqrt(info * gof2)), float(num / info)
+
+
+def _reach_points(x: np.ndarray) -> int:
+    """:data:`MISFIT_REACH` in points of the scan's step."""
+    return max(1, int(round(MISFIT_REACH / max(float(np.median(np.diff(x))), 1e-9))))
+
+
+def _misfit_template(
+    state: FitState, q: int, wavelength: float, exclude: np.ndarray, reach: int
+) -> np.ndarray | None:
+    """Phase ``q``'s systematic profile misfit, measured at its reflections, as a curve over the scan.
+
+    The residual (data less the fitted model) within ±``reach`` points of each of the phase's reflection
+    groups is modelled as the group's fitted height times one shape T(offset), fitted by weighted least
+    squares over the groups that show only this phase's misfit: no other phase within
+    :data:`MISFIT_REACH` at :data:`UNEXPLAINED_RATIO` of its height, no candidate reflection (``exclude``,
+    2θ) within :data:`MISFIT_REACH`. An unmodelled shoulder, tail or asymmetry recurs beside every
+    reflection of the phase in proportion to its height; a peak of another phase does not. The curve is
+    Σ height × T(2θ - position) over all the phase's groups; None when fewer than two groups measure it.
+    """
+    x, w = state.x, state.weights
+    curves = state.columns * state.scales
+    height_of = curves[:, q]
+    maxima = _group_maxima(state, q, wavelength)
+    others_near = maximum_filter1d(np.sum(curves, axis=1) - height_of, size=2 * reach + 1)
+    r = state.y - state.ycalc
+    num = np.zeros(2 * reach + 1)
+    den = np.zeros(2 * reach + 1)
+    used = 0
+    for j in maxima:
+        h = height_of[j]
+        if j < reach or j + reach >= x.size or h <= 0 or others_near[j] >= UNEXPLAINED_RATIO * h:
+            continue
+        if exclude.size and float(np.min(np.abs(exclude - x[j]))) <= MISFIT_REACH:
+            continue
+        part = slice(j - reach, j + reach + 1)
+        num += w[part] * h * r[part]
+        den += w[part] * h * h
+        used += 1
+    if used < 2:
+        return None
+    shape = num / den
+    out = np.zeros(x.size)
+    for j in maxima:
+        lo, hi = max(0, j - reach), min(x.size, j + reach + 1)
+        out[lo:hi] += height_of[j] * shape[lo - (j - reach) : hi - (j - reach)]
+    return out
 
 
 #: Half-width (degrees 2θ) of the window about a candidate's reflection in which it is tested against
@@ -406,10 +454,10 @@ def _window_terms(
     col: np.ndarray,
     windows: list[tuple[float, float]],
 ) -> tuple[float, float]:
-    """A candidate's amplitude terms (Σ c⊥ᵀWr, Σ c⊥ᵀWc⊥) over windows, its neighbours' peaks free.
+    """A candidate's amplitude terms (Σ c⊥ᵀWr, Σ c⊥ᵀWc⊥) over windows, nuisance curves free.
 
-    In each window a straight background and every neighbour standing :data:`NEIGHBOUR_SIGMA` there
-    get free amplitudes (see :func:`resolved_significance`).
+    In each window a straight background and every column of ``others`` (the neighbours' peaks, or
+    their measured misfit) standing :data:`NEIGHBOUR_SIGMA` there get free amplitudes.
     """
     num_sum = info_sum = 0.0
     for lo, hi in windows:
