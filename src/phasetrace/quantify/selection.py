@@ -800,7 +800,8 @@ def _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer)
     Fixed phases are not tested, nor a preferred (host) phase alone in its structure family; a
     preferred phase beside a twin of its family (a tetragonal garnet beside the cubic one) must show
     its own reflections at its refined cell like any other. Without a stranger's peaks it must still
-    pass the selection's bar (gain ``need``: about sqrt(need) standard errors).
+    pass the selection's bar (gain ``need``: about sqrt(need) standard errors), and the phase just added
+    must pass it without what its neighbours' profile misfit explains (:func:`misfit_borne`).
     """
     if pid in fixed:
         return None
@@ -820,8 +821,8 @@ def _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer)
     if not verdict.fails and added:
         # nor one standing on its neighbours' profile misfit (missing.py); like the broad test, only as it
         # is added: a quick fit shares a phase's intensity with the next one added beside it (2 wt % Co3O4
-        # next to the rock salts' reflections fell from 20 to 2 standard errors once MgO came in beside CoO),
-        # and whether it is still needed then is the overfit test's question
+        # beside the rock salts, 31 standard errors so counted as it was added, fell to 5 once the pair step
+        # put MgO beside CoO), and whether it is still needed then is the overfit test's question
         verdict = misfit_borne(state, i, lam, sigma)
     return verdict if verdict.fails else None
 
