@@ -120,7 +120,7 @@ def test_a_rejected_candidate_leaves_the_other_candidates_tests_as_they_were(lib
         # the add-time missing-reflection test rejects the true minor phase the first time
         asked.append(pid)
         if pid == "La2Zr2O7" and asked.count(pid) == 1:
-            return type("Verdict", (), {"missing": ("x",), "strangers": (), "share": 0.0, "fails": True})()
+            return type("Verdict", (), {"missing": ("x",), "strangers": (), "misfit": (), "share": 0.0, "fails": True})()
         return real_own(state, pid, *args)
 
     monkeypatch.setattr(sel._Trial, "best_scale", counted)

@@ -820,9 +820,8 @@ def _own_pattern(state, pid, scan, need, config, library, chosen, fixed, prefer)
     verdict = missing_reflections(state, i, lam, sigma)
     if not verdict.fails and added:
         # nor one standing on its neighbours' profile misfit (missing.py); like the broad test, only as it
-        # is added: a quick fit shares a phase's intensity with the next one added beside it (2 wt % Co3O4
-        # beside the rock salts, 31 standard errors so counted as it was added, fell to 5 once the pair step
-        # put MgO beside CoO), and whether it is still needed then is the overfit test's question
+        # is added: a quick fit shares a phase's intensity with the next one added beside it, and whether
+        # a phase already in the model is still needed then is the overfit test's question
         verdict = misfit_borne(state, i, lam, sigma)
     return verdict if verdict.fails else None
 
