@@ -35,9 +35,10 @@ residual peak for that reflection's misfit (on the measured CPD scans, the low-a
 strong reflections, 2-3 % of their height 0.1-0.2° below them, which the profile model does not
 describe). Such a misfit is systematic: it recurs beside every reflection of the phase in proportion to
 its height, so it is measured beside the phase's other reflections, and in the candidate's window it
-may take over what it explains. If the candidate is then below ``sigma_needed``, it was detected on its
-neighbours' misfit (MgO at 0.4 wt % in the CPD mixtures, on the flanks of corundum 113 and zincite
-103, 35 and 130 times higher, its other reflections showing nothing). A real phase's peak stands at
+may take over what it explains, beside a straight local background (the excess under a neighbour's
+flank). If the candidate is then below ``sigma_needed``, it was detected on its neighbours' misfit
+(MgO at 0.4 wt % in the CPD mixtures, on the flanks of corundum 113 and zincite 103, 35 and 130 times
+higher, its other reflections showing nothing). A real phase's peak stands at
 its own positions only, beside one reflection of the neighbour and not the others: it keeps its
 evidence (MgO at 0.45 wt % simulated at the same place is found).
 
@@ -239,9 +240,9 @@ def misfit_borne(
     calculated intensity within :data:`MISFIT_REACH` stand where the residual reading takes a residual
     peak for that reflection's misfit. There, in windows of ±:data:`MISFIT_REACH`, each other phase's
     systematic misfit, as measured beside its own other reflections (:func:`_misfit_template`), gets a
-    free amplitude; the rest of the pattern is refitted linearly without the windows. The share of the
-    phase's linear significance that this leaves, applied to its significance as fitted, must reach
-    ``sigma_needed``. Parameters as for :func:`missing_reflections`.
+    free amplitude; the rest of the pattern is refitted linearly without the windows. The phase fails
+    when, so counted, it is not significant (``sigma_needed``). Parameters as for
+    :func:`missing_reflections`.
 
     Returns
     -------
@@ -262,17 +263,10 @@ def misfit_borne(
         return MissingReflections(0.0, tested=len(maxima))
     gof2 = misfit_gof2(x, state.y, state.ycalc, state.background, state.weights, state.n_params, curves)
     t_own, a_own = _significance_beside_misfit(state, index, zones, gof2, wavelength)
-    t_lin, _ = _significance_beside_misfit(state, index, zones, gof2, wavelength, measured=False)
-    # the share of its evidence that the misfit leaves, applied to its significance as fitted (the linear
-    # terms hold the other phases' cells and profiles, which the fit's covariance frees: on CPD-1E, MgO
-    # stood 9-10 standard errors linearly and 5-6.6 as fitted)
-    sig = float(state.sigma_scales[index]) if state.sigma_scales is not None else 0.0
-    t_fit = s / sig if sig > 0 else t_lin
-    t = t_fit * min(max(t_own, 0.0) / t_lin, 1.0) if t_lin > 0 else 0.0
     return MissingReflections(
         share=float(1.0 - max(a_own, 0.0) / s),
         tested=len(maxima),
-        fails=t < sigma_needed,
+        fails=t_own < sigma_needed,
         misfit=tuple(round(t, 3) for t in zones),
     )
 
@@ -313,16 +307,15 @@ def _refit_terms(state: FitState, index: int, keep: np.ndarray) -> tuple[float, 
 
 
 def _significance_beside_misfit(
-    state: FitState, index: int, zones: list[float], gof2: float, wavelength: float, *, measured: bool = True
+    state: FitState, index: int, zones: list[float], gof2: float, wavelength: float
 ) -> tuple[float, float]:
     """Significance and amplitude of phase ``index`` with its neighbours' profile misfit free about ``zones``.
 
     In a window of ±:data:`MISFIT_REACH` about each of the given 2θ, every other phase whose measured
     misfit (:func:`_misfit_template`) stands :data:`NEIGHBOUR_SIGMA` there gets it with a free amplitude,
-    on the data less the background and the other phases as fitted; the phase's amplitude is fitted
+    beside a straight background, on the data less the phases as fitted; the phase's amplitude is fitted
     with them. Outside the windows the phase's scale is refitted linearly with the background and the
-    other phases. The two are combined by their information (disjoint points). Without ``measured``,
-    the same with no misfit free (what the misfit takes is the difference).
+    other phases. The two are combined by their information (disjoint points).
     """
     x = state.x
     curves = state.columns * state.scales
@@ -332,16 +325,13 @@ def _significance_beside_misfit(
     templates = [
         t
         for q in range(curves.shape[1])
-        if measured and q != index and state.scales[q] > 0
+        if q != index and state.scales[q] > 0
         and (t := _misfit_template(state, q, wavelength, own, reach)) is not None
     ]
     windows = _merged_windows(np.sort(np.asarray(zones, float)), MISFIT_REACH)
     rest = state.y - state.background - (np.sum(curves, axis=1) - mine)
     nuisance = np.column_stack(templates) if templates else np.zeros((x.size, 0))
-    # the background as fitted: only what the neighbours' misfit explains is taken from the candidate
-    num, info = _window_terms(
-        x, rest, state.weights, nuisance, state.columns[:, index], windows, local_background=False
-    )
+    num, info = _window_terms(x, rest, state.weights, nuisance, state.columns[:, index], windows)
     keep = np.ones(x.size, dtype=bool)
     for lo, hi in windows:
         keep &= (x < lo) | (x > hi)
@@ -363,15 +353,12 @@ def _misfit_template(
     """Phase ``q``'s systematic profile misfit, measured at its reflections, as a curve over the scan.
 
     The residual (data less the fitted model) within ±``reach`` points of each of the phase's reflection
-    groups is modelled as the group's fitted height times one shape T(offset): at each offset, the
-    median (weighted by information) of the residual over the height, over the groups that show only
-    this phase's misfit: no other phase within :data:`MISFIT_REACH` at :data:`UNEXPLAINED_RATIO` of its
-    height, no candidate reflection (``exclude``, 2θ) within :data:`MISFIT_REACH`. An unmodelled
-    shoulder, tail or asymmetry recurs beside every reflection of the phase in proportion to its
-    height; a peak of another phase (one outside the model, a sister phase whose cell is close) stands
-    beside a few at that offset, and the median does not follow it. The curve is Σ height ×
-    T(2θ - position) over all the phase's groups; None when fewer than :data:`MIN_TEMPLATE_GROUPS`
-    groups measure it.
+    groups is modelled as the group's fitted height times one shape T(offset), fitted by weighted least
+    squares over the groups that show only this phase's misfit: no other phase within
+    :data:`MISFIT_REACH` at :data:`UNEXPLAINED_RATIO` of its height, no candidate reflection (``exclude``,
+    2θ) within :data:`MISFIT_REACH`. An unmodelled shoulder, tail or asymmetry recurs beside every
+    reflection of the phase in proportion to its height; a peak of another phase does not. The curve is
+    Σ height × T(2θ - position) over all the phase's groups; None when fewer than two groups measure it.
     """
     x, w = state.x, state.weights
     curves = state.columns * state.scales
@@ -379,22 +366,22 @@ def _misfit_template(
     maxima = _group_maxima(state, q, wavelength)
     others_near = maximum_filter1d(np.sum(curves, axis=1) - height_of, size=2 * reach + 1)
     r = state.y - state.ycalc
-    clean = []
+    num = np.zeros(2 * reach + 1)
+    den = np.zeros(2 * reach + 1)
+    used = 0
     for j in maxima:
         h = height_of[j]
         if j < reach or j + reach >= x.size or h <= 0 or others_near[j] >= UNEXPLAINED_RATIO * h:
             continue
         if exclude.size and float(np.min(np.abs(exclude - x[j]))) <= MISFIT_REACH:
             continue
-        clean.append(j)
-    if len(clean) < MIN_TEMPLATE_GROUPS:
+        part = slice(j - reach, j + reach + 1)
+        num += w[part] * h * r[part]
+        den += w[part] * h * h
+        used += 1
+    if used < 2:
         return None
-    # per offset, the residual in units of each group's height, and its information (w h²); the weighted
-    # median keeps what recurs beside most of them (a misfit), not a stranger's peak beside one or two
-    offsets = np.arange(-reach, reach + 1)
-    idx = np.asarray(clean)[:, None] + offsets[None, :]
-    h = height_of[clean][:, None]
-    shape = _weighted_median(r[idx] / h, w[idx] * h * h)
+    shape = num / den
     out = np.zeros(x.size)
     for j in maxima:
         lo, hi = max(0, j - reach), min(x.size, j + reach + 1)
@@ -467,14 +454,11 @@ def _window_terms(
     others: np.ndarray,
     col: np.ndarray,
     windows: list[tuple[float, float]],
-    *,
-    local_background: bool = True,
 ) -> tuple[float, float]:
     """A candidate's amplitude terms (Σ c⊥ᵀWr, Σ c⊥ᵀWc⊥) over windows, nuisance curves free.
 
-    In each window every column of ``others`` (the neighbours' peaks, or their measured misfit)
-    standing :data:`NEIGHBOUR_SIGMA` there gets a free amplitude, and with ``local_background`` a
-    straight background too.
+    In each window a straight background and every column of ``others`` (the neighbours' peaks, or
+    their measured misfit) standing :data:`NEIGHBOUR_SIGMA` there get free amplitudes.
     """
     num_sum = info_sum = 0.0
     for lo, hi in windows:
@@ -482,16 +466,13 @@ def _window_terms(
         if win.sum() < 8 or not np.any(col[win] > 0):
             continue
         xw, w = x[win], weights[win]
-        cols = [np.ones(xw.size), (xw - xw.mean()) / max(hi - lo, 1e-9)] if local_background else []
+        cols = [np.ones(xw.size), (xw - xw.mean()) / max(hi - lo, 1e-9)]
         for j in range(others.shape[1]):
             c = others[win, j]
             if float(np.sqrt(c @ (w * c))) < NEIGHBOUR_SIGMA:
                 continue
             cols.append(c)
-        if not cols:
-            num, info = float(col[win] @ (w * rest[win])), float(col[win] @ (w * col[win]))
-        else:
-            num, info = perpendicular_fit(np.column_stack(cols), col[win], rest[win], w)
+        num, info = perpendicular_fit(np.column_stack(cols), col[win], rest[win], w)
         # information-weighted combination of the windows' amplitudes (num / info each, weight info)
         num_sum += num
         info_sum += info
@@ -554,20 +535,6 @@ def broad_resolved_significance(state: FitState, index: int, wavelength: float) 
 
 #: Reflections of a broad phase tested for resolution: those carrying this fraction of its strongest.
 BROAD_MIN_INTENSITY = 0.03
-
-
-#: A profile misfit is systematic when it recurs beside the majority of at least this many reflection groups
-#: of the phase (a weighted median over the groups: with fewer, one group would decide).
-MIN_TEMPLATE_GROUPS = 3
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Column-wise weighted median of ``values`` (groups × offsets) with non-negative ``weights``."""
-    order = np.argsort(values, axis=0)
-    v = np.take_along_axis(values, order, axis=0)
-    cw = np.cumsum(np.take_along_axis(weights, order, axis=0), axis=0)
-    k = np.argmax(cw >= 0.5 * cw[-1:], axis=0)
-    return v[k, np.arange(values.shape[1])]
 
 
 def _merged_windows(centres: np.ndarray, half: float) -> list[tuple[float, float]]:
