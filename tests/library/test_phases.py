@@ -347,6 +347,36 @@ def test_reflection_cache_entries_round_trip(tmp_path, library):
         np.testing.assert_array_equal(getattr(again, k), getattr(refl, k))
 
 
+def test_an_entry_of_the_earlier_npz_format_is_taken_over_without_computing(tmp_path, library):
+    """An upgraded installation's .npz entries (same key and checksum) are read and rewritten in the flat
+    format, not computed again with pymatgen; one with a wrong checksum is computed."""
+    p = library["NiO"]
+    made = ReflectionCache(tmp_path / "made")
+    refl = made.get(p.id, p.cif_bytes)
+    (flat,) = list((tmp_path / "made").glob("*.refl"))
+    old = tmp_path / "old"
+    old.mkdir()
+    arrays = refl.to_arrays()
+    payload = dict(arrays)
+    payload["checksum"] = np.frombuffer(ReflectionCache._checksum(arrays).encode(), dtype=np.uint8)
+    payload["key"] = np.frombuffer(ReflectionCache.key(p.cif_bytes, 1.540598, refl.d_min).encode(), dtype=np.uint8)
+    np.savez(old / flat.with_suffix(".npz").name, **payload)  # as the earlier versions wrote it
+    cache = ReflectionCache(old)
+    got = cache.get(p.id, p.cif_bytes)
+    assert cache.hits == 1 and cache.misses == 0
+    np.testing.assert_array_equal(got.f2, refl.f2)
+    assert (old / flat.name).is_file()  # rewritten in the flat format
+    assert ReflectionCache(old)._read(old / flat.name, payload["key"].tobytes().decode()) is not None
+    # a legacy entry that does not check out is not trusted
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    payload["checksum"] = np.frombuffer(b"0" * 64, dtype=np.uint8)
+    np.savez(bad / flat.with_suffix(".npz").name, **payload)
+    cache = ReflectionCache(bad)
+    np.testing.assert_array_equal(cache.get(p.id, p.cif_bytes).f2, refl.f2)
+    assert cache.misses == 1
+
+
 def test_warm_library_loads_without_pymatgen(tmp_path):
     """A warm cache serves every reflection list without importing pymatgen (fast start-up)."""
     # the bundled library alone: phases other tests added to the session's user folders are not its concern

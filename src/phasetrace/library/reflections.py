@@ -789,6 +789,12 @@ class ReflectionCache:
         key = self.key(cif_bytes, wavelength, d_min)
         path = self.directory / f"{_safe(name)}-{key[:20]}.refl"
         refl = self._read(path, key)
+        if refl is None:
+            # an entry of the earlier .npz format (same key and checksum): rewritten in this one, so that
+            # an upgraded installation does not compute every list again with pymatgen
+            refl = self._read_npz(path.with_suffix(".npz"), key)
+            if refl is not None:
+                self._write(path, key, refl)
         if refl is not None:
             self.hits += 1
             return refl
@@ -811,14 +817,27 @@ class ReflectionCache:
 
     def _read(self, path: Path, key: str) -> ReflectionList | None:
         try:
-            arrays = _read_flat(bytearray(path.read_bytes()))  # writable arrays, as np.load gave
-            stored_key = bytes(arrays.pop("key")).decode()
-            stored_sum = bytes(arrays.pop("checksum")).decode()
-            if stored_key != key or stored_sum != self._checksum(arrays):
-                return None
-            return ReflectionList.from_arrays(arrays)
+            return self._checked(_read_flat(bytearray(path.read_bytes())), key)  # writable, as np.load gave
         except Exception:  # noqa: BLE001 - a missing or corrupt entry is rebuilt
             return None
+
+    def _read_npz(self, path: Path, key: str) -> ReflectionList | None:
+        """An entry written by versions before the flat format (``.npz``), checked the same way."""
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return self._checked({k: z[k] for k in z.files}, key)
+        except Exception:  # noqa: BLE001 - a corrupt entry is rebuilt
+            return None
+
+    def _checked(self, arrays: dict[str, Any], key: str) -> ReflectionList | None:
+        """The list in an entry's arrays, if its stored key and checksum match (else None)."""
+        stored_key = bytes(arrays.pop("key")).decode()
+        stored_sum = bytes(arrays.pop("checksum")).decode()
+        if stored_key != key or stored_sum != self._checksum(arrays):
+            return None
+        return ReflectionList.from_arrays(arrays)
 
     def _write(self, path: Path, key: str, refl: ReflectionList) -> None:
         arrays = refl.to_arrays()
